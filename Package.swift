@@ -1,0 +1,59 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Tally",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Tally", targets: ["Tally"]),
+        .executable(name: "tally", targets: ["TallyCommand"]),
+        .executable(name: "tally-write-bench", targets: ["WriteBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // Layer 0: Debian's liblmdb-dev as a system library.
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        // Layer 1: the LMDB binding (package-internal: nothing in it is public API).
+        .target(
+            name: "TallyLMDB",
+            dependencies: ["CLMDB", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strict),
+        // Layer 2: the engine and its public embedded API.
+        .target(name: "Tally", dependencies: ["TallyLMDB"], swiftSettings: strict),
+        // Layer 4: the `tally` command line.
+        .executableTarget(
+            name: "TallyCommand",
+            dependencies: ["Tally", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        // Tools: release-mode benchmarks (see Tools/README.md).
+        .executableTarget(
+            name: "WriteBench",
+            dependencies: [
+                "Tally", "TallyLMDB",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/WriteBench",
+            swiftSettings: strict),
+        // Test support: a child process the crash tests SIGKILL at random moments.
+        .executableTarget(name: "CrashProbe", dependencies: ["Tally"], path: "Tests/CrashProbe", swiftSettings: strict),
+        .testTarget(
+            name: "TallyLMDBTests",
+            dependencies: ["TallyLMDB", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "TallyTests",
+            dependencies: ["Tally", "TallyLMDB", "CrashProbe"],
+            swiftSettings: strict),
+    ]
+)

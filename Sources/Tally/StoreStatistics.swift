@@ -1,0 +1,55 @@
+import TallyLMDB
+
+/// What `tally stats` prints: a point-in-time description of the store.
+public struct StoreStatistics: Sendable, Codable {
+    public var directory: String
+    public var formatVersion: UInt32
+    public var lsn: LSN
+    public var logEntries: Int
+    public var mapSizeBytes: Int
+    public var usedBytes: Int
+    public var pageSize: Int
+    public var readerSlotsInUse: Int
+    public var readerSlots: Int
+    /// Commits by this process's writer since open.
+    public var commits: UInt64
+    /// Map growths by this process since open.
+    public var mapGrowths: Int
+    public var durability: String
+}
+
+extension Tally {
+    /// Describes the store as of now.
+    public func statistics() throws -> StoreStatistics {
+        let (lsn, entries) = try read { snapshot in
+            (try snapshot.lsn, try snapshot.transaction.entryCount(databases.log))
+        }
+        let info = environment.info
+        let durability: String =
+            switch options.durability {
+            case .durable: "durable"
+            case .relaxed(let interval): "relaxed(flush every \(interval))"
+            }
+        return StoreStatistics(
+            directory: directory, formatVersion: StoreLayout.formatVersion, lsn: lsn, logEntries: entries,
+            mapSizeBytes: info.mapSize, usedBytes: info.usedBytes, pageSize: info.pageSize,
+            readerSlotsInUse: info.readersInUse, readerSlots: info.maxReaders,
+            commits: writer?.committedTransactions ?? 0, mapGrowths: environment.resizeCount, durability: durability)
+    }
+
+    /// Performs one durable write (a timestamp in the store's metadata, not a log entry) and reads
+    /// it back; returns the written value. Used by `tally doctor`.
+    public func checkWritePath(nowMilliseconds: UInt64) async throws(TallyError) -> UInt64 {
+        let meta = databases.meta
+        try await write { txn in try txn.put(meta, MetaKey.lastHealthCheck, BigEndian.bytes(nowMilliseconds)) }
+        do {
+            return try read { snapshot in
+                try MetaKey.lastHealthCheck.withUnsafeBytes { key in
+                    try snapshot.transaction.get(meta, key).flatMap(BigEndian.uint64) ?? 0
+                }
+            }
+        } catch {
+            throw TallyError.fromStorage(error, path: directory)
+        }
+    }
+}

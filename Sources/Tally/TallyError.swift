@@ -1,0 +1,54 @@
+/// The one error type of Tally's public API.
+///
+/// `code` is stable (its `rawValue` is part of the HTTP and CLI contract); `message` says what
+/// happened and what to do; `cause` keeps the underlying error for logs.
+///
+/// ```swift
+/// do { try await store.ingest(events) }
+/// catch let error as TallyError where error.code == .storeReadOnly { /* page the operator */ }
+/// ```
+public struct TallyError: Error, Sendable, CustomStringConvertible {
+    /// A stable error code. New codes may be added; match the ones you handle.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The stable wire form, e.g. `store_read_only`.
+        public let rawValue: String
+        private init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// An argument was out of range or malformed.
+        public static let invalidArgument = Code("invalid_argument")
+        /// Another process is writing to this store.
+        public static let storeBusy = Code("store_busy")
+        /// A commit or sync failed; the store accepts no writes until it is reopened.
+        public static let storeReadOnly = Code("store_read_only")
+        /// The store was opened for reading only.
+        public static let openedReadOnly = Code("opened_read_only")
+        /// The on-disk format is one this build does not read.
+        public static let unsupportedFormat = Code("unsupported_format")
+        /// No store exists at the path (read-only open).
+        public static let storeNotFound = Code("store_not_found")
+        /// Too many writes are waiting; retry later.
+        public static let overloaded = Code("overloaded")
+        /// The store is closed.
+        public static let closed = Code("closed")
+        /// The disk is full.
+        public static let diskFull = Code("disk_full")
+        /// The storage engine failed (see `cause`).
+        public static let storageFailure = Code("storage_failure")
+    }
+
+    public let code: Code
+    public let message: String
+    public let cause: (any Error & Sendable)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        if let cause { return "\(code): \(message) (cause: \(cause))" }
+        return "\(code): \(message)"
+    }
+}

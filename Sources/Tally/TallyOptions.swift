@@ -1,0 +1,50 @@
+/// How an acknowledged write survives failures.
+public enum Durability: Sendable, Equatable {
+    /// The default: each commit is fsync'd before any caller in it is acknowledged. Survives
+    /// `kill -9`, kernel crashes and power loss. Group commit keeps throughput up.
+    case durable
+    /// Faster: commits are not fsync'd; the writer flushes every `flushInterval`. Survives
+    /// `kill -9` (the data is in the OS page cache) but may lose up to the last interval of
+    /// acknowledged writes on power loss or a kernel crash.
+    case relaxed(flushInterval: Duration = .milliseconds(100))
+}
+
+extension Tally {
+    /// Whether this handle writes or only reads.
+    public enum Access: Sendable, Equatable {
+        /// The one writing process of a store.
+        case readWrite
+        /// A reader beside a running writer (e.g. `tally stats` next to `tally serve`).
+        case readOnly
+    }
+
+    /// Options of ``Tally/open(directory:options:)``.
+    public struct Options: Sendable {
+        public var durability: Durability = .durable
+        public var access: Access = .readWrite
+        /// Initial LMDB map size in bytes. The data file grows only as pages are used, and the map
+        /// grows by itself when full, so this is a starting reservation, not a limit.
+        public var initialMapSize: Int = 64 << 30
+        /// Concurrent read transactions this process may hold; reads past it wait.
+        public var maxConcurrentReaders: Int = 126
+        /// Writes that may wait for the writer before new ones fail with `overloaded`.
+        public var maxPendingWrites: Int = 65_536
+
+        public init() {}
+
+        var environmentOptions: EnvironmentOptions {
+            var options = EnvironmentOptions()
+            options.mapSize = initialMapSize
+            options.maxConcurrentReaders = maxConcurrentReaders
+            options.maxPendingWrites = maxPendingWrites
+            options.access = access == .readWrite ? .readWrite : .readOnly
+            switch durability {
+            case .durable: options.sync = .durable
+            case .relaxed(let interval): options.sync = .relaxed(flushInterval: interval)
+            }
+            return options
+        }
+    }
+}
+
+import TallyLMDB

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct TallyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally",
+        abstract: "A decision-coherent context store on LMDB.",
+        subcommands: [Doctor.self, Stats.self])
+}

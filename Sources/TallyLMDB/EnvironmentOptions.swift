@@ -1,0 +1,54 @@
+/// How commits reach the disk.
+package enum SyncMode: Sendable, Equatable {
+    /// Every commit is fsync'd before it is acknowledged (LMDB default flags).
+    case durable
+    /// Commits are not fsync'd (`MDB_NOSYNC`); the writer flushes at most every `flushInterval`.
+    /// Survives a process crash (the data is in the OS page cache), may lose the last interval on
+    /// power loss or a kernel crash.
+    case relaxed(flushInterval: Duration)
+}
+
+/// Whether this process writes or only reads the environment.
+package enum AccessMode: Sendable, Equatable {
+    /// The one writing process: takes the writer lock file and opens the named databases.
+    case readWrite
+    /// A reader beside a running writer (e.g. the CLI next to a server): `MDB_RDONLY`, adopts map
+    /// growth done by the writer (`MDB_MAP_RESIZED`).
+    case readOnly
+}
+
+/// A named database to open once at startup.
+package struct DatabaseSpec: Sendable, Hashable {
+    package var name: String
+    package var duplicateSort: Bool
+
+    package init(_ name: String, duplicateSort: Bool = false) {
+        self.name = name
+        self.duplicateSort = duplicateSort
+    }
+}
+
+/// Tuning of one LMDB environment.
+package struct EnvironmentOptions: Sendable {
+    /// Initial map size in bytes; the map grows by itself on `MDB_MAP_FULL`.
+    package var mapSize: Int = 64 << 30
+    /// Upper bound on one growth step in bytes (growth doubles the map until this step size).
+    package var maxGrowthStep: Int = 8 << 30
+    /// LMDB reader-table size (`mdb_env_set_maxreaders`), shared by all processes.
+    package var maxReaders: UInt32 = 512
+    /// Concurrent read transactions this process may hold; callers past it wait (back-pressure),
+    /// so the reader table never fills (`MDB_READERS_FULL`). Must leave room for other processes.
+    package var maxConcurrentReaders: Int = 126
+    /// Maximum named databases (`mdb_env_set_maxdbs`).
+    package var maxDatabases: UInt32 = 32
+    package var sync: SyncMode = .durable
+    package var access: AccessMode = .readWrite
+    /// Write requests that may wait for the writer before `write` fails with overload.
+    package var maxPendingWrites: Int = 65_536
+    /// Most requests the writer joins into one transaction.
+    package var maxRequestsPerCommit: Int = 4_096
+    /// How often the writer clears reader slots left by crashed processes (`mdb_reader_check`).
+    package var staleReaderCheckInterval: Duration = .seconds(10)
+
+    package init() {}
+}

@@ -1,0 +1,92 @@
+import CLMDB
+import Synchronization
+
+extension Writer {
+    /// Applies `batch` in one write transaction and commits it; resumes every request.
+    /// Runs on the writer thread only.
+    func execute(_ batch: [any PendingWrite]) {
+        var pending = batch
+        var growthsThisBatch = 0
+        attempt: while !pending.isEmpty {
+            let transaction: WriteTransaction
+            do {
+                transaction = try environment.beginWriteTransaction()
+            } catch {
+                // Cannot even begin: the environment is unusable for writes.
+                enterReadOnly(error, failing: pending)
+                return
+            }
+            var refused: [ObjectIdentifier: any Error] = [:]
+            for request in pending {
+                let writesBefore = transaction.writeCount
+                do {
+                    try request.apply(transaction)
+                } catch let error as LMDBError where error.isMapFull && growthsThisBatch < 32 {
+                    transaction.abort()
+                    growthsThisBatch += 1
+                    if !grow(failing: pending) { return }
+                    continue attempt
+                } catch let error as LMDBError {
+                    transaction.abort()
+                    request.fail(error)
+                    pending.removeAll { $0 === request }
+                    continue attempt
+                } catch {
+                    if transaction.writeCount == writesBefore {
+                        refused[ObjectIdentifier(request)] = error  // nothing written: the group goes on
+                    } else {
+                        transaction.abort()
+                        request.fail(error)
+                        pending.removeAll { $0 === request }
+                        continue attempt
+                    }
+                }
+            }
+            do {
+                try commit(transaction)
+            } catch let error where error.isMapFull && growthsThisBatch < 32 {
+                growthsThisBatch += 1  // the failed commit freed the transaction
+                if !grow(failing: pending) { return }
+                continue attempt
+            } catch {
+                enterReadOnly(error, failing: pending)
+                return
+            }
+            let sequence = commitCounter.add(1, ordering: .releasing).newValue
+            for request in pending {
+                if let error = refused[ObjectIdentifier(request)] {
+                    request.fail(error)
+                } else {
+                    request.succeed(commitSequence: sequence)
+                }
+            }
+            return
+        }
+    }
+
+    private func commit(_ transaction: WriteTransaction) throws(LMDBError) {
+        if let status = takeInjectedCommitFailure() {
+            transaction.abort()
+            throw LMDBError(status: status, operation: "mdb_txn_commit (injected)")
+        }
+        try transaction.commit()
+    }
+
+    /// Grows the map; on failure fails the group (the store stays writable: the next group
+    /// tries again). Returns whether the group should be retried.
+    private func grow(failing pending: [any PendingWrite]) -> Bool {
+        do {
+            try environment.growMap()
+            mapGrowthCounter.add(1, ordering: .relaxed)
+            return true
+        } catch {
+            pending.forEach { $0.fail(error) }
+            return false
+        }
+    }
+
+    private func enterReadOnly(_ cause: LMDBError, failing pending: [any PendingWrite]) {
+        enterReadOnly(cause)
+        pending.forEach { $0.fail(WriterError.readOnly(cause: cause)) }
+    }
+}

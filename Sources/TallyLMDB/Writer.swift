@@ -1,0 +1,233 @@
+import CLMDB
+import DequeModule
+import Foundation
+import Synchronization
+
+/// The single writer of an environment: a dedicated OS thread that owns every write transaction
+/// (LMDB.md rule 1) and commits requests in groups (rule 3).
+///
+/// Each loop takes every queued request (up to `maxRequestsPerCommit` or the cost budget), applies
+/// them in one write transaction, commits once — with one fsync in the durable mode — and only then
+/// resumes the callers. A caller never resumes before its commit is durable.
+///
+/// Failure handling:
+/// - a request that throws before writing anything fails alone; the group goes on;
+/// - a request that throws after writing, or hits an LMDB error, poisons the transaction: it is
+///   aborted, that request fails, and the others are re-applied in a new transaction;
+/// - `MDB_MAP_FULL` aborts, grows the map with readers quiesced, and re-applies the group;
+/// - a failed commit or sync turns the writer read-only: no blind retry (LMDB.md rule 5).
+package final class Writer: @unchecked Sendable {
+    package let environment: Environment
+    private let condition = NSCondition()
+    private var queue = Deque<any PendingWrite>()
+    private var state = State.running
+    private var holds = 0
+    private var injectedCommitFailure: Int32?
+    private let finished = DispatchSemaphore(value: 0)
+    let commitCounter = Atomic<UInt64>(0)
+    let mapGrowthCounter = Atomic<Int>(0)
+    private let maxCostPerCommit = 65_536
+
+    private enum State {
+        case running
+        case closing
+        case closed
+        case readOnly(LMDBError)
+    }
+
+    package init(environment: Environment) {
+        self.environment = environment
+        let thread = Thread { [self] in self.run() }
+        thread.name = "tally-writer"
+        thread.start()
+    }
+
+    // MARK: Submitting
+
+    /// Applies `body` in a write transaction and resolves once that transaction is durably
+    /// committed. `body` may be applied more than once and must act only through the
+    /// transaction. `cost` is the request's relative size (e.g. its record count).
+    package func write<Value: Sendable>(
+        cost: Int = 1, _ body: @escaping @Sendable (WriteTransaction) throws -> Value
+    ) async throws -> Committed<Value> {
+        try await withCheckedThrowingContinuation { continuation in
+            let request = TypedPendingWrite(cost: max(1, cost), body: body, continuation: continuation)
+            condition.lock()
+            let refusal: WriterError?
+            switch state {
+            case .running:
+                if queue.count >= environment.options.maxPendingWrites {
+                    refusal = .overloaded(pending: queue.count)
+                } else {
+                    refusal = nil
+                    queue.append(request)
+                    condition.signal()
+                }
+            case .closing, .closed: refusal = .closed
+            case .readOnly(let cause): refusal = .readOnly(cause: cause)
+            }
+            condition.unlock()
+            if let refusal { request.fail(refusal) }
+        }
+    }
+
+    /// Stops accepting writes, commits what is queued, ends the thread. Idempotent.
+    package func close() {
+        condition.lock()
+        let wasStopped: Bool
+        switch state {
+        case .running, .readOnly:
+            state = .closing
+            wasStopped = false
+        case .closing, .closed:
+            wasStopped = true
+        }
+        condition.broadcast()
+        condition.unlock()
+        if !wasStopped { finished.wait() }
+    }
+
+    // MARK: Observing
+
+    /// Commits completed (each one fsync'd in the durable mode).
+    package var committedTransactions: UInt64 { commitCounter.load(ordering: .acquiring) }
+    /// Map growths done for `MDB_MAP_FULL`.
+    package var mapGrowths: Int { mapGrowthCounter.load(ordering: .relaxed) }
+    /// Requests waiting for the writer.
+    package var pendingCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count
+    }
+    /// The failure that turned the writer read-only, if any.
+    package var readOnlyCause: LMDBError? {
+        condition.lock()
+        defer { condition.unlock() }
+        if case .readOnly(let cause) = state { return cause }
+        return nil
+    }
+
+    // MARK: Test hooks
+
+    /// Keeps the writer from starting a new group until `release` is called (group-commit tests).
+    package func hold() -> WriterHold {
+        condition.lock()
+        holds += 1
+        condition.unlock()
+        return WriterHold { [self] in
+            condition.lock()
+            holds -= 1
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    /// Makes the next commit fail with `status` as if `mdb_txn_commit` had (fault injection).
+    package func injectCommitFailure(status: Int32) {
+        condition.lock()
+        injectedCommitFailure = status
+        condition.unlock()
+    }
+
+    // MARK: The writer thread
+
+    private func run() {
+        let interval = environment.options.staleReaderCheckInterval
+        let flushInterval: Duration? = if case .relaxed(let every) = environment.options.sync { every } else { nil }
+        var lastSync = ContinuousClock.now
+        var lastReaderCheck = ContinuousClock.now
+        var unsynced = false
+        while true {
+            condition.lock()
+            while queue.isEmpty || holds > 0, !isClosing {
+                let now = ContinuousClock.now
+                var deadline = lastReaderCheck + interval
+                if unsynced, let flushInterval { deadline = min(deadline, lastSync + flushInterval) }
+                if now >= deadline { break }
+                _ = condition.wait(until: Date().addingTimeInterval((deadline - now).seconds))
+            }
+            if isClosing && queue.isEmpty {
+                state = .closed
+                condition.unlock()
+                if unsynced { flush() }
+                finished.signal()
+                return
+            }
+            let batch = holds > 0 && !isClosing ? [] : takeBatch()
+            condition.unlock()
+
+            if !batch.isEmpty {
+                execute(batch)
+                if flushInterval != nil { unsynced = true }
+            }
+            let now = ContinuousClock.now
+            if unsynced, let flushInterval, now - lastSync >= flushInterval {
+                flush()
+                unsynced = false
+                lastSync = now
+            }
+            if now - lastReaderCheck >= interval {
+                environment.clearStaleReaders()
+                lastReaderCheck = now
+            }
+        }
+    }
+
+    /// Called with the lock held.
+    private var isClosing: Bool {
+        if case .closing = state { return true }
+        return false
+    }
+
+    /// Called with the lock held.
+    private func takeBatch() -> [any PendingWrite] {
+        var batch: [any PendingWrite] = []
+        var cost = 0
+        while let next = queue.first, batch.count < environment.options.maxRequestsPerCommit,
+            batch.isEmpty || cost + next.cost <= maxCostPerCommit
+        {
+            batch.append(queue.removeFirst())
+            cost += next.cost
+        }
+        return batch
+    }
+
+    /// Pops the injected commit failure, if any.
+    func takeInjectedCommitFailure() -> Int32? {
+        condition.lock()
+        defer { condition.unlock() }
+        let status = injectedCommitFailure
+        injectedCommitFailure = nil
+        return status
+    }
+
+    private func flush() {
+        do {
+            try environment.sync()
+        } catch {
+            enterReadOnly(error)
+        }
+    }
+
+    func enterReadOnly(_ cause: LMDBError) {
+        condition.lock()
+        state = .readOnly(cause)
+        let rest = Array(queue)
+        queue.removeAll()
+        condition.unlock()
+        rest.forEach { $0.fail(WriterError.readOnly(cause: cause)) }
+    }
+}
+
+/// Returned by ``Writer/hold()``; call ``release()`` once.
+package struct WriterHold: Sendable {
+    let onRelease: @Sendable () -> Void
+    package func release() { onRelease() }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, attos) = components
+        return Double(s) + Double(attos) / 1e18
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+@testable import TallyLMDB
+
+/// A fresh environment with a writer in a temporary directory, removed on `close`.
+final class TestStore: @unchecked Sendable {
+    let directory: String
+    let environment: Environment
+    let writer: Writer
+    let data: Database
+
+    init(_ configure: (inout EnvironmentOptions) -> Void = { _ in }) throws {
+        directory = NSTemporaryDirectory() + "tally-lmdb-\(UUID().uuidString)"
+        var options = EnvironmentOptions()
+        options.mapSize = 64 << 20
+        configure(&options)
+        environment = try Environment.open(path: directory, options: options, databases: [DatabaseSpec("data")])
+        writer = Writer(environment: environment)
+        data = environment.database("data")
+    }
+
+    func close() {
+        writer.close()
+        environment.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Writes `value` under `key` in its own request.
+    @discardableResult
+    func put(_ key: String, _ value: [UInt8]) async throws -> Committed<Void> {
+        let data = data
+        return try await writer.write { txn in try txn.put(data, Array(key.utf8), value) }
+    }
+
+    func value(_ key: String) throws -> [UInt8]? {
+        try environment.read { txn in try txn.value(data, Array(key.utf8)) }
+    }
+
+    func count() throws -> Int {
+        try environment.read { txn in try txn.entryCount(data) }
+    }
+}
+
+/// Waits (polling) until `condition` holds or `seconds` pass; returns whether it held.
+func eventually(seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(2))
+    }
+    return condition()
+}
