@@ -1,18 +1,20 @@
-// A child process for the crash-durability tests: `CrashProbe DIR ACKFILE RUN PRODUCERS`.
+// A child process for the process-level tests.
 //
-// PRODUCERS tasks each append single records "RUN:PRODUCER:SEQ" and await the durable ack; after
-// each ack the record and its LSN are appended to ACKFILE and fsync'd, and only then is the next
-// write issued. The test SIGKILLs this process at random moments and checks that every record in
-// ACKFILE is in the store exactly once, at its LSN.
+// `CrashProbe write DIR ACKFILE RUN PRODUCERS`: PRODUCERS tasks each append single records
+// "RUN:PRODUCER:SEQ" and await the durable ack; after each ack the record and its LSN are
+// appended to ACKFILE and fsync'd, and only then is the next write issued. The crash test SIGKILLs
+// this process at random moments and checks every acknowledged record is stored exactly once.
+//
+// `CrashProbe read DIR MILLIS`: opens the store read-only with a tiny map beside a writing
+// process and reads for MILLIS ms, checking that the record at the visible head LSN is whole
+// ("r<lsn>" padded). Prints `reads=N resizes=M errors=E` (resizes: MDB_MAP_RESIZED adopted).
 @_spi(RawLog) import Tally
 import Foundation
 
-let arguments = CommandLine.arguments
-guard arguments.count == 5, let producers = Int(arguments[4]) else {
-    FileHandle.standardError.write(Data("usage: CrashProbe DIR ACKFILE RUN PRODUCERS\n".utf8))
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("CrashProbe: \(message)\n".utf8))
     exit(2)
 }
-let (directory, ackPath, run) = (arguments[1], arguments[2], arguments[3])
 
 /// Appends lines to the ack file with write(2) + fsync(2), one writer at a time.
 final class AckLog: @unchecked Sendable {
@@ -21,7 +23,7 @@ final class AckLog: @unchecked Sendable {
 
     init(path: String) {
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        precondition(fd >= 0, "cannot open \(path)")
+        if fd < 0 { fail("cannot open \(path)") }
     }
 
     func record(_ line: String) {
@@ -29,15 +31,15 @@ final class AckLog: @unchecked Sendable {
         defer { lock.unlock() }
         let bytes = Array((line + "\n").utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        precondition(written == bytes.count && fsync(fd) == 0, "ack file write failed")
+        if written != bytes.count || fsync(fd) != 0 { fail("ack file write failed") }
     }
 }
 
-do {
+func writeMode(directory: String, ackPath: String, run: String, producers: Int) async throws {
     let store = try Tally.open(directory: directory)
     let acks = AckLog(path: ackPath)
     FileHandle.standardOutput.write(Data("ready\n".utf8))
-    await withThrowingTaskGroup(of: Void.self) { group in
+    try await withThrowingTaskGroup(of: Void.self) { group in
         for producer in 0..<producers {
             group.addTask {
                 var sequence = 0
@@ -49,8 +51,50 @@ do {
                 }
             }
         }
+        try await group.waitForAll()
+    }
+}
+
+func readMode(directory: String, milliseconds: Int) throws {
+    var options = Tally.Options()
+    options.access = .readOnly
+    options.initialMapSize = 64 << 10  // smaller than the writer's: growth must be adopted
+    let store = try Tally.open(directory: directory, options: options)
+    let deadline = Date().addingTimeInterval(Double(milliseconds) / 1000)
+    var reads = 0
+    var errors = 0
+    while Date() < deadline {
+        do {
+            let whole = try store.read { snapshot -> Bool in
+                let lsn = try snapshot.lsn
+                guard lsn > .zero else { return true }
+                guard let record = try snapshot.rawRecord(at: lsn) else { return false }
+                return record.starts(with: Array("r\(lsn.rawValue)|".utf8))
+            }
+            if !whole { errors += 1 }
+        } catch {
+            FileHandle.standardError.write(Data("read failed: \(error)\n".utf8))
+            errors += 1
+        }
+        reads += 1
+    }
+    let resizes = try store.statistics().mapGrowths
+    print("reads=\(reads) resizes=\(resizes) errors=\(errors)")
+    store.close()
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+do {
+    switch arguments.first {
+    case "write" where arguments.count == 5:
+        guard let producers = Int(arguments[4]) else { fail("PRODUCERS must be a number") }
+        try await writeMode(directory: arguments[1], ackPath: arguments[2], run: arguments[3], producers: producers)
+    case "read" where arguments.count == 3:
+        guard let milliseconds = Int(arguments[2]) else { fail("MILLIS must be a number") }
+        try readMode(directory: arguments[1], milliseconds: milliseconds)
+    default:
+        fail("usage: CrashProbe write DIR ACKFILE RUN PRODUCERS | CrashProbe read DIR MILLIS")
     }
 } catch {
-    FileHandle.standardError.write(Data("CrashProbe: \(error)\n".utf8))
-    exit(1)
+    fail("\(error)")
 }
