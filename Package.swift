@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "WriteBench",
             dependencies: [
-                "Tally", "TallyLMDB",
+                "Tally", "CLMDB",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -53,7 +53,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "TallyTests",
-            dependencies: ["Tally", "TallyLMDB", "CrashProbe"],
+            dependencies: ["Tally", "CLMDB", "CrashProbe"],
             swiftSettings: strict),
     ]
 )

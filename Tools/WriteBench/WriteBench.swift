@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import Histogram
+@_spi(RawLog) import Tally
+
+/// Release-mode benchmark of Tally's raw write path (see Tools/README.md).
+///
+/// Cases, each on a fresh store in the data directory:
+/// - `batchN`: one producer appending N records per request, awaiting each ack;
+/// - `producers16`: 16 producers each awaiting single-record writes (group commit at work);
+/// - `openloopR`: single-record writes sent at R/s on a fixed schedule, not waiting for acks;
+///   latency is measured from the *scheduled* send time, so queueing delay is counted;
+/// - `lmdbN`: raw LMDB on the calling thread, one synced transaction per N records: the floor.
+@main
+struct WriteBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally-write-bench", abstract: "Benchmark Tally's durable write path.")
+
+    @Option(help: "Directory for the benchmark stores (must not be tmpfs).")
+    var dataDir = ".bench-data"
+
+    @Option(help: "Seconds per case.")
+    var duration: Double = 3
+
+    @Option(help: "Record size in bytes.")
+    var recordSize = 200
+
+    @Option(help: "Comma-separated cases: batch1,batch64,batch1024,producers16,openloop1000,openloop5000,lmdb1,lmdb64,lmdb1024.")
+    var cases = "fsync,lmdb1,batch1,lmdb64,batch64,lmdb1024,batch1024,producers16,openloop1000,openloop5000"
+
+    @Option(help: "durable or relaxed.")
+    var durability = "durable"
+
+    @Option(help: "Write the results as JSON to this file.")
+    var json: String?
+
+    func run() async throws {
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let filesystem = Filesystem.type(of: dataDir)
+        guard filesystem != "tmpfs" else {
+            throw ValidationError("\(dataDir) is on tmpfs: fsync is free there, the figures would be meaningless")
+        }
+        let mode: Durability = durability == "relaxed" ? .relaxed() : .durable
+        print("tally-write-bench  filesystem=\(filesystem)  durability=\(durability)  record=\(recordSize) B  "
+            + "duration=\(duration) s/case  cores=\(ProcessInfo.processInfo.activeProcessorCount)  "
+            + "git=\(ProcessInfo.processInfo.environment["GIT_SHA"] ?? "?")")
+        print(Result.header)
+        var results: [Result] = []
+        for name in cases.split(separator: ",").map(String.init) {
+            let directory = "\(dataDir)/\(name)-\(UUID().uuidString.prefix(8))"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let bench = Case(directory: directory, seconds: duration, recordSize: recordSize, durability: mode)
+            let result: Result
+            switch name {
+            case "fsync": result = try bench.fsyncBaseline()
+            case let n where n.hasPrefix("lmdb"): result = try bench.rawLMDB(batch: Int(n.dropFirst(4))!)
+            case let n where n.hasPrefix("batch"): result = try await bench.sequential(batch: Int(n.dropFirst(5))!)
+            case let n where n.hasPrefix("producers"): result = try await bench.producers(Int(n.dropFirst(9))!)
+            case let n where n.hasPrefix("openloop"): result = try await bench.openLoop(rate: Int(n.dropFirst(8))!)
+            default: throw ValidationError("unknown case \(name)")
+            }
+            print(result.row)
+            results.append(result)
+        }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let report = Report(filesystem: filesystem, durability: durability, recordSize: recordSize, results: results)
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+    }
+}
+
+struct Report: Codable {
+    var filesystem: String
+    var durability: String
+    var recordSize: Int
+    var results: [Result]
+}
+
+/// One row of the report.
+struct Result: Codable {
+    var name: String
+    var records: Int
+    var seconds: Double
+    var commits: UInt64
+    var p50Micros: Double?
+    var p99Micros: Double?
+    var p999Micros: Double?
+    /// Open loop only: p99 of how late the generator sent behind its schedule.
+    var sendLagP99Micros: Double?
+
+    var recordsPerSecond: Double { Double(records) / seconds }
+
+    static let header = "case            records/s    commits/s   recs/commit     p50 µs     p99 µs    p999 µs"
+
+    var row: String {
+        func f(_ value: Double?) -> String { value.map { String(format: "%10.0f", $0) } ?? "         -" }
+        let commitsPerSecond = Double(commits) / seconds
+        let perCommit = commits > 0 ? Double(records) / Double(commits) : 0
+        return name.padding(toLength: 14, withPad: " ", startingAt: 0)
+            + String(format: "%11.0f  %11.0f  %12.1f ", recordsPerSecond, commitsPerSecond, perCommit)
+            + f(p50Micros) + " " + f(p99Micros) + " " + f(p999Micros)
+            + (sendLagP99Micros.map { String(format: "   (generator lag p99 %.0f µs)", $0) } ?? "")
+    }
+
+    init(name: String, records: Int, seconds: Double, commits: UInt64, latency: Histogram<UInt64>? = nil) {
+        self.name = name
+        self.records = records
+        self.seconds = seconds
+        self.commits = commits
+        if let latency, latency.totalCount > 0 {
+            p50Micros = Double(latency.valueAtPercentile(50)) / 1000
+            p99Micros = Double(latency.valueAtPercentile(99)) / 1000
+            p999Micros = Double(latency.valueAtPercentile(99.9)) / 1000
+        }
+    }
+}
+
+enum Filesystem {
+    /// The filesystem type of `path` (ext4, xfs, tmpfs, ...) from `findmnt`.
+    static func type(of path: String) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/findmnt")
+        process.arguments = ["-n", "-o", "FSTYPE", "--target", path]
+        let output = Pipe()
+        process.standardOutput = output
+        guard (try? process.run()) != nil else { return "unknown" }
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+func nanoseconds(_ duration: Duration) -> UInt64 {
+    let (s, attos) = duration.components
+    return UInt64(s) * 1_000_000_000 + UInt64(attos / 1_000_000_000)
+}
+
+func newHistogram() -> Histogram<UInt64> {
+    Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+}

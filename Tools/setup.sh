@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what Tally needs on a fresh Debian machine (idempotent, non-interactive).
+# Sourced by Tools/run and Tools/test; safe to run on its own.
+set -euo pipefail
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo -n "$@"
+    else echo "tally setup: need root (or sudo) to run: $*" >&2; return 1
+    fi
+}
+
+need_packages=()
+dpkg -s liblmdb-dev >/dev/null 2>&1 || need_packages+=(liblmdb-dev)
+command -v pkg-config >/dev/null 2>&1 || need_packages+=(pkg-config)
+if [ "${#need_packages[@]}" -gt 0 ]; then
+    echo "tally setup: installing ${need_packages[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq "${need_packages[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    for candidate in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
+        [ -x "$candidate/swift" ] && export PATH="$candidate:$PATH" && break
+    done
+fi
+command -v swift >/dev/null 2>&1 || { echo "tally setup: the Swift 6 toolchain is required (swift not found)" >&2; exit 1; }
