@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Layer 0: Debian's liblmdb-dev as a system library.
@@ -29,7 +30,7 @@ let package = Package(
             dependencies: ["CLMDB", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: strict),
         // Layer 2: the engine and its public embedded API.
-        .target(name: "Tally", dependencies: ["TallyLMDB"], swiftSettings: strict),
+        .target(name: "Tally", dependencies: ["TallyLMDB", "Yams"], swiftSettings: strict),
         // Layer 4: the `tally` command line.
         .executableTarget(
             name: "TallyCommand",
