@@ -20,6 +20,13 @@ if [ "${#need_packages[@]}" -gt 0 ]; then
     as_root apt-get install -y -qq "${need_packages[@]}" >/dev/null
 fi
 
+# The definitions-schema agreement test runs Python's jsonschema and PyYAML.
+if ! python3 -c 'import jsonschema, yaml' >/dev/null 2>&1; then
+    echo "tally setup: installing python3 jsonschema and PyYAML" >&2
+    python3 -m pip install --quiet jsonschema pyyaml 2>/dev/null \
+        || { export DEBIAN_FRONTEND=noninteractive; as_root apt-get update -qq; as_root apt-get install -y -qq python3-jsonschema python3-yaml >/dev/null; }
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
     for candidate in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
         [ -x "$candidate/swift" ] && export PATH="$candidate:$PATH" && break

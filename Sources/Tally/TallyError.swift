@@ -33,6 +33,16 @@ public struct TallyError: Error, Sendable, CustomStringConvertible {
         public static let closed = Code("closed")
         /// The disk is full.
         public static let diskFull = Code("disk_full")
+        /// The definitions are invalid (see the message for every problem with its position).
+        public static let invalidDefinitions = Code("invalid_definitions")
+        /// New definitions change event types in a way stored events cannot follow.
+        public static let incompatibleDefinitions = Code("incompatible_definitions")
+        /// The store has no definitions yet: open it with some.
+        public static let noDefinitions = Code("no_definitions")
+        /// The request body is not valid JSON (with the byte position).
+        public static let malformedJSON = Code("malformed_json")
+        /// More events in one request than `maxEventsPerRequest`.
+        public static let tooManyEvents = Code("too_many_events")
         /// The storage engine failed (see `cause`).
         public static let storageFailure = Code("storage_failure")
     }

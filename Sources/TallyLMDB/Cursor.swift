@@ -10,10 +10,12 @@ package struct Entry {
 package struct Cursor {
     let handle: OpaquePointer
     let database: Database
+    let counters: AccessCounters?
 
     private func move(_ op: MDB_cursor_op, key: UnsafeRawBufferPointer? = nil) throws(LMDBError) -> Entry? {
         var k = MDB_val(mv_size: key?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: key?.baseAddress))
         var v = MDB_val()
+        counters?.record(database.dbi)
         let status = mdb_cursor_get(handle, &k, &v, op)
         if status == MDB_NOTFOUND { return nil }
         try lmdbCheck(status, "mdb_cursor_get(\(database))")

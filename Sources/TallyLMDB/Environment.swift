@@ -24,6 +24,8 @@ package final class Environment: @unchecked Sendable {
     private let lockDescriptor: Int32
     private let closed = Atomic<Bool>(false)
     private let resizes = Atomic<Int>(0)
+    /// Entry-access counters, when `options.countEntryAccesses` is set.
+    package let counters: AccessCounters?
     /// Stale reader slots cleared at open (left by crashed processes).
     package let staleReadersClearedAtOpen: Int
 
@@ -38,6 +40,7 @@ package final class Environment: @unchecked Sendable {
         self.gate = ReaderGate(limit: options.maxConcurrentReaders)
         self.lockDescriptor = lockDescriptor
         self.staleReadersClearedAtOpen = staleReaders
+        self.counters = options.countEntryAccesses ? AccessCounters() : nil
     }
 
     deinit { close() }
@@ -151,7 +154,7 @@ package final class Environment: @unchecked Sendable {
                 mdb_txn_reset(txn)
                 gate.leave(pooling: txn)
             }
-            return try body(ReadTransaction(handle: txn))
+            return try body(ReadTransaction(handle: txn, counters: counters))
         }
     }
 
@@ -183,7 +186,7 @@ package final class Environment: @unchecked Sendable {
     package func beginWriteTransaction() throws(LMDBError) -> WriteTransaction {
         var txn: OpaquePointer?
         try lmdbCheck(mdb_txn_begin(handle, nil, 0, &txn), "mdb_txn_begin(write)")
-        return WriteTransaction(handle: txn!)
+        return WriteTransaction(handle: txn!, counters: counters)
     }
 
     /// Grows the map to at least `minimum` bytes with every reader quiesced. Call only with no

@@ -49,6 +49,8 @@ package struct EnvironmentOptions: Sendable {
     package var maxRequestsPerCommit: Int = 4_096
     /// How often the writer clears reader slots left by crashed processes (`mdb_reader_check`).
     package var staleReaderCheckInterval: Duration = .seconds(10)
+    /// Count entries touched per database (tests and diagnostics; off by default).
+    package var countEntryAccesses = false
 
     package init() {}
 }

@@ -4,6 +4,8 @@ import CLMDB
 /// and are valid only until the next write in, or the end of, the transaction (LMDB.md rule 6).
 package protocol TransactionReading {
     var handle: OpaquePointer { get }
+    /// Set when the environment counts entry accesses.
+    var counters: AccessCounters? { get }
 }
 
 extension TransactionReading {
@@ -11,6 +13,7 @@ extension TransactionReading {
     package func get(_ database: Database, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer? {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
+        counters?.record(database.dbi)
         let status = mdb_get(handle, database.dbi, &k, &v)
         if status == MDB_NOTFOUND { return nil }
         try lmdbCheck(status, "mdb_get(\(database))")
@@ -26,7 +29,7 @@ extension TransactionReading {
     package func withCursor<R>(_ database: Database, _ body: (inout Cursor) throws -> R) throws -> R {
         var raw: OpaquePointer?
         try lmdbCheck(mdb_cursor_open(handle, database.dbi, &raw), "mdb_cursor_open(\(database))")
-        var cursor = Cursor(handle: raw!, database: database)
+        var cursor = Cursor(handle: raw!, database: database, counters: counters)
         defer { mdb_cursor_close(raw) }
         return try body(&cursor)
     }
@@ -42,4 +45,5 @@ extension TransactionReading {
 /// A read transaction, valid only inside the closure passed to ``Environment/read(_:)``.
 package struct ReadTransaction: TransactionReading {
     package let handle: OpaquePointer
+    package let counters: AccessCounters?
 }

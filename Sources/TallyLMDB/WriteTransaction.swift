@@ -6,14 +6,16 @@ import Glibc
 /// next write blocks forever. `commit` and `abort` check the thread and stop the process otherwise.
 package final class WriteTransaction: TransactionReading {
     package let handle: OpaquePointer
+    package let counters: AccessCounters?
     private let owner: pthread_t
     private var finished = false
     /// Successful puts and deletes so far: the writer uses it to tell whether a failed request
     /// left changes behind (then the transaction must be aborted and the others re-run).
     package private(set) var writeCount = 0
 
-    init(handle: OpaquePointer) {
+    init(handle: OpaquePointer, counters: AccessCounters?) {
         self.handle = handle
+        self.counters = counters
         self.owner = pthread_self()
     }
 

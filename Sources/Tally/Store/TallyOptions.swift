@@ -1,3 +1,4 @@
+import Foundation
 /// How an acknowledged write survives failures.
 public enum Durability: Sendable, Equatable {
     /// The default: each commit is fsync'd before any caller in it is acknowledged. Survives
@@ -29,6 +30,13 @@ extension Tally {
         public var maxConcurrentReaders: Int = 126
         /// Writes that may wait for the writer before new ones fail with `overloaded`.
         public var maxPendingWrites: Int = 65_536
+        /// Events one ingest request may carry.
+        public var maxEventsPerRequest: Int = 100_000
+        /// The wall clock (epoch ms) for `max_future` and ingest times; tests pin it.
+        @_spi(Testing) public var wallClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+        /// Count LMDB entries touched per database (see ``Tally/entryAccesses(in:)``).
+        @_spi(Testing) public var countEntryAccesses = false
 
         public init() {}
 
@@ -38,6 +46,7 @@ extension Tally {
             options.maxConcurrentReaders = maxConcurrentReaders
             options.maxPendingWrites = maxPendingWrites
             options.access = access == .readWrite ? .readWrite : .readOnly
+            options.countEntryAccesses = countEntryAccesses
             switch durability {
             case .durable: options.sync = .durable
             case .relaxed(let interval): options.sync = .relaxed(flushInterval: interval)

@@ -16,13 +16,16 @@ public struct StoreStatistics: Sendable, Codable {
     /// Map growths by this process since open.
     public var mapGrowths: Int
     public var durability: String
+    /// Newest event time accepted (epoch ms); nil before the first event.
+    public var watermark: Int64?
+    public var definitionsVersion: UInt32
 }
 
 extension Tally {
     /// Describes the store as of now.
     public func statistics() throws -> StoreStatistics {
-        let (lsn, entries) = try read { snapshot in
-            (try snapshot.lsn, try snapshot.transaction.entryCount(databases.log))
+        let (lsn, entries, watermark) = try read { snapshot in
+            (try snapshot.lsn, try snapshot.transaction.entryCount(databases.log), try snapshot.watermark)
         }
         let info = environment.info
         let durability: String =
@@ -34,7 +37,15 @@ extension Tally {
             directory: directory, formatVersion: StoreLayout.formatVersion, lsn: lsn, logEntries: entries,
             mapSizeBytes: info.mapSize, usedBytes: info.usedBytes, pageSize: info.pageSize,
             readerSlotsInUse: info.readersInUse, readerSlots: info.maxReaders,
-            commits: writer?.committedTransactions ?? 0, mapGrowths: environment.resizeCount, durability: durability)
+            commits: writer?.committedTransactions ?? 0, mapGrowths: environment.resizeCount, durability: durability,
+            watermark: watermark, definitionsVersion: stored?.version ?? 0)
+    }
+
+    /// LMDB entries of database `name` (`meta`, `log`, `ids`) touched since open, when
+    /// `countEntryAccesses` is set; nil otherwise.
+    @_spi(Testing)
+    public func entryAccesses(in name: String) -> Int? {
+        environment.counters?.count(environment.database(name))
     }
 
     /// Performs one durable write (a timestamp in the store's metadata, not a log entry) and reads

@@ -4,6 +4,23 @@ import TallyLMDB
 public struct Snapshot {
     let transaction: ReadTransaction
     let databases: Tally.Databases
+    let stored: StoredDefinitions?
+
+    /// The version of the definitions this snapshot is read with (0 if the store has none).
+    public var definitionsVersion: UInt32 { stored?.version ?? 0 }
+
+    /// The watermark: the newest event time (epoch ms) the store has accepted; nil before the first.
+    public var watermark: Int64? {
+        get throws {
+            do {
+                return try MetaKey.watermark.withUnsafeBytes { key in
+                    try transaction.get(databases.meta, key).flatMap(BigEndian.int64)
+                }
+            } catch let error as LMDBError {
+                throw TallyError.fromStorage(error, path: "")
+            }
+        }
+    }
 
     /// The highest LSN visible in this snapshot (``LSN/zero`` for an empty store).
     public var lsn: LSN {

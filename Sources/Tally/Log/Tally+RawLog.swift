@@ -25,7 +25,7 @@ extension Tally {
             var lsn = head
             for record in records {
                 lsn += 1
-                try txn.put(databases.log, BigEndian.bytes(lsn), record, flags: .append)
+                try txn.put(databases.log, BigEndian.bytes(lsn), LogRecord.raw(record), flags: .append)
             }
             try txn.put(databases.meta, MetaKey.headLSN, BigEndian.bytes(lsn))
             return LSNRange(first: LSN(head + 1), last: LSN(lsn))
@@ -37,17 +37,18 @@ extension Snapshot {
     /// The record logged at `lsn`, if retained.
     @_spi(RawLog)
     public func rawRecord(at lsn: LSN) throws -> [UInt8]? {
-        try storageCall { try transaction.value(databases.log, BigEndian.bytes(lsn.rawValue)) }
+        try storageCall { try transaction.value(databases.log, BigEndian.bytes(lsn.rawValue)).map { Array($0.dropFirst()) } }
     }
 
-    /// Calls `body` for every retained record in LSN order, from `start`; stop by returning false.
+    /// Calls `body` for every retained record in LSN order, from `start`, with its bytes after the
+    /// kind byte; stop by returning false.
     @_spi(RawLog)
     public func forEachRawRecord(from start: LSN = LSN(1), _ body: (LSN, UnsafeRawBufferPointer) throws -> Bool) throws {
         try storageCall {
             try transaction.withCursor(databases.log) { cursor in
                 var entry = try BigEndian.bytes(start.rawValue).withUnsafeBytes { try cursor.seek(atLeast: $0) }
                 while let current = entry, let lsn = BigEndian.uint64(current.key) {
-                    guard try body(LSN(lsn), current.value) else { return }
+                    guard try body(LSN(lsn), UnsafeRawBufferPointer(rebasing: current.value.dropFirst())) else { return }
                     entry = try cursor.next()
                 }
             }

@@ -20,40 +20,79 @@ public final class Tally: Sendable {
     /// Nil when opened read-only.
     let writer: Writer?
     let databases: Databases
+    /// The definitions in force (nil for a store that has none yet).
+    let stored: StoredDefinitions?
 
     struct Databases: Sendable {
         let meta: Database
         let log: Database
+        let ids: Database
     }
 
-    private init(directory: String, options: Options, environment: Environment, writer: Writer?) {
+    private init(
+        directory: String, options: Options, environment: Environment, writer: Writer?, stored: StoredDefinitions?
+    ) {
         self.directory = directory
         self.options = options
         self.environment = environment
         self.writer = writer
+        self.stored = stored
         self.databases = Databases(
-            meta: environment.database(StoreLayout.meta.name), log: environment.database(StoreLayout.log.name))
+            meta: environment.database(StoreLayout.meta.name), log: environment.database(StoreLayout.log.name),
+            ids: environment.database(StoreLayout.ids.name))
     }
 
     /// Opens the store in `directory`, creating it when opened for writing.
     ///
+    /// With `definitions`, the store serves them: on a new store they become version 1; on an
+    /// existing one, changed definitions must keep event types compatible and get the next version
+    /// (otherwise ``TallyError/Code/incompatibleDefinitions``). Without, the store serves the
+    /// definitions it holds.
+    ///
     /// Opening reads only the store's metadata (no log replay). A store written in another on-disk
     /// format is refused with ``TallyError/Code/unsupportedFormat``; a second writing process gets
     /// ``TallyError/Code/storeBusy``.
-    public static func open(directory: String, options: Options = Options()) throws(TallyError) -> Tally {
+    public static func open(
+        directory: String, definitions: Definitions? = nil, options: Options = Options()
+    ) throws(TallyError) -> Tally {
         do {
             let environment = try Environment.open(
                 path: directory, options: options.environmentOptions, databases: StoreLayout.all)
+            let stored: StoredDefinitions?
             do {
                 try checkFormat(environment, directory: directory, writable: options.access == .readWrite)
+                stored = try loadDefinitions(environment, definitions, directory: directory, writable: options.access == .readWrite)
             } catch {
                 environment.close()
                 throw error
             }
             let writer = options.access == .readWrite ? Writer(environment: environment) : nil
-            return Tally(directory: directory, options: options, environment: environment, writer: writer)
+            return Tally(directory: directory, options: options, environment: environment, writer: writer, stored: stored)
         } catch {
             throw TallyError.fromStorage(error, path: directory)
+        }
+    }
+
+    /// Applies `definitions` (writable) or reads the stored ones. Runs before the writer thread
+    /// starts, in one transaction begun and committed on this thread.
+    private static func loadDefinitions(
+        _ environment: Environment, _ definitions: Definitions?, directory: String, writable: Bool
+    ) throws -> StoredDefinitions? {
+        let meta = environment.database(StoreLayout.meta.name)
+        guard let definitions else {
+            return try environment.read { txn in try StoredDefinitions.read(txn, meta: meta) }
+        }
+        guard writable else {
+            throw TallyError(.openedReadOnly, "definitions can only be applied by the writing process")
+        }
+        let txn = try environment.beginWriteTransaction()
+        do {
+            let stored = try StoredDefinitions.apply(definitions, in: txn, meta: meta, directory: directory)
+            try txn.commit()
+            return stored
+        } catch {
+            txn.abort()
+            throw error
         }
     }
 
@@ -104,7 +143,7 @@ public final class Tally: Sendable {
     public func read<Result>(_ body: (Snapshot) throws -> Result) throws -> Result {
         do {
             return try environment.read { txn in
-                try body(Snapshot(transaction: txn, databases: databases))
+                try body(Snapshot(transaction: txn, databases: databases, stored: stored))
             }
         } catch let error as LMDBError {
             throw TallyError.fromStorage(error, path: directory)

@@ -1,0 +1,52 @@
+import Foundation
+
+/// One event type compiled for decoding: field positions, types, which fields are keys, and the
+/// type's stable code in this store (used in log records and the idempotency index).
+struct EventSchema: Sendable {
+    struct Field: Sendable {
+        let name: String
+        let type: FieldType
+        /// The id field or a field named after an entity: at most 256 bytes, not empty.
+        let isKey: Bool
+    }
+
+    let name: String
+    let code: UInt16
+    let fields: [Field]
+    let index: [String: Int]
+    let idIndex: Int
+    let timeIndex: Int
+    let lateness: Int64
+    /// `{"type":"<name>"` — the canonical payload's opening.
+    let payloadPrefix: [UInt8]
+
+    init(_ definition: EventTypeDefinition, code: UInt16, entityNames: Set<String>) {
+        name = definition.name
+        self.code = code
+        fields = definition.fields.map {
+            Field(name: $0.name, type: $0.type, isKey: $0.name == definition.idField || entityNames.contains($0.name))
+        }
+        index = Dictionary(uniqueKeysWithValues: fields.enumerated().map { ($1.name, $0) })
+        idIndex = index[definition.idField]!
+        timeIndex = index[definition.timeField]!
+        lateness = definition.lateness
+        var prefix: [UInt8] = []
+        JSONWriter.appendString("type", to: &prefix, opening: true)
+        prefix.append(UInt8(ascii: ":"))
+        JSONWriter.appendString(definition.name, to: &prefix)
+        payloadPrefix = prefix
+    }
+}
+
+/// All event types of the current definitions, by name.
+struct EventCatalog: Sendable {
+    let schemas: [String: EventSchema]
+    let maxFuture: Int64
+
+    init(definitions: Definitions, codes: [String: UInt16]) {
+        let entities = Set(definitions.entities.map(\.name))
+        schemas = Dictionary(
+            uniqueKeysWithValues: definitions.events.map { ($0.name, EventSchema($0, code: codes[$0.name]!, entityNames: entities)) })
+        maxFuture = definitions.settings.maxFuture
+    }
+}

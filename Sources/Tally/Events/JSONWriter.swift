@@ -1,0 +1,35 @@
+/// Appends canonical JSON to a byte buffer: minimal escaping, UTF-8 as is, no whitespace.
+enum JSONWriter {
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    /// Appends `"text"` (preceded by `{` when `opening`).
+    static func appendString(_ text: String, to buffer: inout [UInt8], opening: Bool = false) {
+        if opening { buffer.append(UInt8(ascii: "{")) }
+        buffer.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): buffer.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): buffer.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: buffer.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: buffer.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: buffer.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20:
+                buffer.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: buffer.append(byte)
+            }
+        }
+        buffer.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends a field value in canonical form.
+    static func appendValue(_ value: FieldValue, to buffer: inout [UInt8]) {
+        switch value {
+        case .string(let text): appendString(text, to: &buffer)
+        case .int(let number): buffer.append(contentsOf: Array(String(number).utf8))
+        case .bool(let flag): buffer.append(contentsOf: Array((flag ? "true" : "false").utf8))
+        case .timestamp(let ms): buffer.append(contentsOf: Array(String(ms).utf8))
+        case .decimal(let decimal): buffer.append(contentsOf: Array(decimal.description.utf8))
+        case .null: buffer.append(contentsOf: Array("null".utf8))
+        }
+    }
+}

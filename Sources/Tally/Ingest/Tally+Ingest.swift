@@ -1,0 +1,153 @@
+import TallyLMDB
+
+extension Tally {
+    /// Ingests events built in Swift, as one request: resolves after the durable commit with one
+    /// outcome per event (SPEC §2).
+    ///
+    /// ```swift
+    /// let result = try await store.ingest([event])
+    /// result.accepted   // 1
+    /// ```
+    public func ingest(_ events: [Event]) async throws(TallyError) -> IngestResult {
+        let decoder = try eventDecoder()
+        return try await ingest(decoded: events.map { decoder.decode($0) })
+    }
+
+    /// Ingests a JSON body: one event object, or an array of them. A body that is not valid JSON
+    /// (or is neither an object nor an array) fails whole with ``TallyError/Code/malformedJSON``
+    /// and changes nothing; events inside a valid body are judged one by one.
+    public func ingest(json body: [UInt8]) async throws(TallyError) -> IngestResult {
+        let decoder = try eventDecoder()
+        let value: JSONValue
+        do {
+            value = try StrictJSONParser.parse(body)
+        } catch {
+            throw TallyError(.malformedJSON, error.description)
+        }
+        switch value {
+        case .array(let elements):
+            try checkCount(elements.count)
+            return try await ingest(decoded: elements.map { decoder.decode($0) })
+        case .object:
+            return try await ingest(decoded: [decoder.decode(value)])
+        default:
+            throw TallyError(.malformedJSON, "the body must be an event object or an array of events, not \(value.kind)")
+        }
+    }
+
+    /// Ingests NDJSON: one event per line (blank lines are skipped). A line that is not valid JSON
+    /// rejects that event (`malformed_json`); the others go on.
+    public func ingest(ndjson body: [UInt8]) async throws(TallyError) -> IngestResult {
+        let decoder = try eventDecoder()
+        let lines = body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).filter { line in
+            !line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+        }
+        try checkCount(lines.count)
+        let decoded = lines.map { line -> Result<DecodedEvent, EventRejection> in
+            let parsed: Result<JSONValue, JSONSyntaxError> = line.withUnsafeBufferPointer { buffer in
+                Result { () throws(JSONSyntaxError) in try StrictJSONParser.parse(buffer) }
+            }
+            switch parsed {
+            case .success(let value): return decoder.decode(value)
+            case .failure(let error): return .failure(EventRejection(.malformedJSON, error.description))
+            }
+        }
+        return try await ingest(decoded: decoded)
+    }
+
+    private func eventDecoder() throws(TallyError) -> EventDecoder {
+        guard let stored else {
+            throw TallyError(.noDefinitions, "the store at \(directory) has no definitions: open it with some (tally ingest DEFS …)")
+        }
+        return EventDecoder(catalog: stored.catalog)
+    }
+
+    private func checkCount(_ count: Int) throws(TallyError) {
+        guard count <= options.maxEventsPerRequest else {
+            throw TallyError(.tooManyEvents, "\(count) events in one request; the limit is \(options.maxEventsPerRequest)")
+        }
+    }
+
+    /// Applies decoded events in one write request (never split across transactions): per event,
+    /// in request order, duplicate → conflict → lateness/future, then append.
+    func ingest(decoded events: [Result<DecodedEvent, EventRejection>]) async throws(TallyError) -> IngestResult {
+        guard !events.isEmpty else { throw TallyError(.invalidArgument, "an ingest request needs at least one event") }
+        guard let stored else { throw TallyError(.noDefinitions, "the store has no definitions") }
+        let databases = databases
+        let clock = options.wallClock
+        let maxFuture = stored.catalog.maxFuture
+        let cost = events.count
+        return try await write(cost: cost) { txn in
+            try IngestTransaction(txn: txn, databases: databases, now: clock(), maxFuture: maxFuture).apply(events)
+        }
+    }
+}
+
+/// The write-transaction half of an ingest request.
+struct IngestTransaction {
+    let txn: WriteTransaction
+    let databases: Tally.Databases
+    let now: Int64
+    let maxFuture: Int64
+
+    func apply(_ events: [Result<DecodedEvent, EventRejection>]) throws -> IngestResult {
+        let meta = databases.meta
+        let head = try MetaKey.headLSN.withUnsafeBytes { try txn.get(meta, $0).flatMap(BigEndian.uint64) } ?? 0
+        let storedWatermark = try MetaKey.watermark.withUnsafeBytes { try txn.get(meta, $0).flatMap(BigEndian.int64) }
+        var watermark = storedWatermark
+        var lsn = head
+        var outcomes: [EventOutcome] = []
+        outcomes.reserveCapacity(events.count)
+        for item in events {
+            guard case .success(let event) = item else {
+                if case .failure(let rejection) = item { outcomes.append(.rejected(rejection)) }
+                continue
+            }
+            if let existing = try existingEntry(event) {
+                outcomes.append(try samePayload(event, as: existing) ? .duplicate(of: LSN(existing.lsn)) : conflict(event, existing.lsn))
+                continue
+            }
+            if let watermark, event.time < watermark - event.schema.lateness {
+                outcomes.append(.rejected(EventRejection(
+                    .late, "event time \(event.time) is older than the watermark \(watermark) minus the \(event.schema.name) lateness \(event.schema.lateness) ms",
+                    field: nil)))
+                continue
+            }
+            if event.time > now + maxFuture {
+                outcomes.append(.rejected(EventRejection(
+                    .future, "event time \(event.time) is more than \(maxFuture) ms ahead of the wall clock \(now)")))
+                continue
+            }
+            lsn += 1
+            try txn.put(
+                databases.log, BigEndian.bytes(lsn),
+                LogRecord.event(typeCode: event.schema.code, time: event.time, ingestTime: now, payload: event.payload),
+                flags: .append)
+            try txn.put(databases.ids, event.idKey, IdempotencyEntry.encode(lsn: lsn, payloadHash: event.payloadHash))
+            watermark = max(watermark ?? event.time, event.time)
+            outcomes.append(.accepted(LSN(lsn)))
+        }
+        if lsn != head { try txn.put(meta, MetaKey.headLSN, BigEndian.bytes(lsn)) }
+        if let watermark, watermark != storedWatermark { try txn.put(meta, MetaKey.watermark, BigEndian.bytes(watermark)) }
+        return IngestResult(outcomes: outcomes, lsn: LSN(lsn))
+    }
+
+    private func existingEntry(_ event: DecodedEvent) throws -> (lsn: UInt64, payloadHash: UInt64)? {
+        try event.idKey.withUnsafeBytes { key in try txn.get(databases.ids, key).flatMap(IdempotencyEntry.decode) }
+    }
+
+    /// Same payload as the stored event: fingerprints first, then the bytes.
+    private func samePayload(_ event: DecodedEvent, as existing: (lsn: UInt64, payloadHash: UInt64)) throws -> Bool {
+        guard existing.payloadHash == event.payloadHash else { return false }
+        return try BigEndian.bytes(existing.lsn).withUnsafeBytes { key in
+            guard let record = try txn.get(databases.log, key), let stored = LogRecord.decodeEvent(record) else { return false }
+            return stored.payload.elementsEqual(event.payload)
+        }
+    }
+
+    private func conflict(_ event: DecodedEvent, _ lsn: UInt64) -> EventOutcome {
+        .rejected(EventRejection(
+            .conflict, "\(event.schema.name) with this id is already stored (LSN \(lsn)) with a different payload",
+            field: nil))
+    }
+}

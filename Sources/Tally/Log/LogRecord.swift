@@ -1,0 +1,60 @@
+/// The value stored under an LSN in the `log` database.
+///
+/// | bytes | field |
+/// |---|---|
+/// | 1 | kind: 0 raw (benchmarks and tests), 1 event |
+/// | 2 | event type code, big-endian (events) |
+/// | 8 | event time, epoch ms, big-endian (events) |
+/// | 8 | ingest time, epoch ms, big-endian (events) |
+/// | rest | raw bytes, or the event's canonical JSON |
+enum LogRecord {
+    static let rawKind: UInt8 = 0
+    static let eventKind: UInt8 = 1
+    static let eventHeaderSize = 19
+
+    static func event(typeCode: UInt16, time: Int64, ingestTime: Int64, payload: [UInt8]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(eventHeaderSize + payload.count)
+        bytes.append(eventKind)
+        withUnsafeBytes(of: typeCode.bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: time.bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: ingestTime.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: payload)
+        return bytes
+    }
+
+    static func raw(_ payload: [UInt8]) -> [UInt8] { [rawKind] + payload }
+
+    /// The stored event's fields, borrowed from `bytes`.
+    struct StoredEvent {
+        let typeCode: UInt16
+        let time: Int64
+        let ingestTime: Int64
+        let payload: UnsafeRawBufferPointer
+    }
+
+    static func decodeEvent(_ bytes: UnsafeRawBufferPointer) -> StoredEvent? {
+        guard bytes.count >= eventHeaderSize, bytes[0] == eventKind else { return nil }
+        return StoredEvent(
+            typeCode: UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: 1, as: UInt16.self)),
+            time: Int64(bigEndian: bytes.loadUnaligned(fromByteOffset: 3, as: Int64.self)),
+            ingestTime: Int64(bigEndian: bytes.loadUnaligned(fromByteOffset: 11, as: Int64.self)),
+            payload: UnsafeRawBufferPointer(rebasing: bytes[eventHeaderSize...]))
+    }
+}
+
+/// The value stored under an event's id key in the `ids` database: where it is in the log and a
+/// fingerprint of its payload.
+enum IdempotencyEntry {
+    static func encode(lsn: UInt64, payloadHash: UInt64) -> [UInt8] {
+        BigEndian.bytes(lsn) + BigEndian.bytes(payloadHash)
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer) -> (lsn: UInt64, payloadHash: UInt64)? {
+        guard bytes.count == 16 else { return nil }
+        return (
+            UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+            UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        )
+    }
+}

@@ -1,0 +1,77 @@
+import TallyLMDB
+
+/// The named databases of a store and the on-disk format version.
+///
+/// | database | key | value |
+/// |---|---|---|
+/// | `meta` | UTF-8 name | per key (see ``MetaKey``) |
+/// | `log`  | LSN, 8-byte big-endian | the logged record (``LogRecord``) |
+/// | `ids`  | event type code (2 bytes) + id tag + id | LSN + payload fingerprint (``IdempotencyEntry``) |
+enum StoreLayout {
+    /// Bump when the meaning of any stored byte changes; opening refuses other versions.
+    static let formatVersion: UInt32 = 1
+
+    static let meta = DatabaseSpec("meta")
+    static let log = DatabaseSpec("log")
+    static let ids = DatabaseSpec("ids")
+    static let all = [meta, log, ids]
+}
+
+/// Keys of the `meta` database.
+enum MetaKey {
+    /// UInt32 big-endian: the format the store was written in.
+    static let formatVersion = Array("format_version".utf8)
+    /// UInt64 big-endian: the highest LSN committed.
+    static let headLSN = Array("head_lsn".utf8)
+    /// Int64 big-endian: the watermark, the newest event time accepted (absent: none yet).
+    static let watermark = Array("watermark_ms".utf8)
+    /// JSON of the current ``Definitions``.
+    static let definitions = Array("definitions".utf8)
+    /// UInt32 big-endian: the definitions version, 1 for the first applied.
+    static let definitionsVersion = Array("definitions_version".utf8)
+    /// UInt16 big-endian per event type: its stable code, `event_type_code/<name>`.
+    static func eventTypeCode(_ name: String) -> [UInt8] { Array("event_type_code/\(name)".utf8) }
+    /// UInt16 big-endian: the next event type code to assign.
+    static let nextEventTypeCode = Array("event_type_next_code".utf8)
+    /// UInt64 big-endian: wall-clock ms of the last `tally doctor` write check.
+    static let lastHealthCheck = Array("last_health_check_ms".utf8)
+}
+
+/// Fixed-width big-endian encoding, so that LMDB's memcmp key order is numeric order.
+enum BigEndian {
+    static func bytes(_ value: UInt64) -> [UInt8] {
+        withUnsafeBytes(of: value.bigEndian) { Array($0) }
+    }
+
+    static func bytes(_ value: UInt32) -> [UInt8] {
+        withUnsafeBytes(of: value.bigEndian) { Array($0) }
+    }
+
+    static func uint64(_ raw: UnsafeRawBufferPointer) -> UInt64? {
+        guard raw.count == 8 else { return nil }
+        return UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self))
+    }
+
+    static func bytes(_ value: Int64) -> [UInt8] {
+        withUnsafeBytes(of: value.bigEndian) { Array($0) }
+    }
+
+    static func bytes(_ value: UInt16) -> [UInt8] {
+        withUnsafeBytes(of: value.bigEndian) { Array($0) }
+    }
+
+    static func int64(_ raw: UnsafeRawBufferPointer) -> Int64? {
+        guard raw.count == 8 else { return nil }
+        return Int64(bigEndian: raw.loadUnaligned(as: Int64.self))
+    }
+
+    static func uint16(_ raw: UnsafeRawBufferPointer) -> UInt16? {
+        guard raw.count == 2 else { return nil }
+        return UInt16(bigEndian: raw.loadUnaligned(as: UInt16.self))
+    }
+
+    static func uint32(_ raw: UnsafeRawBufferPointer) -> UInt32? {
+        guard raw.count == 4 else { return nil }
+        return UInt32(bigEndian: raw.loadUnaligned(as: UInt32.self))
+    }
+}
