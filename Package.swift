@@ -31,16 +31,18 @@ let package = Package(
             swiftSettings: strict),
         // Layer 2: the engine and its public embedded API.
         .target(name: "Tally", dependencies: ["TallyLMDB", "Yams"], swiftSettings: strict),
+        // A seeded synthetic card-payment stream (sample data, demo, benchmarks).
+        .target(name: "CardStream", swiftSettings: strict),
         // Layer 4: the `tally` command line.
         .executableTarget(
             name: "TallyCommand",
-            dependencies: ["Tally", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tally", "CardStream", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         // Tools: release-mode benchmarks (see Tools/README.md).
         .executableTarget(
             name: "WriteBench",
             dependencies: [
-                "Tally", "CLMDB",
+                "Tally", "CLMDB", "CardStream",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

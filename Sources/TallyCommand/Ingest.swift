@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import Tally
+
+/// `tally ingest DEFS FILE.ndjson`: ingests an NDJSON file into the store in requests of
+/// `--batch-size` events, with a progress bar and a summary.
+struct Ingest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ingest an NDJSON file of events into the store, applying DEFS.",
+        discussion: "Each request is one durable commit. Re-running the same file is safe: stored events come back as duplicates.")
+
+    @Argument(help: "The definitions file (YAML or JSON).") var definitions: String
+    @Argument(help: "NDJSON events, one per line ('-' for standard input).") var file: String
+    @OptionGroup var dataDirectory: DataDirectoryOption
+    @Option(help: "Events per request (one commit each).") var batchSize = 1_024
+    @Option(help: "Rejections to list in the summary.") var showRejections = 10
+
+    func run() async throws {
+        let loaded: Definitions
+        do {
+            loaded = try DefinitionsLoader.load(path: definitions)
+        } catch let error as DefinitionsError {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            throw ExitCode(1)
+        }
+        let store = try Tally.open(directory: dataDirectory.resolved, definitions: loaded)
+        defer { store.close() }
+        let reader = try LineReader(path: file)
+        var progress = ProgressBar(total: reader.size, label: "ingest")
+        var summary = IngestSummary()
+        let started = ContinuousClock.now
+        var lines: [ArraySlice<UInt8>] = []
+        var lineNumber = 0
+        while true {
+            let line = reader.nextLine()
+            if let line, !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                lines.append(line)
+            }
+            if lines.count >= batchSize || (line == nil && !lines.isEmpty) {
+                let body = Array(lines.joined(separator: [UInt8(ascii: "\n")]))
+                let result = try await store.ingest(ndjson: body)
+                summary.add(result, firstLine: lineNumber + 1)
+                lineNumber += lines.count
+                lines.removeAll(keepingCapacity: true)
+                progress.update(reader.consumed, events: summary.read)
+            }
+            if line == nil { break }
+        }
+        progress.update(reader.consumed, events: summary.read, force: true)
+        let elapsed = (ContinuousClock.now - started).seconds
+        print(summary.report(file: file, directory: dataDirectory.resolved, elapsed: elapsed, show: showRejections))
+    }
+}
+
+/// Totals of an ingest run.
+struct IngestSummary {
+    var read = 0
+    var accepted = 0
+    var duplicates = 0
+    var rejectedByCode: [String: Int] = [:]
+    var examples: [String] = []
+    var firstLSN: LSN?
+    var lastLSN = LSN.zero
+
+    mutating func add(_ result: IngestResult, firstLine: Int) {
+        read += result.outcomes.count
+        for (index, outcome) in result.outcomes.enumerated() {
+            switch outcome {
+            case .accepted(let lsn):
+                accepted += 1
+                if firstLSN == nil { firstLSN = lsn }
+                lastLSN = lsn
+            case .duplicate: duplicates += 1
+            case .rejected(let rejection):
+                rejectedByCode[rejection.code.rawValue, default: 0] += 1
+                if examples.count < 1000 { examples.append("  event \(firstLine + index): \(rejection)") }
+            }
+        }
+    }
+
+    func report(file: String, directory: String, elapsed: Double, show: Int) -> String {
+        let rejected = rejectedByCode.values.reduce(0, +)
+        let byCode = rejectedByCode.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+        let lsnRange: String = firstLSN.map { "\($0)...\(lastLSN)" } ?? "none new"
+        let rate = elapsed > 0 ? Double(read) / elapsed : 0
+        var lines: [String] = []
+        lines.append("ingested \(file) into \(directory)")
+        lines.append("  events      \(read)")
+        lines.append("  accepted    \(accepted)")
+        lines.append("  duplicates  \(duplicates)")
+        lines.append("  rejected    \(rejected)" + (rejected > 0 ? "  (\(byCode))" : ""))
+        lines.append("  lsn         \(lsnRange)")
+        lines.append(String(format: "  elapsed     %.2f s (%.0f events/s)", elapsed, rate))
+        if rejected > 0 && show > 0 {
+            lines.append("first rejections (event numbers count non-blank lines from 1):")
+            lines.append(contentsOf: examples.prefix(show))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Reads a file line by line in 1 MiB chunks (files larger than memory are fine).
+final class LineReader {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var finished = false
+    let size: Int
+    private(set) var consumed = 0
+
+    init(path: String) throws {
+        if path == "-" {
+            handle = .standardInput
+            size = 0
+        } else {
+            guard let file = FileHandle(forReadingAtPath: path) else { throw ValidationError("cannot read \(path)") }
+            handle = file
+            size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        }
+    }
+
+    func nextLine() -> ArraySlice<UInt8>? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = buffer[start..<newline]
+                consumed += newline - start + 1
+                start = newline + 1
+                return line
+            }
+            if finished {
+                guard start < buffer.count else { return nil }
+                let line = buffer[start...]
+                consumed += buffer.count - start
+                start = buffer.count
+                return line
+            }
+            buffer.removeFirst(start)
+            start = 0
+            let chunk = handle.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { finished = true } else { buffer.append(contentsOf: chunk) }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+/// The `tally` executable, run as a user runs it.
+@Suite struct CommandLineTests {
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static var tallyPath: String {
+        URL(fileURLWithPath: crashProbePath).deletingLastPathComponent().appendingPathComponent("tally").path
+    }
+
+    struct Run {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static func tally(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tallyPath)
+        process.arguments = arguments
+        process.currentDirectoryURL = packageRoot
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func checkAcceptsTheExampleAndRejectsABadFileWithPositions() throws {
+        let good = try Self.tally(["check", "Examples/cards.yaml"])
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(good.stdout.contains("4 event types"))
+
+        let bad = NSTemporaryDirectory() + "bad-\(UUID()).yaml"
+        try "entities:\n  card: { key: string }\nevents:\n  auth: { id: t, time: ts, fields: { t: string }, colour: red }\n"
+            .write(toFile: bad, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        let run = try Self.tally(["check", bad])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("events.auth.colour:4:"), "\(run.stderr)")
+        #expect(run.stderr.contains("unknown key 'colour'"))
+    }
+
+    @Test func ingestReportsASummaryAndIsIdempotent() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let first = try Self.tally(["ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("events      3000"), "\(first.stdout)")
+        #expect(first.stdout.contains("rejected    0"))
+        let accepted = first.stdout.split(separator: "\n").first { $0.contains("accepted") }.flatMap { Int($0.split(separator: " ").last!) }
+        #expect((accepted ?? 0) > 2_900)
+
+        let again = try Self.tally(["ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path])
+        #expect(again.stdout.contains("accepted    0"))
+        #expect(again.stdout.contains("duplicates  3000"))
+
+        let stats = try Self.tally(["stats", "--data-dir", directory.path])
+        #expect(stats.status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
+        #expect(json?["lsn"] as? Int == accepted)
+        #expect(json?["definitionsVersion"] as? Int == 1)
+        #expect(json?["watermark"] as? Int != nil)
+    }
+
+    @Test func ingestRejectsBadLinesButKeepsTheRest() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let file = directory.path + ".ndjson"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let lines = [
+            #"{"type":"settlement","txn_id":"s1","ts":1793491200000,"card":"c1","amount":5}"#,
+            #"{"type":"settlement","txn_id":"s2","ts":1793491200000,"card":"c1","amount":NaN}"#,
+            #"{"type":"refund","txn_id":"r1","ts":1793491200000}"#,
+        ]
+        try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let run = try Self.tally(["ingest", "Examples/cards.yaml", file, "--data-dir", directory.path])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("accepted    1"))
+        #expect(run.stdout.contains("malformed_json: 1"), "\(run.stdout)")
+        #expect(run.stdout.contains("unknown_type: 1"))
+        #expect(run.stdout.contains("event 3: unknown_type"))
+    }
+}
