@@ -40,6 +40,21 @@ package final class WriteTransaction: TransactionReading {
         }
     }
 
+    /// Stores `value` under `key` unless the key exists; then returns the existing value (borrowed
+    /// from the map) and writes nothing. One B-tree descent for "insert if absent".
+    package func insertIfAbsent(
+        _ database: Database, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer
+    ) throws(LMDBError) -> UnsafeRawBufferPointer? {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        counters?.record(database.dbi)
+        let status = mdb_put(handle, database.dbi, &k, &v, UInt32(MDB_NOOVERWRITE))
+        if status == MDB_KEYEXIST { return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size) }
+        try lmdbCheck(status, "mdb_put(\(database), no-overwrite)")
+        writeCount += 1
+        return nil
+    }
+
     /// Deletes `key`; returns false if it was absent.
     @discardableResult
     package func delete(_ database: Database, _ key: [UInt8]) throws -> Bool {

@@ -137,12 +137,22 @@ package final class Writer: @unchecked Sendable {
         var lastSync = ContinuousClock.now
         var lastReaderCheck = ContinuousClock.now
         var unsynced = false
+        var lastGroupSize = 0
+        var lastCommitEnd = ContinuousClock.now
+        let gatherWindow = environment.options.gatherWindow
         while true {
             condition.lock()
             while queue.isEmpty || holds > 0, !isClosing {
                 let now = ContinuousClock.now
                 var deadline = lastReaderCheck + interval
                 if unsynced, let flushInterval { deadline = min(deadline, lastSync + flushInterval) }
+                if now >= deadline { break }
+                _ = condition.wait(until: Date().addingTimeInterval((deadline - now).seconds))
+            }
+            // Gather: the last group had several callers; give them a moment to queue again.
+            while lastGroupSize > 1, queue.count < lastGroupSize, holds == 0, !isClosing {
+                let deadline = lastCommitEnd + gatherWindow
+                let now = ContinuousClock.now
                 if now >= deadline { break }
                 _ = condition.wait(until: Date().addingTimeInterval((deadline - now).seconds))
             }
@@ -159,6 +169,8 @@ package final class Writer: @unchecked Sendable {
             if !batch.isEmpty {
                 execute(batch)
                 if flushInterval != nil { unsynced = true }
+                lastGroupSize = batch.count
+                lastCommitEnd = .now
             }
             let now = ContinuousClock.now
             if unsynced, let flushInterval, now - lastSync >= flushInterval {

@@ -34,6 +34,12 @@ struct WriteBench: AsyncParsableCommand {
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
 
+    @Option(help: "Events for the ingest case (the generator's stream).")
+    var events = 10_000_000
+
+    @Option(help: "Distinct cards for the ingest case.")
+    var cards = 1_000_000
+
     func run() async throws {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let filesystem = Filesystem.type(of: dataDir)
@@ -46,6 +52,7 @@ struct WriteBench: AsyncParsableCommand {
             + "git=\(ProcessInfo.processInfo.environment["GIT_SHA"] ?? "?")")
         print(Result.header)
         var results: [Result] = []
+        var ingestFigures: IngestFigures?
         for name in cases.split(separator: ",").map(String.init) {
             let directory = "\(dataDir)/\(name)-\(UUID().uuidString.prefix(8))"
             defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -57,6 +64,18 @@ struct WriteBench: AsyncParsableCommand {
             case let n where n.hasPrefix("batch"): result = try await bench.sequential(batch: Int(n.dropFirst(5))!)
             case let n where n.hasPrefix("producers"): result = try await bench.producers(Int(n.dropFirst(9))!)
             case let n where n.hasPrefix("openloop"): result = try await bench.openLoop(rate: Int(n.dropFirst(8))!)
+            case "ingest":
+                let (rows, figures) = try await IngestCases(
+                    directory: directory, events: events, cards: cards, seconds: duration, durability: mode
+                ).run()
+                for row in rows.dropLast() { print(row.row) }
+                print(rows.last!.row)
+                print(String(format: "  ingest store: %d events, %d cards; NDJSON %.0f B/event; device writes %.0f B/event; store %.0f MB (%.0f B/event)",
+                             figures.events, figures.cards, figures.ndjsonBytesPerEvent, figures.writeBytesPerEvent,
+                             Double(figures.storeBytes) / 1e6, figures.storeBytesPerEvent))
+                results.append(contentsOf: rows)
+                ingestFigures = figures
+                continue
             default: throw ValidationError("unknown case \(name)")
             }
             print(result.row)
@@ -65,7 +84,8 @@ struct WriteBench: AsyncParsableCommand {
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let report = Report(filesystem: filesystem, durability: durability, recordSize: recordSize, results: results)
+            let report = Report(
+                filesystem: filesystem, durability: durability, recordSize: recordSize, results: results, ingest: ingestFigures)
             try encoder.encode(report).write(to: URL(fileURLWithPath: json))
         }
     }
@@ -76,6 +96,7 @@ struct Report: Codable {
     var durability: String
     var recordSize: Int
     var results: [Result]
+    var ingest: IngestFigures?
 }
 
 /// One row of the report.
@@ -92,13 +113,13 @@ struct Result: Codable {
 
     var recordsPerSecond: Double { Double(records) / seconds }
 
-    static let header = "case            records/s    commits/s   recs/commit     p50 µs     p99 µs    p999 µs"
+    static let header = "case                  records/s    commits/s   recs/commit     p50 µs     p99 µs    p999 µs"
 
     var row: String {
         func f(_ value: Double?) -> String { value.map { String(format: "%10.0f", $0) } ?? "         -" }
         let commitsPerSecond = Double(commits) / seconds
         let perCommit = commits > 0 ? Double(records) / Double(commits) : 0
-        return name.padding(toLength: 14, withPad: " ", startingAt: 0)
+        return name.padding(toLength: 20, withPad: " ", startingAt: 0)
             + String(format: "%11.0f  %11.0f  %12.1f ", recordsPerSecond, commitsPerSecond, perCommit)
             + f(p50Micros) + " " + f(p99Micros) + " " + f(p999Micros)
             + (sendLagP99Micros.map { String(format: "   (generator lag p99 %.0f µs)", $0) } ?? "")

@@ -36,7 +36,7 @@ struct EventDecoder: Sendable {
         }
         var values = [FieldValue?](repeating: nil, count: schema.fields.count)
         for (key, member) in members where key != "type" {
-            guard let position = schema.index[key] else {
+            guard let position = schema.position(of: key) else {
                 return .failure(EventRejection(.unknownField, "\(typeName) has no field '\(key)'", field: key))
             }
             switch convert(member, to: schema.fields[position]) {

@@ -13,12 +13,19 @@ struct EventSchema: Sendable {
     let name: String
     let code: UInt16
     let fields: [Field]
-    let index: [String: Int]
+    private let index: [String: Int]
     let idIndex: Int
     let timeIndex: Int
     let lateness: Int64
     /// `{"type":"<name>"` — the canonical payload's opening.
     let payloadPrefix: [UInt8]
+
+    /// The position of field `name`; a linear scan for the usual handful of fields (cheaper than
+    /// hashing the name), the dictionary beyond.
+    func position(of name: String) -> Int? {
+        if fields.count <= 16 { return fields.firstIndex { $0.name == name } }
+        return index[name]
+    }
 
     init(_ definition: EventTypeDefinition, code: UInt16, entityNames: Set<String>) {
         name = definition.name

@@ -6,6 +6,12 @@ enum JSONWriter {
     static func appendString(_ text: String, to buffer: inout [UInt8], opening: Bool = false) {
         if opening { buffer.append(UInt8(ascii: "{")) }
         buffer.append(UInt8(ascii: "\""))
+        // Fast path: nothing to escape (the common case for ids, keys, codes).
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            buffer.append(contentsOf: text.utf8)
+            buffer.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): buffer.append(contentsOf: [0x5C, 0x22])

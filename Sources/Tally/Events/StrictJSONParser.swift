@@ -71,7 +71,7 @@ struct StrictJSONParser {
         guard depth <= maxDepth else { throw error("nested deeper than \(maxDepth) levels") }
         position += 1  // {
         var members: [(key: String, value: JSONValue)] = []
-        var keys = Set<String>()
+        var keys = Set<String>()  // used past 16 members; below, a linear scan is cheaper than hashing
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             position += 1
@@ -82,7 +82,14 @@ struct StrictJSONParser {
             guard current == UInt8(ascii: "\"") else { throw error("expected a quoted member name") }
             let keyOffset = position
             let key = try string()
-            guard keys.insert(key).inserted else {
+            let isDuplicate: Bool
+            if members.count < 16 {
+                isDuplicate = members.contains { $0.key == key }
+            } else {
+                if keys.isEmpty { keys = Set(members.map(\.key)) }
+                isDuplicate = !keys.insert(key).inserted
+            }
+            guard !isDuplicate else {
                 throw JSONSyntaxError(offset: keyOffset, message: "duplicate member name \"\(key)\"")
             }
             skipWhitespace()

@@ -103,33 +103,54 @@ struct IngestTransaction {
                 if case .failure(let rejection) = item { outcomes.append(.rejected(rejection)) }
                 continue
             }
-            if let existing = try existingEntry(event) {
+            // Order of checks (SPEC §2): duplicate → conflict → lateness/future. An event inside the
+            // bounds is inserted into the id index if absent, in one B-tree descent; a hit is a
+            // duplicate or a conflict. Only out-of-bounds events (rare) need a separate lookup.
+            let bound = boundViolation(event, watermark: watermark)
+            let candidate = lsn + 1
+            let existing: (lsn: UInt64, payloadHash: UInt64)?
+            if bound == nil {
+                let entry = IdempotencyEntry.encode(lsn: candidate, payloadHash: event.payloadHash)
+                existing = try event.idKey.withUnsafeBytes { key in
+                    try entry.withUnsafeBytes { value in
+                        try txn.insertIfAbsent(databases.ids, key, value).flatMap(IdempotencyEntry.decode)
+                    }
+                }
+            } else {
+                existing = try existingEntry(event)
+            }
+            if let existing {
                 outcomes.append(try samePayload(event, as: existing) ? .duplicate(of: LSN(existing.lsn)) : conflict(event, existing.lsn))
                 continue
             }
-            if let watermark, event.time < watermark - event.schema.lateness {
-                outcomes.append(.rejected(EventRejection(
-                    .late, "event time \(event.time) is older than the watermark \(watermark) minus the \(event.schema.name) lateness \(event.schema.lateness) ms",
-                    field: nil)))
+            if let bound {
+                outcomes.append(.rejected(bound))
                 continue
             }
-            if event.time > now + maxFuture {
-                outcomes.append(.rejected(EventRejection(
-                    .future, "event time \(event.time) is more than \(maxFuture) ms ahead of the wall clock \(now)")))
-                continue
-            }
-            lsn += 1
+            lsn = candidate
             try txn.put(
                 databases.log, BigEndian.bytes(lsn),
                 LogRecord.event(typeCode: event.schema.code, time: event.time, ingestTime: now, payload: event.payload),
                 flags: .append)
-            try txn.put(databases.ids, event.idKey, IdempotencyEntry.encode(lsn: lsn, payloadHash: event.payloadHash))
             watermark = max(watermark ?? event.time, event.time)
             outcomes.append(.accepted(LSN(lsn)))
         }
         if lsn != head { try txn.put(meta, MetaKey.headLSN, BigEndian.bytes(lsn)) }
         if let watermark, watermark != storedWatermark { try txn.put(meta, MetaKey.watermark, BigEndian.bytes(watermark)) }
         return IngestResult(outcomes: outcomes, lsn: LSN(lsn))
+    }
+
+    /// Why the event is outside `watermark − lateness ≤ ts ≤ now + max_future`, if it is.
+    private func boundViolation(_ event: DecodedEvent, watermark: Int64?) -> EventRejection? {
+        if let watermark, event.time < watermark - event.schema.lateness {
+            return EventRejection(
+                .late,
+                "event time \(event.time) is older than the watermark \(watermark) minus the \(event.schema.name) lateness \(event.schema.lateness) ms")
+        }
+        if event.time > now + maxFuture {
+            return EventRejection(.future, "event time \(event.time) is more than \(maxFuture) ms ahead of the wall clock \(now)")
+        }
+        return nil
     }
 
     private func existingEntry(_ event: DecodedEvent) throws -> (lsn: UInt64, payloadHash: UInt64)? {

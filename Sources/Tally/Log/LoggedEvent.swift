@@ -54,7 +54,7 @@ extension Snapshot {
         }
         var fields: [String: FieldValue] = [:]
         for (key, value) in members where key != "type" {
-            guard let position = schema.index[key] else { continue }
+            guard let position = schema.position(of: key) else { continue }
             fields[key] = FieldValue(canonical: value, type: schema.fields[position].type.base)
         }
         return LoggedEvent(lsn: lsn, type: schema.name, time: stored.time, ingestTime: stored.ingestTime, json: json, fields: fields)
