@@ -37,10 +37,14 @@ enum IngestFixture {
         var value: Int64 { now.load(ordering: .relaxed) }
     }
 
-    static func open(_ directory: TemporaryDirectory, clock: Clock, countAccesses: Bool = false) throws -> Tally {
+    static func open(
+        _ directory: TemporaryDirectory, clock: Clock, countAccesses: Bool = false,
+        idHash: (@Sendable ([UInt8]) -> UInt64)? = nil
+    ) throws -> Tally {
         var options = Tally.Options()
         options.wallClock = { clock.value }
         options.countEntryAccesses = countAccesses
+        if let idHash { options.idHash = idHash }
         return try Tally.open(directory: directory.path, definitions: definitions, options: options)
     }
 

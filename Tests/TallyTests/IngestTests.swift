@@ -165,6 +165,30 @@ import Testing
         #expect(later.outcomes == [.accepted(LSN(1))])
     }
 
+    @Test func hashCollisionsInTheIdIndexStayExact() async throws {
+        // Every id hashes alike: each hit must be confirmed against the stored event.
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try IngestFixture.open(directory, clock: clock, idHash: { _ in 42 })
+        defer { store.close() }
+        let first = try await store.ingest(
+            "[\(IngestFixture.payment("a", ts: now)),\(IngestFixture.payment("b", ts: now)),\(IngestFixture.payment("c", ts: now))]")
+        #expect(first.outcomes == [.accepted(LSN(1)), .accepted(LSN(2)), .accepted(LSN(3))])
+        let again = try await store.ingest(
+            "[\(IngestFixture.payment("a", ts: now)),\(IngestFixture.payment("c", ts: now)),\(IngestFixture.payment("b", ts: now, amount: "7"))]")
+        #expect(again.outcomes[0] == .duplicate(of: LSN(1)))
+        #expect(again.outcomes[1] == .duplicate(of: LSN(3)))
+        #expect(again.outcomes[2].rejectionCode == "conflict")
+        let late = try await store.ingest(IngestFixture.payment("d", ts: now - 10_001))
+        #expect(late.outcomes.first?.rejectionCode == "late")
+        let lateDuplicate = try await store.ingest(IngestFixture.payment("c", ts: now))
+        #expect(lateDuplicate.outcomes == [.duplicate(of: LSN(3))])
+        // Ints ids of another type collide too, and are still distinct events.
+        let transfers = try await store.ingest(
+            #"[{"type":"transfer","seq":1,"at":\#(now),"account":1},{"type":"transfer","seq":2,"at":\#(now),"account":1},{"type":"transfer","seq":1,"at":\#(now),"account":1}]"#)
+        #expect(transfers.outcomes == [.accepted(LSN(4)), .accepted(LSN(5)), .duplicate(of: LSN(4))])
+    }
+
     @Test func openingAStoreReadsNoLogEntry() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

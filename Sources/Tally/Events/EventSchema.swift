@@ -27,6 +27,32 @@ struct EventSchema: Sendable {
         return index[name]
     }
 
+    /// The full id key of an id value: type code (2 bytes), tag (1 string, 2 int), then the UTF-8
+    /// bytes or the 8-byte order-preserving int. Nil for a value that cannot be an id.
+    func idKey(_ id: FieldValue) -> [UInt8]? {
+        var key = BigEndian.bytes(code)
+        switch id {
+        case .string(let text):
+            key.append(1)
+            key.append(contentsOf: text.utf8)
+        case .int(let number):
+            key.append(2)
+            key.append(contentsOf: BigEndian.bytes(UInt64(bitPattern: number) ^ (1 << 63)))
+        default:
+            return nil
+        }
+        return key
+    }
+
+    /// The full id key of a stored event, read from its canonical JSON.
+    func idKey(canonicalPayload: UnsafeRawBufferPointer) -> [UInt8]? {
+        let bytes = Array(canonicalPayload)
+        guard case .object(let members)? = try? StrictJSONParser.parse(bytes),
+            let value = members.first(where: { $0.key == fields[idIndex].name })?.value
+        else { return nil }
+        return idKey(FieldValue(canonical: value, type: fields[idIndex].type.base))
+    }
+
     init(_ definition: EventTypeDefinition, code: UInt16, entityNames: Set<String>) {
         name = definition.name
         self.code = code

@@ -59,7 +59,7 @@ extension Tally {
         guard let stored else {
             throw TallyError(.noDefinitions, "the store at \(directory) has no definitions: open it with some (tally ingest DEFS …)")
         }
-        return EventDecoder(catalog: stored.catalog)
+        return EventDecoder(catalog: stored.catalog, idHash: options.idHash)
     }
 
     private func checkCount(_ count: Int) throws(TallyError) {
@@ -104,30 +104,42 @@ struct IngestTransaction {
                 continue
             }
             // Order of checks (SPEC §2): duplicate → conflict → lateness/future. An event inside the
-            // bounds is inserted into the id index if absent, in one B-tree descent; a hit is a
-            // duplicate or a conflict. Only out-of-bounds events (rare) need a separate lookup.
+            // bounds is inserted into the id index if absent, in one B-tree descent; a hit is
+            // confirmed against the stored event (duplicate, conflict, or a hash collision).
             let bound = boundViolation(event, watermark: watermark)
             let candidate = lsn + 1
-            let existing: (lsn: UInt64, payloadHash: UInt64)?
+            let hit: UInt64?
             if bound == nil {
-                let entry = IdempotencyEntry.encode(lsn: candidate, payloadHash: event.payloadHash)
-                existing = try event.idKey.withUnsafeBytes { key in
+                let entry = IdempotencyEntry.encode(lsn: candidate)
+                hit = try event.idIndexKey.withUnsafeBytes { key in
                     try entry.withUnsafeBytes { value in
                         try txn.insertIfAbsent(databases.ids, key, value).flatMap(IdempotencyEntry.decode)
                     }
                 }
             } else {
-                existing = try existingEntry(event)
+                hit = try lookup(databases.ids, event.idIndexKey)
             }
-            if let existing {
-                outcomes.append(try samePayload(event, as: existing) ? .duplicate(of: LSN(existing.lsn)) : conflict(event, existing.lsn))
-                continue
+            var needsCollisionEntry = false
+            if let hit {
+                if let outcome = try judge(event, against: hit) {
+                    outcomes.append(outcome)
+                    continue
+                }
+                // A different id with the same hash: the full id decides, in `id_collisions`.
+                if let stored = try lookup(databases.idCollisions, event.idKey) {
+                    outcomes.append(try judge(event, against: stored) ?? conflict(event, stored))
+                    continue
+                }
+                needsCollisionEntry = true
             }
             if let bound {
                 outcomes.append(.rejected(bound))
                 continue
             }
             lsn = candidate
+            if needsCollisionEntry {
+                try txn.put(databases.idCollisions, event.idKey, IdempotencyEntry.encode(lsn: lsn))
+            }
             try txn.put(
                 databases.log, BigEndian.bytes(lsn),
                 LogRecord.event(typeCode: event.schema.code, time: event.time, ingestTime: now, payload: event.payload),
@@ -153,16 +165,22 @@ struct IngestTransaction {
         return nil
     }
 
-    private func existingEntry(_ event: DecodedEvent) throws -> (lsn: UInt64, payloadHash: UInt64)? {
-        try event.idKey.withUnsafeBytes { key in try txn.get(databases.ids, key).flatMap(IdempotencyEntry.decode) }
+    private func lookup(_ database: Database, _ key: [UInt8]) throws -> UInt64? {
+        try key.withUnsafeBytes { try txn.get(database, $0).flatMap(IdempotencyEntry.decode) }
     }
 
-    /// Same payload as the stored event: fingerprints first, then the bytes.
-    private func samePayload(_ event: DecodedEvent, as existing: (lsn: UInt64, payloadHash: UInt64)) throws -> Bool {
-        guard existing.payloadHash == event.payloadHash else { return false }
-        return try BigEndian.bytes(existing.lsn).withUnsafeBytes { key in
-            guard let record = try txn.get(databases.log, key), let stored = LogRecord.decodeEvent(record) else { return false }
-            return stored.payload.elementsEqual(event.payload)
+    /// Compares `event` with the event stored at `lsn`: same payload → duplicate; same id with a
+    /// different payload → conflict; a different id (a hash collision) → nil.
+    private func judge(_ event: DecodedEvent, against lsn: UInt64) throws -> EventOutcome? {
+        try BigEndian.bytes(lsn).withUnsafeBytes { key in
+            guard let record = try txn.get(databases.log, key), let stored = LogRecord.decodeEvent(record) else {
+                throw TallyError(.storageFailure, "the id index points at LSN \(lsn), which holds no event")
+            }
+            if stored.payload.elementsEqual(event.payload) { return .duplicate(of: LSN(lsn)) }
+            if stored.typeCode == event.schema.code, event.schema.idKey(canonicalPayload: stored.payload) == event.idKey {
+                return conflict(event, lsn)
+            }
+            return nil
         }
     }
 

@@ -43,18 +43,9 @@ enum LogRecord {
     }
 }
 
-/// The value stored under an event's id key in the `ids` database: where it is in the log and a
-/// fingerprint of its payload.
+/// The value stored under an id-index key (``IdIndexKey``) or a full id key in `id_collisions`:
+/// the LSN of the event.
 enum IdempotencyEntry {
-    static func encode(lsn: UInt64, payloadHash: UInt64) -> [UInt8] {
-        BigEndian.bytes(lsn) + BigEndian.bytes(payloadHash)
-    }
-
-    static func decode(_ bytes: UnsafeRawBufferPointer) -> (lsn: UInt64, payloadHash: UInt64)? {
-        guard bytes.count == 16 else { return nil }
-        return (
-            UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-            UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        )
-    }
+    static func encode(lsn: UInt64) -> [UInt8] { BigEndian.bytes(lsn) }
+    static func decode(_ bytes: UnsafeRawBufferPointer) -> UInt64? { BigEndian.uint64(bytes) }
 }

@@ -6,7 +6,8 @@ import TallyLMDB
 /// |---|---|---|
 /// | `meta` | UTF-8 name | per key (see ``MetaKey``) |
 /// | `log`  | LSN, 8-byte big-endian | the logged record (``LogRecord``) |
-/// | `ids`  | event type code (2 bytes) + id tag + id | LSN + payload fingerprint (``IdempotencyEntry``) |
+/// | `ids`  | event type code (2 bytes) + 64-bit hash of the id (``IdIndexKey``) | LSN |
+/// | `id_collisions` | full id key: type code + id tag + id (only for hash collisions) | LSN |
 enum StoreLayout {
     /// Bump when the meaning of any stored byte changes; opening refuses other versions.
     static let formatVersion: UInt32 = 1
@@ -14,7 +15,8 @@ enum StoreLayout {
     static let meta = DatabaseSpec("meta")
     static let log = DatabaseSpec("log")
     static let ids = DatabaseSpec("ids")
-    static let all = [meta, log, ids]
+    static let idCollisions = DatabaseSpec("id_collisions")
+    static let all = [meta, log, ids, idCollisions]
 }
 
 /// Keys of the `meta` database.

@@ -27,6 +27,7 @@ public final class Tally: Sendable {
         let meta: Database
         let log: Database
         let ids: Database
+        let idCollisions: Database
     }
 
     private init(
@@ -39,7 +40,8 @@ public final class Tally: Sendable {
         self.stored = stored
         self.databases = Databases(
             meta: environment.database(StoreLayout.meta.name), log: environment.database(StoreLayout.log.name),
-            ids: environment.database(StoreLayout.ids.name))
+            ids: environment.database(StoreLayout.ids.name),
+            idCollisions: environment.database(StoreLayout.idCollisions.name))
     }
 
     /// Opens the store in `directory`, creating it when opened for writing.

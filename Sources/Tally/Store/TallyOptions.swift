@@ -35,6 +35,8 @@ extension Tally {
         /// The wall clock (epoch ms) for `max_future` and ingest times; tests pin it.
         @_spi(Testing) public var wallClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
+        /// The id-index hash; tests force collisions with a constant one.
+        @_spi(Testing) public var idHash: @Sendable ([UInt8]) -> UInt64 = IdIndexKey.hash
         /// Count LMDB entries touched per database (see ``Tally/entryAccesses(in:)``).
         @_spi(Testing) public var countEntryAccesses = false
 
