@@ -25,7 +25,9 @@ extension DefinitionsParser {
             }
             guard let (id, idNode) = idField, let (time, timeNode) = timeField else { return nil }
             // The time field is implicitly a timestamp; declaring it is allowed only as `timestamp`.
-            if let declared = fields.first(where: { $0.name == time }) {
+            if time == "type" {
+                reader.report("\(path).time", timeNode, "'type' is reserved: it names the event type on the wire")
+            } else if let declared = fields.first(where: { $0.name == time }) {
                 if declared.type != FieldType(.timestamp) {
                     reader.report("\(path).fields.\(time)", timeNode, "the time field '\(time)' must be 'timestamp' (not nullable)")
                 }

@@ -89,7 +89,8 @@ extension DefinitionsParser {
     /// `from: event`, `from: [a, b]`, or `from: { a: +amount, b: -amount }`.
     private func sources(_ node: Node, at path: String, _ definitions: Definitions) -> [(ViewSource, EventTypeDefinition, Node)]? {
         var result: [(ViewSource, EventTypeDefinition, Node)] = []
-        if case .mapping = node {
+        if case .mapping(let mapping) = node {
+            if mapping.isEmpty { reader.report(path, node, "must not be empty") }
             for (key, value, keyNode) in reader.mapping(node, at: path) ?? [] {
                 guard let event = eventReference(key, keyNode, at: "\(path).\(key)", definitions),
                     let expression = reader.string(value, at: "\(path).\(key)", what: "a value expression such as +amount")
