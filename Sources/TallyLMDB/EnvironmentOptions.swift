@@ -49,9 +49,10 @@ package struct EnvironmentOptions: Sendable {
     package var maxRequestsPerCommit: Int = 4_096
     /// How often the writer clears reader slots left by crashed processes (`mdb_reader_check`).
     package var staleReaderCheckInterval: Duration = .seconds(10)
-    /// Group-commit gather window: after committing a group of n > 1 requests, the writer waits up
-    /// to this long for about n requests to queue again before it starts the next group, so callers
-    /// it just resumed can rejoin. A lone caller never waits. Zero turns it off.
+    /// Group-commit gather window: after committing a group when several callers were seen
+    /// together recently (the peak group size, decaying by one per group), the writer waits up to
+    /// this long for that many requests to queue before it starts the next group, so callers it just
+    /// resumed can rejoin. A lone caller never waits. Zero turns it off.
     package var gatherWindow: Duration = .microseconds(200)
     /// Count entries touched per database (tests and diagnostics; off by default).
     package var countEntryAccesses = false

@@ -137,7 +137,9 @@ package final class Writer: @unchecked Sendable {
         var lastSync = ContinuousClock.now
         var lastReaderCheck = ContinuousClock.now
         var unsynced = false
-        var lastGroupSize = 0
+        // Callers seen together recently: the peak group size, decaying by one per group, so the
+        // gather target does not ratchet down when one group happens to come up short.
+        var peakGroupSize = 0
         var lastCommitEnd = ContinuousClock.now
         let gatherWindow = environment.options.gatherWindow
         while true {
@@ -150,7 +152,7 @@ package final class Writer: @unchecked Sendable {
                 _ = condition.wait(until: Date().addingTimeInterval((deadline - now).seconds))
             }
             // Gather: the last group had several callers; give them a moment to queue again.
-            while lastGroupSize > 1, queue.count < lastGroupSize, holds == 0, !isClosing {
+            while peakGroupSize > 1, queue.count < peakGroupSize, holds == 0, !isClosing {
                 let deadline = lastCommitEnd + gatherWindow
                 let now = ContinuousClock.now
                 if now >= deadline { break }
@@ -169,7 +171,7 @@ package final class Writer: @unchecked Sendable {
             if !batch.isEmpty {
                 execute(batch)
                 if flushInterval != nil { unsynced = true }
-                lastGroupSize = batch.count
+                peakGroupSize = max(batch.count, peakGroupSize - 1)
                 lastCommitEnd = .now
             }
             let now = ContinuousClock.now

@@ -5,9 +5,10 @@
 // appended to ACKFILE and fsync'd, and only then is the next write issued. The crash test SIGKILLs
 // this process at random moments and checks every acknowledged record is stored exactly once.
 //
-// `CrashProbe read DIR MILLIS`: opens the store read-only with a tiny map beside a writing
-// process and reads for MILLIS ms, checking that the record at the visible head LSN is whole
-// ("r<lsn>" padded). Prints `reads=N resizes=M errors=E` (resizes: MDB_MAP_RESIZED adopted).
+// `CrashProbe read DIR STOPFILE`: opens the store read-only with a tiny map beside a writing
+// process and reads until STOPFILE exists (at most 120 s), checking that the record at the
+// visible head LSN is whole ("r<lsn>" padded). Prints `reads=N resizes=M errors=E` (resizes:
+// MDB_MAP_RESIZED adopted).
 @_spi(RawLog) import Tally
 import Foundation
 
@@ -55,15 +56,16 @@ func writeMode(directory: String, ackPath: String, run: String, producers: Int) 
     }
 }
 
-func readMode(directory: String, milliseconds: Int) throws {
+func readMode(directory: String, stopFile: String) throws {
     var options = Tally.Options()
     options.access = .readOnly
     options.initialMapSize = 64 << 10  // smaller than the writer's: growth must be adopted
     let store = try Tally.open(directory: directory, options: options)
-    let deadline = Date().addingTimeInterval(Double(milliseconds) / 1000)
+    let deadline = Date().addingTimeInterval(120)
     var reads = 0
     var errors = 0
-    while Date() < deadline {
+    FileHandle.standardError.write(Data("reading\n".utf8))
+    while Date() < deadline, reads == 0 || reads % 64 != 0 || !FileManager.default.fileExists(atPath: stopFile) {
         do {
             let whole = try store.read { snapshot -> Bool in
                 let lsn = try snapshot.lsn
@@ -90,10 +92,9 @@ do {
         guard let producers = Int(arguments[4]) else { fail("PRODUCERS must be a number") }
         try await writeMode(directory: arguments[1], ackPath: arguments[2], run: arguments[3], producers: producers)
     case "read" where arguments.count == 3:
-        guard let milliseconds = Int(arguments[2]) else { fail("MILLIS must be a number") }
-        try readMode(directory: arguments[1], milliseconds: milliseconds)
+        try readMode(directory: arguments[1], stopFile: arguments[2])
     default:
-        fail("usage: CrashProbe write DIR ACKFILE RUN PRODUCERS | CrashProbe read DIR MILLIS")
+        fail("usage: CrashProbe write DIR ACKFILE RUN PRODUCERS | CrashProbe read DIR STOPFILE")
     }
 } catch {
     fail("\(error)")

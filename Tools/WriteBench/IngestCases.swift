@@ -1,7 +1,7 @@
 import CardStream
 import Foundation
 import Histogram
-@_spi(RawLog) import Tally
+@_spi(RawLog) @_spi(Testing) import Tally
 
 /// The ingest benchmark (issue 4): the generator's stream through the real NDJSON path, on one
 /// store that the first case fills.
@@ -11,14 +11,26 @@ struct IngestCases {
     let cards: Int
     let seconds: Double
     let durability: Durability
+    /// Reuse a store an earlier run filled: skip the fill, run only the live cases.
+    var reuse = false
 
     /// Runs the three ingest cases on one store; returns their rows and the store's figures.
     func run() async throws -> ([Result], IngestFigures) {
         let definitions = try DefinitionsLoader.load(path: "Examples/cards.yaml")
         var options = Tally.Options()
         options.durability = durability
+        if let gather = ProcessInfo.processInfo.environment["TALLY_GATHER_MICROS"].flatMap(Int.init) {
+            options.gatherWindow = .microseconds(gather)
+        }
         let store = try Tally.open(directory: directory, definitions: definitions, options: options)
         defer { store.close() }
+        if reuse {
+            let live = try liveCases(store)
+            let figures = IngestFigures(
+                events: 0, cards: cards, ndjsonBytesPerEvent: 0, writeBytesPerEvent: 0, storeBytes: DirectorySize.bytes(directory),
+                storeBytesPerEvent: 0)
+            return (try await live(), figures)
+        }
         var stream = CardTransactionStream(
             configuration: .init(seed: 42, cards: cards, start: Int64(Date().timeIntervalSince1970 * 1000) - 86_400_000,
                                  eventsPerSecond: Double(events) / 80_000, duplicateRate: 0))
@@ -48,17 +60,25 @@ struct IngestCases {
         results.append(Result(name: "ingest1024", records: accepted, seconds: elapsed, commits: try store.statistics().commits, latency: latency))
         let storeBytes = DirectorySize.bytes(directory)
 
-        // Live traffic on the filled store: fresh single events.
-        var live = CardTransactionStream(
-            configuration: .init(seed: 43, cards: cards, start: Int64(Date().timeIntervalSince1970 * 1000) - 60_000, eventsPerSecond: 1_000, duplicateRate: 0))
-        let singles = (0..<200_000).map { _ in live.next() }
-        results.append(try await producers(store, singles, count: 16))
-        results.append(try await openLoop(store, Array(singles.suffix(Int(5_000 * seconds))), rate: 5_000))
+        results.append(contentsOf: try await liveCases(store)())
         let figures = IngestFigures(
             events: events, cards: cards, ndjsonBytesPerEvent: Double(ndjsonBytes) / Double(events),
             writeBytesPerEvent: Double(written) / Double(max(accepted, 1)), storeBytes: storeBytes,
             storeBytesPerEvent: Double(storeBytes) / Double(max(accepted, 1)))
         return (results, figures)
+    }
+
+    /// Live traffic on the filled store: fresh single events, from 16 producers, then open loop.
+    private func liveCases(_ store: Tally) throws -> () async throws -> [Result] {
+        var live = CardTransactionStream(
+            configuration: .init(
+                seed: UInt64.random(in: 1...UInt64.max), cards: cards, start: Int64(Date().timeIntervalSince1970 * 1000) - 60_000,
+                eventsPerSecond: 1_000, duplicateRate: 0))
+        let singles = (0..<200_000).map { _ in live.next() }
+        return {
+            [try await producers(store, singles, count: 16),
+             try await openLoop(store, Array(singles.suffix(Int(5_000 * seconds))), rate: 5_000)]
+        }
     }
 
     /// `count` producers each awaiting single events, for `seconds`.

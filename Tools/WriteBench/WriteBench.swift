@@ -40,6 +40,12 @@ struct WriteBench: AsyncParsableCommand {
     @Option(help: "Distinct cards for the ingest case.")
     var cards = 1_000_000
 
+    @Option(help: "Run the ingest case's live phases (16 producers, open loop) on this already filled store; skip the fill.")
+    var reuseStore: String?
+
+    @Flag(help: "Keep the ingest case's store (its path is printed) for later --reuse-store runs.")
+    var keepStore = false
+
     func run() async throws {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let filesystem = Filesystem.type(of: dataDir)
@@ -55,7 +61,13 @@ struct WriteBench: AsyncParsableCommand {
         var ingestFigures: IngestFigures?
         for name in cases.split(separator: ",").map(String.init) {
             let directory = "\(dataDir)/\(name)-\(UUID().uuidString.prefix(8))"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
+            defer {
+                if keepStore && name == "ingest" {
+                    print("  kept the ingest store at \(directory)")
+                } else {
+                    try? FileManager.default.removeItem(atPath: directory)
+                }
+            }
             let bench = Case(directory: directory, seconds: duration, recordSize: recordSize, durability: mode)
             let result: Result
             switch name {
@@ -66,7 +78,8 @@ struct WriteBench: AsyncParsableCommand {
             case let n where n.hasPrefix("openloop"): result = try await bench.openLoop(rate: Int(n.dropFirst(8))!)
             case "ingest":
                 let (rows, figures) = try await IngestCases(
-                    directory: directory, events: events, cards: cards, seconds: duration, durability: mode
+                    directory: reuseStore ?? directory, events: events, cards: cards, seconds: duration, durability: mode,
+                    reuse: reuseStore != nil
                 ).run()
                 for row in rows.dropLast() { print(row.row) }
                 print(rows.last!.row)

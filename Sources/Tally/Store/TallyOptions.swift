@@ -37,6 +37,8 @@ extension Tally {
 
         /// The id-index hash; tests force collisions with a constant one.
         @_spi(Testing) public var idHash: @Sendable ([UInt8]) -> UInt64 = IdIndexKey.hash
+        /// Group-commit gather window (see docs/STORAGE.md); tuned by benchmarks.
+        @_spi(Testing) public var gatherWindow: Duration = .microseconds(200)
         /// Count LMDB entries touched per database (see ``Tally/entryAccesses(in:)``).
         @_spi(Testing) public var countEntryAccesses = false
 
@@ -49,6 +51,7 @@ extension Tally {
             options.maxPendingWrites = maxPendingWrites
             options.access = access == .readWrite ? .readWrite : .readOnly
             options.countEntryAccesses = countEntryAccesses
+            options.gatherWindow = gatherWindow
             switch durability {
             case .durable: options.sync = .durable
             case .relaxed(let interval): options.sync = .relaxed(flushInterval: interval)
