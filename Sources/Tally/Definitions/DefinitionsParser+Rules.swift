@@ -32,6 +32,7 @@ extension DefinitionsParser {
             let value = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
             guard let entityNode = value["entity"], let whenNode = value["set_when"], let onNode = value["on"] else { return nil }
             let entity = entityReference(entityNode, at: "\(path).entity", definitions)
+            reader.expressionNodes["\(path).set_when"] = whenNode
             let setWhen = reader.string(whenNode, at: "\(path).set_when", what: "an expression")
             var on: [String] = []
             for (event, item) in reader.stringList(onNode, at: "\(path).on") ?? [] {
@@ -72,6 +73,7 @@ extension DefinitionsParser {
             if let name, !names.insert(name).inserted {
                 reader.report("\(path).name", nameNode, "rule name '\(name)' is used twice")
             }
+            reader.expressionNodes["\(path).when"] = whenNode
             let when = reader.string(whenNode, at: "\(path).when", what: "an expression")
             let outcome = reader.string(outcomeNode, at: "\(path).outcome")
             if let outcome, !definitions.outcomes.contains(outcome) {

@@ -22,7 +22,11 @@ extension DefinitionsParser {
             let aggregate = self.aggregate(aggregateNode, at: "\(path).aggregate")
             let sources = self.sources(fromNode, at: "\(path).from", definitions)
             let windows = self.windows(windowNode, at: "\(path).window")
-            let filter = value["where"].flatMap { reader.string($0, at: "\(path).where", what: "an expression") }
+            let filter = value["where"].flatMap { node in
+                reader.expressionNodes["\(path).where"] = node
+                return reader.string(node, at: "\(path).where", what: "an expression")
+            }
+            reader.expressionNodes["\(path).aggregate"] = aggregateNode
             guard let entity, let (kind, argument) = aggregate, let sources else { return nil }
 
             // Value checks run even when the windows are bad, so every problem is reported at once.
@@ -92,6 +96,7 @@ extension DefinitionsParser {
         if case .mapping(let mapping) = node {
             if mapping.isEmpty { reader.report(path, node, "must not be empty") }
             for (key, value, keyNode) in reader.mapping(node, at: path) ?? [] {
+                reader.expressionNodes["\(path).\(key)"] = value
                 guard let event = eventReference(key, keyNode, at: "\(path).\(key)", definitions),
                     let expression = reader.string(value, at: "\(path).\(key)", what: "a value expression such as +amount")
                 else { continue }

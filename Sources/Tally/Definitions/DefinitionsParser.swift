@@ -24,6 +24,7 @@ struct DefinitionsParser {
         if let node = section["lists"] { definitions.lists = lists(node, definitions) }
         if let node = section["flags"] { definitions.flags = flags(node, definitions) }
         if let node = section["rules"] { definitions.rules = rules(node, definitions) }
+        if reader.issues.isEmpty { DefinitionsExpressionChecker(reader: reader, definitions: definitions).check() }
         return definitions
     }
 

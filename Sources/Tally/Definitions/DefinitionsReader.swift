@@ -4,6 +4,8 @@ import Yams
 /// first, so `tally check` reports every problem at once.
 final class DefinitionsReader {
     private(set) var issues: [DefinitionIssue] = []
+    /// Nodes of expression texts by path, so expression errors point inside them.
+    var expressionNodes: [String: Node] = [:]
 
     func report(_ path: String, _ node: Node?, _ message: String) {
         issues.append(DefinitionIssue(path: path, line: node?.mark?.line, column: node?.mark?.column, message: message))
@@ -130,6 +132,18 @@ final class DefinitionsReader {
             }
         }
         return info
+    }
+
+    /// Reports an error at `offset` characters into the expression at `path`.
+    func report(expressionAt path: String, _ error: ExpressionError) {
+        let node = expressionNodes[path]
+        var column = node?.mark?.column
+        if let start = column, case .scalar(let scalar)? = node {
+            // Single-line scalars: point at the character; quotes shift it by one.
+            let quoted = scalar.style == .singleQuoted || scalar.style == .doubleQuoted
+            if !scalar.string.contains("\n") { column = start + error.offset + (quoted ? 1 : 0) }
+        }
+        issues.append(DefinitionIssue(path: path, line: node?.mark?.line, column: column, message: "expression \(error)"))
     }
 
     static let catalogKeys = ["description", "owner", "tags"]
