@@ -116,62 +116,27 @@ struct Case {
         defer { store.close() }
         let clock = ContinuousClock()
         let start = clock.now
-        let deadline = start + .seconds(seconds)
-        let (records, latency) = try await withThrowingTaskGroup(of: (Int, Histogram<UInt64>).self) { group in
-            for producer in 0..<count {
-                group.addTask {
-                    var latency = newHistogram()
-                    var n = 0
-                    while clock.now < deadline {
-                        let t0 = clock.now
-                        _ = try await store.appendRawRecords([record(producer << 40 | n)])
-                        _ = latency.record(nanoseconds(clock.now - t0))
-                        n += 1
-                    }
-                    return (n, latency)
-                }
-            }
-            var total = 0
-            var merged = newHistogram()
-            for try await (n, latency) in group {
-                total += n
-                merged.add(latency)
-            }
-            return (total, merged)
+        let (records, latency) = try await LoadShape.closedLoop(producers: count, until: start + .seconds(seconds)) { producer, n in
+            _ = try await store.appendRawRecords([record(producer << 40 | n)])
+            return true
         }
         return Result(
             name: "producers\(count)", records: records, seconds: (clock.now - start).secondsValue,
             commits: try store.statistics().commits, latency: latency)
     }
 
-    /// Single-record writes sent at `rate`/s on a fixed schedule; latency from the scheduled time.
-    /// Also records how late the generator itself sent (`sendLag`), to tell its delay from ours.
+    /// Single-record writes sent at `rate`/s on a fixed schedule (``LoadShape/openLoop``).
     func openLoop(rate: Int) async throws -> Result {
         let store = try open()
         defer { store.close() }
-        let clock = ContinuousClock()
         let total = Int(Double(rate) * seconds)
-        let interval = Duration.nanoseconds(1_000_000_000 / rate)
-        let start = clock.now + .milliseconds(10)
-        var sendLag = newHistogram()
-        let latency = try await withThrowingTaskGroup(of: UInt64.self) { group in
-            for n in 0..<total {
-                let scheduled = start + interval * n
-                if scheduled > clock.now { try await clock.sleep(until: scheduled, tolerance: .microseconds(50)) }
-                _ = sendLag.record(nanoseconds(max(.zero, clock.now - scheduled)))
-                group.addTask {
-                    _ = try await store.appendRawRecords([record(n)])
-                    return nanoseconds(clock.now - scheduled)
-                }
-            }
-            var histogram = newHistogram()
-            for try await value in group { _ = histogram.record(value) }
-            return histogram
+        let run = try await LoadShape.openLoop(rate: rate, count: total) { n in
+            _ = try await store.appendRawRecords([record(n)])
         }
         var result = Result(
-            name: "openloop\(rate)", records: total, seconds: (clock.now - start).secondsValue,
-            commits: try store.statistics().commits, latency: latency)
-        result.sendLagP99Micros = Double(sendLag.valueAtPercentile(99)) / 1000
+            name: "openloop\(rate)", records: total, seconds: run.seconds, commits: try store.statistics().commits,
+            latency: run.latency)
+        result.sendLagP99Micros = Double(run.sendLag.valueAtPercentile(99)) / 1000
         return result
     }
 }

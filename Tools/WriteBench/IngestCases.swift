@@ -86,59 +86,28 @@ struct IngestCases {
         let clock = ContinuousClock()
         let commitsBefore = try store.statistics().commits
         let start = clock.now
-        let deadline = start + .seconds(seconds)
         let share = events.count / count
-        let (total, latency) = try await withThrowingTaskGroup(of: (Int, Histogram<UInt64>).self) { group in
-            for producer in 0..<count {
-                let mine = Array(events[(producer * share)..<((producer + 1) * share)])
-                group.addTask {
-                    var latency = newHistogram()
-                    var n = 0
-                    while clock.now < deadline, n < mine.count {
-                        let t0 = clock.now
-                        _ = try await store.ingest(ndjson: mine[n])
-                        _ = latency.record(nanoseconds(clock.now - t0))
-                        n += 1
-                    }
-                    return (n, latency)
-                }
-            }
-            var total = 0
-            var merged = newHistogram()
-            for try await (n, histogram) in group {
-                total += n
-                merged.add(histogram)
-            }
-            return (total, merged)
+        let (total, latency) = try await LoadShape.closedLoop(producers: count, until: start + .seconds(seconds)) { producer, n in
+            guard n < share else { return false }
+            _ = try await store.ingest(ndjson: events[producer * share + n])
+            return true
         }
         return Result(
             name: "ingest-producers\(count)", records: total, seconds: (clock.now - start).secondsValue,
             commits: try store.statistics().commits - commitsBefore, latency: latency)
     }
 
-    /// Single events offered at `rate`/s on a fixed schedule, from a dedicated thread so the
-    /// generator is not delayed by the work it measures; latency from the scheduled send time.
+    /// Single events offered at `rate`/s on a fixed schedule (``LoadShape/openLoop``).
     private func openLoop(_ store: Tally, _ events: [[UInt8]], rate: Int) async throws -> Result {
         let commitsBefore = try store.statistics().commits
-        let clock = ContinuousClock()
-        let interval = Duration.nanoseconds(1_000_000_000 / rate)
-        let start = clock.now + .milliseconds(20)
-        let latency = try await withThrowingTaskGroup(of: UInt64.self) { group in
-            for (n, event) in events.enumerated() {
-                let scheduled = start + interval * n
-                if scheduled > clock.now { try await clock.sleep(until: scheduled, tolerance: .microseconds(20)) }
-                group.addTask {
-                    _ = try await store.ingest(ndjson: event)
-                    return nanoseconds(clock.now - scheduled)
-                }
-            }
-            var histogram = newHistogram()
-            for try await value in group { _ = histogram.record(value) }
-            return histogram
+        let run = try await LoadShape.openLoop(rate: rate, count: events.count) { n in
+            _ = try await store.ingest(ndjson: events[n])
         }
-        return Result(
-            name: "ingest-openloop\(rate)", records: events.count, seconds: (clock.now - start).secondsValue,
-            commits: try store.statistics().commits - commitsBefore, latency: latency)
+        var result = Result(
+            name: "ingest-openloop\(rate)", records: events.count, seconds: run.seconds,
+            commits: try store.statistics().commits - commitsBefore, latency: run.latency)
+        result.sendLagP99Micros = Double(run.sendLag.valueAtPercentile(99)) / 1000
+        return result
     }
 }
 
