@@ -127,6 +127,9 @@ public final class Tally: Sendable {
         }
     }
 
+    /// A store dropped without ``close()`` still stops its writer thread and closes the environment.
+    deinit { close() }
+
     /// Stops the writer (committing queued writes first) and closes the environment. Reads and
     /// writes after `close` are programming errors. Idempotent.
     public func close() {
