@@ -39,9 +39,10 @@ enum IngestFixture {
 
     static func open(
         _ directory: TemporaryDirectory, clock: Clock, countAccesses: Bool = false,
-        idHash: (@Sendable ([UInt8]) -> UInt64)? = nil
+        idHash: (@Sendable ([UInt8]) -> UInt64)? = nil, relaxed: Bool = false
     ) throws -> Tally {
         var options = Tally.Options()
+        if relaxed { options.durability = .relaxed(flushInterval: .seconds(1)) }
         options.wallClock = { clock.value }
         options.countEntryAccesses = countAccesses
         if let idHash { options.idHash = idHash }
