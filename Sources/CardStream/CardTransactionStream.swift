@@ -77,7 +77,8 @@ public struct CardTransactionStream: Sendable {
             let merchant = "m_\(merchants.sample(&random))"
             let country = Self.countries[Int(random.next() % UInt64(Self.countries.count))]
             let mcc = random.unit() < 0.9 ? "\"\(Self.mccs[Int(random.next() % UInt64(Self.mccs.count))])\"" : "null"
-            line = #"{"type":"authorization","txn_id":"\#(id)","ts":\#(ts),"card":"\#(card)","merchant":"\#(merchant)","amount":\#(amount),"country":"\#(country)","mcc":\#(mcc)}"#
+            line =
+                #"{"type":"authorization","txn_id":"\#(id)","ts":\#(ts),"card":"\#(card)","merchant":"\#(merchant)","amount":\#(amount),"country":"\#(country)","mcc":\#(mcc)}"#
         case ..<0.92:
             line = #"{"type":"settlement","txn_id":"\#(id)","ts":\#(ts),"card":"\#(card)","amount":\#(amount)}"#
         case ..<0.95:
@@ -85,7 +86,8 @@ public struct CardTransactionStream: Sendable {
         default:
             let merchant = "m_\(merchants.sample(&random))"
             let reason = Self.reasons[Int(random.next() % UInt64(Self.reasons.count))]
-            line = #"{"type":"decline","txn_id":"\#(id)","ts":\#(ts),"card":"\#(card)","merchant":"\#(merchant)","amount":\#(amount),"reason":"\#(reason)"}"#
+            line =
+                #"{"type":"decline","txn_id":"\#(id)","ts":\#(ts),"card":"\#(card)","merchant":"\#(merchant)","amount":\#(amount),"reason":"\#(reason)"}"#
         }
         let bytes = Array(line.utf8)
         if recent.count < 1024 { recent.append(bytes) } else { recent[Int(random.next() % 1024)] = bytes }

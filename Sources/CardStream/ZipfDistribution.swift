@@ -1,3 +1,5 @@
+import Foundation
+
 /// Ranks 0..<n drawn with probability ∝ 1 / (rank + 1)^s: a few hot cards, a long tail.
 /// Sampling is a binary search in the cumulative table (n doubles).
 public struct ZipfDistribution: Sendable {
@@ -25,5 +27,3 @@ public struct ZipfDistribution: Sendable {
         return low
     }
 }
-
-import Foundation

@@ -27,7 +27,8 @@ extension TallyError {
                     "another process is writing to the store at \(path); stop it, or send writes through it")
             case .missingDatabase(let name):
                 return TallyError(
-                    .storeNotFound, "no Tally store at \(path) (database '\(name)' missing); create it by opening it for writing")
+                    .storeNotFound,
+                    "no Tally store at \(path) (database '\(name)' missing); create it by opening it for writing")
             case .filesystem(let file, let errno):
                 return TallyError(.storageFailure, "cannot create or open \(file) (errno \(errno))", cause: error)
             }

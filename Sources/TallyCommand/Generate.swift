@@ -18,11 +18,14 @@ struct Generate: AsyncParsableCommand {
     func run() async throws {
         let startTime = start ?? Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000
         var stream = CardTransactionStream(
-            configuration: .init(seed: seed, cards: cards, start: startTime, eventsPerSecond: rate, duplicateRate: duplicates))
+            configuration: .init(
+                seed: seed, cards: cards, start: startTime, eventsPerSecond: rate, duplicateRate: duplicates))
         let handle: FileHandle
         if let output {
             FileManager.default.createFile(atPath: output, contents: nil)
-            guard let file = FileHandle(forWritingAtPath: output) else { throw ValidationError("cannot write \(output)") }
+            guard let file = FileHandle(forWritingAtPath: output) else {
+                throw ValidationError("cannot write \(output)")
+            }
             handle = file
         } else {
             handle = .standardOutput

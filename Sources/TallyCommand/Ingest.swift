@@ -7,7 +7,9 @@ import Tally
 struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ingest an NDJSON file of events into the store, applying DEFS.",
-        discussion: "Each request is one durable commit. Re-running the same file is safe: stored events come back as duplicates.")
+        discussion:
+            "Each request is one durable commit. Re-running the same file is safe: stored events come back as duplicates."
+    )
 
     @Argument(help: "The definitions file (YAML or JSON).") var definitions: String
     @Argument(help: "NDJSON events, one per line ('-' for standard input).") var file: String

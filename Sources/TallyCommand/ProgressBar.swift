@@ -26,13 +26,16 @@ struct ProgressBar {
             let width = 30
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            FileHandle.standardError.write(Data(String(format: "\r%@ %@ %3.0f%% %d events %.0f/s ", label, bar, fraction * 100, events, rate).utf8))
+            FileHandle.standardError.write(
+                Data(String(format: "\r%@ %@ %3.0f%% %d events %.0f/s ", label, bar, fraction * 100, events, rate).utf8)
+            )
             if force { FileHandle.standardError.write(Data("\n".utf8)) }
         } else {
             let decile = Int(fraction * 10)
             guard decile != lastDecile else { return }
             lastDecile = decile
-            FileHandle.standardError.write(Data(String(format: "%@ %3.0f%% %d events %.0f/s\n", label, fraction * 100, events, rate).utf8))
+            FileHandle.standardError.write(
+                Data(String(format: "%@ %3.0f%% %d events %.0f/s\n", label, fraction * 100, events, rate).utf8))
         }
     }
 }

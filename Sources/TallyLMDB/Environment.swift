@@ -174,7 +174,7 @@ package final class Environment: @unchecked Sendable {
     /// transaction of ours open (LMDB.md rule 9).
     private func adoptMapSizeOfWriter() throws {
         try gate.quiesce { pooled in
-            pooled.forEach { mdb_txn_abort($0) }
+            for transaction in pooled { mdb_txn_abort(transaction) }
             try lmdbCheck(mdb_env_set_mapsize(handle, 0), "mdb_env_set_mapsize(adopt)")
         }
         resizes.add(1, ordering: .relaxed)
@@ -196,7 +196,7 @@ package final class Environment: @unchecked Sendable {
         let step = min(current, options.maxGrowthStep)
         let target = Environment.roundToPage(current + max(step, 1 << 20))
         try gate.quiesce { pooled in
-            pooled.forEach { mdb_txn_abort($0) }
+            for transaction in pooled { mdb_txn_abort(transaction) }
             try lmdbCheck(mdb_env_set_mapsize(handle, target), "mdb_env_set_mapsize(\(target))")
         }
         resizes.add(1, ordering: .relaxed)
@@ -257,7 +257,7 @@ package final class Environment: @unchecked Sendable {
     /// Closes the environment. The caller must have stopped the writer and all readers.
     package func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        gate.quiesce { pooled in pooled.forEach { mdb_txn_abort($0) } }
+        gate.quiesce { pooled in for transaction in pooled { mdb_txn_abort(transaction) } }
         mdb_env_close(handle)
         if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
     }

@@ -29,12 +29,12 @@ package struct LMDBError: Error, CustomStringConvertible, Sendable, Equatable {
     /// `MDB_NOOVERWRITE` found the key present.
     package var isKeyExists: Bool { status == MDB_KEYEXIST }
     /// The disk is full or the filesystem refused the write.
-    package var isNoSpace: Bool { status == ENOSPC_ || status == EDQUOT_ }
+    package var isNoSpace: Bool { status == noSpaceStatus || status == quotaExceededStatus }
 }
 
 // errno values as LMDB returns them on Linux (avoids importing Glibc here).
-let ENOSPC_: Int32 = 28
-let EDQUOT_: Int32 = 122
+let noSpaceStatus: Int32 = 28  // ENOSPC
+let quotaExceededStatus: Int32 = 122  // EDQUOT
 
 /// Throws an ``LMDBError`` unless `status` is `MDB_SUCCESS`.
 @inline(__always)

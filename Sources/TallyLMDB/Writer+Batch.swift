@@ -80,13 +80,13 @@ extension Writer {
             mapGrowthCounter.add(1, ordering: .relaxed)
             return true
         } catch {
-            pending.forEach { $0.fail(error) }
+            for request in pending { request.fail(error) }
             return false
         }
     }
 
     private func enterReadOnly(_ cause: LMDBError, failing pending: [any PendingWrite]) {
         enterReadOnly(cause)
-        pending.forEach { $0.fail(WriterError.readOnly(cause: cause)) }
+        for request in pending { request.fail(WriterError.readOnly(cause: cause)) }
     }
 }

@@ -229,7 +229,7 @@ package final class Writer: @unchecked Sendable {
         let rest = Array(queue)
         queue.removeAll()
         condition.unlock()
-        rest.forEach { $0.fail(WriterError.readOnly(cause: cause)) }
+        for request in rest { request.fail(WriterError.readOnly(cause: cause)) }
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 // A child process for the process-level tests.
 //
 // `CrashProbe write DIR ACKFILE RUN PRODUCERS`: PRODUCERS tasks each append single records
@@ -10,7 +11,6 @@
 // visible head LSN is whole ("r<lsn>" padded). Prints `reads=N resizes=M errors=E` (resizes:
 // MDB_MAP_RESIZED adopted).
 @_spi(RawLog) import Tally
-import Foundation
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("CrashProbe: \(message)\n".utf8))

@@ -1,5 +1,6 @@
 import CLMDB
 import Testing
+
 @testable import TallyLMDB
 
 @Suite struct DurabilityTests {

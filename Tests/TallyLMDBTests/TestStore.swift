@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import TallyLMDB
 
 /// A fresh environment with a writer in a temporary directory, removed on `close`.

@@ -1,5 +1,6 @@
 import CLMDB
 import Testing
+
 @testable import TallyLMDB
 
 struct Refusal: Error, Equatable {}
@@ -66,7 +67,8 @@ struct Refusal: Error, Equatable {}
         defer { store.close() }
         try await store.put("before", [1])
         store.writer.injectCommitFailure(status: 5)  // EIO
-        await #expect(throws: WriterError.readOnly(cause: LMDBError(status: 5, operation: "mdb_txn_commit (injected)"))) {
+        await #expect(throws: WriterError.readOnly(cause: LMDBError(status: 5, operation: "mdb_txn_commit (injected)")))
+        {
             try await store.put("lost", [2])
         }
         await #expect { try await store.put("after", [3]) } throws: { error in

@@ -4,7 +4,8 @@ import Testing
 /// The `tally` executable, run as a user runs it.
 @Suite struct CommandLineTests {
     static var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     static var tallyPath: String {
@@ -42,7 +43,8 @@ import Testing
         #expect(good.stdout.contains("4 event types"))
 
         let bad = NSTemporaryDirectory() + "bad-\(UUID()).yaml"
-        try "entities:\n  card: { key: string }\nevents:\n  auth: { id: t, time: ts, fields: { t: string }, colour: red }\n"
+        try
+            "entities:\n  card: { key: string }\nevents:\n  auth: { id: t, time: ts, fields: { t: string }, colour: red }\n"
             .write(toFile: bad, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: bad) }
         let run = try Self.tally(["check", bad])
@@ -54,14 +56,20 @@ import Testing
     @Test func ingestReportsASummaryAndIsIdempotent() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let first = try Self.tally(["ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path])
+        let first = try Self.tally([
+            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
+        ])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("events      3000"), "\(first.stdout)")
         #expect(first.stdout.contains("rejected    0"))
-        let accepted = first.stdout.split(separator: "\n").first { $0.contains("accepted") }.flatMap { Int($0.split(separator: " ").last!) }
+        let accepted = first.stdout.split(separator: "\n").first { $0.contains("accepted") }.flatMap {
+            Int($0.split(separator: " ").last!)
+        }
         #expect((accepted ?? 0) > 2_900)
 
-        let again = try Self.tally(["ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path])
+        let again = try Self.tally([
+            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
+        ])
         #expect(again.stdout.contains("accepted    0"))
         #expect(again.stdout.contains("duplicates  3000"))
 

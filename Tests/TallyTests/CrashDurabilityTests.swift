@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 @_spi(RawLog) import Tally
+import Testing
 
 /// SIGKILLs a writing child process at random moments; after each kill, every write the child
 /// acknowledged (and recorded, fsync'd, in its ack file) must be in the store exactly once, at the
@@ -45,7 +45,9 @@ import Testing
 
             #expect(lsns == (0..<lsns.count).map { LSN(UInt64($0 + 1)) }, "run \(run): the log is dense")
             for (record, lsn) in acked {
-                #expect(stored[record] == [lsn], "run \(run): acknowledged \(record) at \(lsn), stored at \(stored[record] ?? [])")
+                #expect(
+                    stored[record] == [lsn],
+                    "run \(run): acknowledged \(record) at \(lsn), stored at \(stored[record] ?? [])")
             }
             #expect(stored.values.allSatisfy { $0.count == 1 }, "run \(run): a record is stored twice")
             let newAcks = acked.count - totalAcked

@@ -1,14 +1,18 @@
 import Foundation
 import Testing
+
 @_spi(Testing) @testable import Tally
 
 @Suite struct ExactDecimalTests {
     @Test(arguments: [
-        ("0", 0, 0, "0"), ("-0", 0, 0, "0"), ("12.50", 125, 1, "12.5"), ("-0.5", -5, 1, "-0.5"), ("1e3", 1000, 0, "1000"),
-        ("1.5E-3", 15, 4, "0.0015"), ("0.000001", 1, 6, "0.000001"), ("123456789012345678", 123_456_789_012_345_678, 0, "123456789012345678"),
+        ("0", 0, 0, "0"), ("-0", 0, 0, "0"), ("12.50", 125, 1, "12.5"), ("-0.5", -5, 1, "-0.5"),
+        ("1e3", 1000, 0, "1000"),
+        ("1.5E-3", 15, 4, "0.0015"), ("0.000001", 1, 6, "0.000001"),
+        ("123456789012345678", 123_456_789_012_345_678, 0, "123456789012345678"),
         ("100", 100, 0, "100"), ("0.1000000", 1, 1, "0.1"), ("250e-2", 25, 1, "2.5"),
     ])
-    func parsesExactlyAndWritesBackItsDigits(_ text: String, _ mantissa: Int64, _ scale: Int, _ written: String) throws {
+    func parsesExactlyAndWritesBackItsDigits(_ text: String, _ mantissa: Int64, _ scale: Int, _ written: String) throws
+    {
         let value = try ExactDecimal(parsing: text)
         #expect(value.mantissa == mantissa && Int(value.scale) == scale)
         #expect(value.description == written)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Tally
 
 @Suite struct ExpressionParserTests {
@@ -24,7 +25,8 @@ import Testing
     }
 
     @Test(arguments: [
-        ("amount >", 8, "expected a value"), ("a = 1", 2, "'=' is not an operator"), ("'open", 0, "unterminated string"),
+        ("amount >", 8, "expected a value"), ("a = 1", 2, "'=' is not an operator"),
+        ("'open", 0, "unterminated string"),
         ("a in (b)", 6, "takes literals"), ("foo(1)", 0, "unknown function"), ("a and", 5, "expected a value"),
         ("@list", 0, "can only follow 'in'"), ("a # b", 2, "unexpected character"), ("(a", 2, "expected ')'"),
         ("1234567890123456789", 0, "out of range"),
@@ -55,7 +57,8 @@ import Testing
     @Test(arguments: [
         ("amount > 'ten'", "cannot compare"), ("country + 1 > 0", "needs numbers"), ("amount", "must be true or false"),
         ("nope > 1", "unknown name 'nope'"), ("amount in @risky", "holds string"), ("flag(other)", "unknown flag"),
-        ("approved < true", "does not order"), ("not amount", "needs a condition"), ("amount in ('a')", "compares number"),
+        ("approved < true", "does not order"), ("not amount", "needs a condition"),
+        ("amount in ('a')", "compares number"),
     ])
     func illTypedExpressionsAreRejected(_ text: String, _ fragment: String) throws {
         let expression = try ExpressionParser.parse(text)
@@ -87,7 +90,9 @@ import Testing
         #expect(try evaluate("2 / 3") == .number(micros: 666_667))
         #expect(try evaluate("0.000001 / 2") == .number(micros: 0), "half-even: 0.5 micro rounds to 0")
         #expect(try evaluate("0.000003 / 2") == .number(micros: 2), "1.5 micro rounds half-even to 2")
-        #expect(try evaluate("amount * 2", ["amount": .decimal(try ExactDecimal(parsing: "12.25"))]) == .number(micros: 24_500_000))
+        #expect(
+            try evaluate("amount * 2", ["amount": .decimal(try ExactDecimal(parsing: "12.25"))])
+                == .number(micros: 24_500_000))
         #expect(try evaluate("1 / 0") == .null, "division by zero is null, never a crash")
     }
 
@@ -138,7 +143,8 @@ import Testing
     }
 
     @Test func theExampleDefinitionsTypeCheck() throws {
-        let definitions = try DefinitionsLoader.load(path: CommandLineTests.packageRoot.appendingPathComponent("Examples/cards.yaml").path)
+        let definitions = try DefinitionsLoader.load(
+            path: CommandLineTests.packageRoot.appendingPathComponent("Examples/cards.yaml").path)
         #expect(definitions.rules.count == 4)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 @_spi(Testing) @testable import Tally
 
 /// Definitions with every field type, and a store on them with a pinned wall clock.

@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+
 @_spi(Testing) @testable import Tally
 
 /// Random request streams against a naive model of SPEC §2 — per event, in request order:
@@ -24,7 +25,9 @@ struct SplitMix64 {
 
 @Suite struct IngestModelTests {
     enum Outcome: Equatable, CustomStringConvertible {
-        case accepted(UInt64), duplicate(UInt64), rejected(String)
+        case accepted(UInt64)
+        case duplicate(UInt64)
+        case rejected(String)
         var description: String {
             switch self {
             case .accepted(let lsn): "accepted(\(lsn))"
@@ -78,7 +81,8 @@ struct SplitMix64 {
         let (amountText, amountValue) = spellings[Int(random.next() % UInt64(spellings.count))]
         let approved = random.next() % 2 == 0
         return GeneratedEvent(
-            json: #"{"type":"payment","txn_id":"\#(id)","ts":\#(time),"card":"c","amount":\#(amountText),"count":1,"approved":\#(approved)}"#,
+            json:
+                #"{"type":"payment","txn_id":"\#(id)","ts":\#(time),"card":"c","amount":\#(amountText),"count":1,"approved":\#(approved)}"#,
             key: "payment/\(id)", content: "\(time)/\(amountValue)/\(approved)", time: time, lateness: 10_000)
     }
 
@@ -93,7 +97,8 @@ struct SplitMix64 {
         for request in 0..<Int(3 + random.next() % 8) {
             clock.set(clock.value + Int64(random.next() % 20_000))
             let events = (0..<Int(1 + random.next() % 6)).map { _ in randomEvent(&random, now: clock.value) }
-            let result = try await store.ingest(json: Array(("[" + events.map(\.json).joined(separator: ",") + "]").utf8))
+            let result = try await store.ingest(
+                json: Array(("[" + events.map(\.json).joined(separator: ",") + "]").utf8))
             let actual = result.outcomes.map { outcome -> Outcome in
                 switch outcome {
                 case .accepted(let lsn): .accepted(lsn.rawValue)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @_spi(Testing) @testable import Tally
 
 @Suite struct IngestTests {
@@ -52,7 +53,8 @@ import Testing
         defer { directory.remove() }
         let store = try IngestFixture.open(directory, clock: clock)
         defer { store.close() }
-        let first = try await store.ingest("[\(IngestFixture.payment("a", ts: now)),\(IngestFixture.payment("a", ts: now))]")
+        let first = try await store.ingest(
+            "[\(IngestFixture.payment("a", ts: now)),\(IngestFixture.payment("a", ts: now))]")
         #expect(first.outcomes == [.accepted(LSN(1)), .duplicate(of: LSN(1))])
         // Same event again, written differently (member order, decimal spelling): same payload.
         let again = try await store.ingest(
@@ -90,12 +92,13 @@ import Testing
         let lateness: Int64 = 10_000  // payment lateness 10s
         let maxFuture: Int64 = 60_000  // settings.max_future 1m
         let result = try await store.ingest(
-            "[" + [
-                IngestFixture.payment("late-edge", ts: watermark - lateness),
-                IngestFixture.payment("too-late", ts: watermark - lateness - 1),
-                IngestFixture.payment("future-edge", ts: now + maxFuture),
-                IngestFixture.payment("too-future", ts: now + maxFuture + 1),
-            ].joined(separator: ",") + "]")
+            "["
+                + [
+                    IngestFixture.payment("late-edge", ts: watermark - lateness),
+                    IngestFixture.payment("too-late", ts: watermark - lateness - 1),
+                    IngestFixture.payment("future-edge", ts: now + maxFuture),
+                    IngestFixture.payment("too-future", ts: now + maxFuture + 1),
+                ].joined(separator: ",") + "]")
         #expect(result.outcomes.map(\.rejectionCode) == [nil, "late", nil, "future"])
         // The accepted future-edge event moved the watermark: the late bound follows it at once.
         let after = try await store.ingest(IngestFixture.payment("behind", ts: now + maxFuture - lateness - 1))
@@ -172,10 +175,12 @@ import Testing
         let store = try IngestFixture.open(directory, clock: clock, idHash: { _ in 42 })
         defer { store.close() }
         let first = try await store.ingest(
-            "[\(IngestFixture.payment("a", ts: now)),\(IngestFixture.payment("b", ts: now)),\(IngestFixture.payment("c", ts: now))]")
+            "[\(IngestFixture.payment("a", ts: now)),\(IngestFixture.payment("b", ts: now)),\(IngestFixture.payment("c", ts: now))]"
+        )
         #expect(first.outcomes == [.accepted(LSN(1)), .accepted(LSN(2)), .accepted(LSN(3))])
         let again = try await store.ingest(
-            "[\(IngestFixture.payment("a", ts: now)),\(IngestFixture.payment("c", ts: now)),\(IngestFixture.payment("b", ts: now, amount: "7"))]")
+            "[\(IngestFixture.payment("a", ts: now)),\(IngestFixture.payment("c", ts: now)),\(IngestFixture.payment("b", ts: now, amount: "7"))]"
+        )
         #expect(again.outcomes[0] == .duplicate(of: LSN(1)))
         #expect(again.outcomes[1] == .duplicate(of: LSN(3)))
         #expect(again.outcomes[2].rejectionCode == "conflict")
@@ -185,7 +190,8 @@ import Testing
         #expect(lateDuplicate.outcomes == [.duplicate(of: LSN(3))])
         // Ints ids of another type collide too, and are still distinct events.
         let transfers = try await store.ingest(
-            #"[{"type":"transfer","seq":1,"at":\#(now),"account":1},{"type":"transfer","seq":2,"at":\#(now),"account":1},{"type":"transfer","seq":1,"at":\#(now),"account":1}]"#)
+            #"[{"type":"transfer","seq":1,"at":\#(now),"account":1},{"type":"transfer","seq":2,"at":\#(now),"account":1},{"type":"transfer","seq":1,"at":\#(now),"account":1}]"#
+        )
         #expect(transfers.outcomes == [.accepted(LSN(4)), .accepted(LSN(5)), .duplicate(of: LSN(4))])
     }
 

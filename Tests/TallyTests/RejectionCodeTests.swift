@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @_spi(Testing) @testable import Tally
 
 /// Every rejection code, each from a minimal bad event; nothing is stored for any of them.
@@ -15,25 +16,76 @@ import Testing
         ("unknown_type", #"{"type":"refund","txn_id":"t"}"#),
         ("unknown_field", #"{"type":"payment",\#(ok),"extra":1}"#),
         ("missing_field", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","count":1,"approved":true}"#),
-        ("wrong_type", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1,"count":"1","approved":true}"#),
-        ("wrong_type", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1,"count":1,"approved":"yes"}"#),
-        ("wrong_type", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":{"v":1},"count":1,"approved":true}"#),
-        ("wrong_type", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":null,"amount":1,"count":1,"approved":true}"#),
-        ("wrong_type", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1,"count":1.5,"approved":true}"#),
-        ("invalid_value", #"{"type":"payment","txn_id":"t","ts":"2023-11-14T22:13:20.1234Z","card":"c","amount":1,"count":1,"approved":true}"#),
-        ("invalid_value", #"{"type":"payment","txn_id":"t","ts":"yesterday","card":"c","amount":1,"count":1,"approved":true}"#),
+        (
+            "wrong_type",
+            #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1,"count":"1","approved":true}"#
+        ),
+        (
+            "wrong_type",
+            #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1,"count":1,"approved":"yes"}"#
+        ),
+        (
+            "wrong_type",
+            #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":{"v":1},"count":1,"approved":true}"#
+        ),
+        (
+            "wrong_type",
+            #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":null,"amount":1,"count":1,"approved":true}"#
+        ),
+        (
+            "wrong_type",
+            #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1,"count":1.5,"approved":true}"#
+        ),
+        (
+            "invalid_value",
+            #"{"type":"payment","txn_id":"t","ts":"2023-11-14T22:13:20.1234Z","card":"c","amount":1,"count":1,"approved":true}"#
+        ),
+        (
+            "invalid_value",
+            #"{"type":"payment","txn_id":"t","ts":"yesterday","card":"c","amount":1,"count":1,"approved":true}"#
+        ),
         ("invalid_value", #"{"type":"payment","txn_id":"t","ts":-5,"card":"c","amount":1,"count":1,"approved":true}"#),
-        ("invalid_value", #"{"type":"payment","txn_id":"","ts":1700000000000,"card":"c","amount":1,"count":1,"approved":true}"#),
-        ("invalid_value", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":"NaN","count":1,"approved":true}"#),
-        ("out_of_range", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1e400,"count":1,"approved":true}"#),
-        ("out_of_range", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":0.0000001,"count":1,"approved":true}"#),
-        ("out_of_range", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1234567890123456789,"count":1,"approved":true}"#),
-        ("out_of_range", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1,"count":9223372036854775808,"approved":true}"#),
-        ("key_too_long", #"{"type":"payment","txn_id":"\#(String(repeating: "x", count: 257))","ts":1700000000000,"card":"c","amount":1,"count":1,"approved":true}"#),
-        ("key_too_long", #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"\#(String(repeating: "é", count: 129))","amount":1,"count":1,"approved":true}"#),
+        (
+            "invalid_value",
+            #"{"type":"payment","txn_id":"","ts":1700000000000,"card":"c","amount":1,"count":1,"approved":true}"#
+        ),
+        (
+            "invalid_value",
+            #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":"NaN","count":1,"approved":true}"#
+        ),
+        (
+            "out_of_range",
+            #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1e400,"count":1,"approved":true}"#
+        ),
+        (
+            "out_of_range",
+            #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":0.0000001,"count":1,"approved":true}"#
+        ),
+        (
+            "out_of_range",
+            #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1234567890123456789,"count":1,"approved":true}"#
+        ),
+        (
+            "out_of_range",
+            #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"c","amount":1,"count":9223372036854775808,"approved":true}"#
+        ),
+        (
+            "key_too_long",
+            #"{"type":"payment","txn_id":"\#(String(repeating: "x", count: 257))","ts":1700000000000,"card":"c","amount":1,"count":1,"approved":true}"#
+        ),
+        (
+            "key_too_long",
+            #"{"type":"payment","txn_id":"t","ts":1700000000000,"card":"\#(String(repeating: "é", count: 129))","amount":1,"count":1,"approved":true}"#
+        ),
         ("string_too_long", #"{"type":"payment",\#(ok),"note":"\#(String(repeating: "n", count: 4097))"}"#),
-        ("late", #"{"type":"payment","txn_id":"t","ts":1699999000000,"card":"c","amount":1,"count":1,"approved":true}"#),
-        ("future", #"{"type":"payment","txn_id":"t","ts":1700000060001,"card":"c","amount":1,"count":1,"approved":true}"#),
+        (
+            "late",
+            #"{"type":"payment","txn_id":"t","ts":1699999000000,"card":"c","amount":1,"count":1,"approved":true}"#
+        ),
+        (
+            "future",
+            #"{"type":"payment","txn_id":"t","ts":1700000060001,"card":"c","amount":1,"count":1,"approved":true}"#
+        ),
     ]
 
     @Test(arguments: cases.indices)
@@ -46,7 +98,8 @@ import Testing
         defer { store.close() }
         // A watermark for the late case: one accepted event at `now`.
         _ = try await store.ingest(IngestFixture.payment("seed", ts: Self.now))
-        let result = try await store.ingest("[" + body.dropFirst(body.hasPrefix("[") ? 1 : 0).dropLast(body.hasPrefix("[") ? 1 : 0) + "]")
+        let result = try await store.ingest(
+            "[" + body.dropFirst(body.hasPrefix("[") ? 1 : 0).dropLast(body.hasPrefix("[") ? 1 : 0) + "]")
         #expect(result.outcomes.count == 1)
         #expect(result.outcomes.first?.rejectionCode == code, "\(body.prefix(120)) → \(result.outcomes)")
         #expect(try store.read { try $0.lsn } == LSN(1), "a rejected event changes nothing")
@@ -57,15 +110,19 @@ import Testing
         defer { directory.remove() }
         let store = try IngestFixture.open(directory, clock: IngestFixture.Clock())
         defer { store.close() }
-        let body = [IngestFixture.payment("a", ts: Self.now), #"{"type":"payment","#, "", IngestFixture.payment("b", ts: Self.now)]
-            .joined(separator: "\n")
+        let body = [
+            IngestFixture.payment("a", ts: Self.now), #"{"type":"payment","#, "",
+            IngestFixture.payment("b", ts: Self.now),
+        ]
+        .joined(separator: "\n")
         let result = try await store.ingest(ndjson: Array(body.utf8))
         #expect(result.outcomes.map(\.rejectionCode) == [nil, "malformed_json", nil])
     }
 
     @Test(arguments: [
         #"{"type":"payment""#, #"[1,]"#, #"{"a":1,"a":2}"#, #"{"amount":NaN}"#, #"{"amount":Infinity}"#, "[\"\u{1}\"]",
-        #"{"x":"\ud800"}"#, #"{"x":01}"#, #"{} {}"#, #""just a string""#, "42", String(repeating: "[", count: 40) + String(repeating: "]", count: 40),
+        #"{"x":"\ud800"}"#, #"{"x":01}"#, #"{} {}"#, #""just a string""#, "42",
+        String(repeating: "[", count: 40) + String(repeating: "]", count: 40),
     ])
     func aMalformedBodyFailsWholeAndChangesNothing(_ body: String) async throws {
         let directory = TemporaryDirectory()

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import TallyLMDB
+
 @_spi(RawLog) @testable import Tally
+@testable import TallyLMDB
 
 @Suite struct StoreLifecycleTests {
     @Test func aNewStoreIsStampedWithTheFormatVersionAndReopens() throws {

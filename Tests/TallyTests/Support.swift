@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Tally
 
 /// A temporary data directory, removed by `remove()`.

@@ -116,7 +116,8 @@ struct Case {
         defer { store.close() }
         let clock = ContinuousClock()
         let start = clock.now
-        let (records, latency) = try await LoadShape.closedLoop(producers: count, until: start + .seconds(seconds)) { producer, n in
+        let (records, latency) = try await LoadShape.closedLoop(producers: count, until: start + .seconds(seconds)) {
+            producer, n in
             _ = try await store.appendRawRecords([record(producer << 40 | n)])
             return true
         }

@@ -27,19 +27,24 @@ struct IngestCases {
         if reuse {
             let live = try liveCases(store)
             let figures = IngestFigures(
-                events: 0, cards: cards, ndjsonBytesPerEvent: 0, writeBytesPerEvent: 0, storeBytes: DirectorySize.bytes(directory),
+                events: 0, cards: cards, ndjsonBytesPerEvent: 0, writeBytesPerEvent: 0,
+                storeBytes: DirectorySize.bytes(directory),
                 storeBytesPerEvent: 0)
             return (try await live(), figures)
         }
         var stream = CardTransactionStream(
-            configuration: .init(seed: 42, cards: cards, start: Int64(Date().timeIntervalSince1970 * 1000) - 86_400_000,
-                                 eventsPerSecond: Double(events) / 80_000, duplicateRate: 0))
+            configuration: .init(
+                seed: 42, cards: cards, start: Int64(Date().timeIntervalSince1970 * 1000) - 86_400_000,
+                eventsPerSecond: Double(events) / 80_000, duplicateRate: 0))
         // Pre-generate so the generator's cost is not in the figures.
         let generationStart = ContinuousClock.now
         let bodies = (0..<(events + 1023) / 1024).map { _ in stream.nextBatch(1024) }
         let ndjsonBytes = bodies.reduce(0) { $0 + $1.count }
-        print(String(format: "  generated %d events (%.0f bytes/event NDJSON) in %.1f s", events, Double(ndjsonBytes) / Double(events),
-                     (ContinuousClock.now - generationStart).secondsValue))
+        print(
+            String(
+                format: "  generated %d events (%.0f bytes/event NDJSON) in %.1f s", events,
+                Double(ndjsonBytes) / Double(events),
+                (ContinuousClock.now - generationStart).secondsValue))
 
         var results: [Result] = []
         let device = DeviceIO(directory: directory)
@@ -57,7 +62,10 @@ struct IngestCases {
         let elapsed = (clock.now - start).secondsValue
         sync()  // count what the page cache still holds for the data file
         let written = device.bytesWritten() - writtenBefore
-        results.append(Result(name: "ingest1024", records: accepted, seconds: elapsed, commits: try store.statistics().commits, latency: latency))
+        results.append(
+            Result(
+                name: "ingest1024", records: accepted, seconds: elapsed, commits: try store.statistics().commits,
+                latency: latency))
         let storeBytes = DirectorySize.bytes(directory)
 
         results.append(contentsOf: try await liveCases(store)())
@@ -72,12 +80,15 @@ struct IngestCases {
     private func liveCases(_ store: Tally) throws -> () async throws -> [Result] {
         var live = CardTransactionStream(
             configuration: .init(
-                seed: UInt64.random(in: 1...UInt64.max), cards: cards, start: Int64(Date().timeIntervalSince1970 * 1000) - 60_000,
+                seed: UInt64.random(in: 1...UInt64.max), cards: cards,
+                start: Int64(Date().timeIntervalSince1970 * 1000) - 60_000,
                 eventsPerSecond: 1_000, duplicateRate: 0))
         let singles = (0..<200_000).map { _ in live.next() }
         return {
-            [try await producers(store, singles, count: 16),
-             try await openLoop(store, Array(singles.suffix(Int(5_000 * seconds))), rate: 5_000)]
+            [
+                try await producers(store, singles, count: 16),
+                try await openLoop(store, Array(singles.suffix(Int(5_000 * seconds))), rate: 5_000),
+            ]
         }
     }
 
@@ -87,7 +98,8 @@ struct IngestCases {
         let commitsBefore = try store.statistics().commits
         let start = clock.now
         let share = events.count / count
-        let (total, latency) = try await LoadShape.closedLoop(producers: count, until: start + .seconds(seconds)) { producer, n in
+        let (total, latency) = try await LoadShape.closedLoop(producers: count, until: start + .seconds(seconds)) {
+            producer, n in
             guard n < share else { return false }
             _ = try await store.ingest(ndjson: events[producer * share + n])
             return true

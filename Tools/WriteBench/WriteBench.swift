@@ -25,7 +25,10 @@ struct WriteBench: AsyncParsableCommand {
     @Option(help: "Record size in bytes.")
     var recordSize = 200
 
-    @Option(help: "Comma-separated cases: batch1,batch64,batch1024,producers16,openloop1000,openloop5000,lmdb1,lmdb64,lmdb1024.")
+    @Option(
+        help:
+            "Comma-separated cases: batch1,batch64,batch1024,producers16,openloop1000,openloop5000,lmdb1,lmdb64,lmdb1024."
+    )
     var cases = "fsync,lmdb1,batch1,lmdb64,batch64,lmdb1024,batch1024,producers16,openloop1000,openloop5000"
 
     @Option(help: "durable or relaxed.")
@@ -40,7 +43,9 @@ struct WriteBench: AsyncParsableCommand {
     @Option(help: "Distinct cards for the ingest case.")
     var cards = 1_000_000
 
-    @Option(help: "Run the ingest case's live phases (16 producers, open loop) on this already filled store; skip the fill.")
+    @Option(
+        help: "Run the ingest case's live phases (16 producers, open loop) on this already filled store; skip the fill."
+    )
     var reuseStore: String?
 
     @Flag(help: "Keep the ingest case's store (its path is printed) for later --reuse-store runs.")
@@ -53,9 +58,10 @@ struct WriteBench: AsyncParsableCommand {
             throw ValidationError("\(dataDir) is on tmpfs: fsync is free there, the figures would be meaningless")
         }
         let mode: Durability = durability == "relaxed" ? .relaxed() : .durable
-        print("tally-write-bench  filesystem=\(filesystem)  durability=\(durability)  record=\(recordSize) B  "
-            + "duration=\(duration) s/case  cores=\(ProcessInfo.processInfo.activeProcessorCount)  "
-            + "git=\(ProcessInfo.processInfo.environment["GIT_SHA"] ?? "?")")
+        print(
+            "tally-write-bench  filesystem=\(filesystem)  durability=\(durability)  record=\(recordSize) B  "
+                + "duration=\(duration) s/case  cores=\(ProcessInfo.processInfo.activeProcessorCount)  "
+                + "git=\(ProcessInfo.processInfo.environment["GIT_SHA"] ?? "?")")
         print(Result.header)
         var results: [Result] = []
         var ingestFigures: IngestFigures?
@@ -78,14 +84,18 @@ struct WriteBench: AsyncParsableCommand {
             case let n where n.hasPrefix("openloop"): result = try await bench.openLoop(rate: Int(n.dropFirst(8))!)
             case "ingest":
                 let (rows, figures) = try await IngestCases(
-                    directory: reuseStore ?? directory, events: events, cards: cards, seconds: duration, durability: mode,
+                    directory: reuseStore ?? directory, events: events, cards: cards, seconds: duration,
+                    durability: mode,
                     reuse: reuseStore != nil
                 ).run()
                 for row in rows.dropLast() { print(row.row) }
                 print(rows.last!.row)
-                print(String(format: "  ingest store: %d events, %d cards; NDJSON %.0f B/event; device writes %.0f B/event; store %.0f MB (%.0f B/event)",
-                             figures.events, figures.cards, figures.ndjsonBytesPerEvent, figures.writeBytesPerEvent,
-                             Double(figures.storeBytes) / 1e6, figures.storeBytesPerEvent))
+                print(
+                    String(
+                        format:
+                            "  ingest store: %d events, %d cards; NDJSON %.0f B/event; device writes %.0f B/event; store %.0f MB (%.0f B/event)",
+                        figures.events, figures.cards, figures.ndjsonBytesPerEvent, figures.writeBytesPerEvent,
+                        Double(figures.storeBytes) / 1e6, figures.storeBytesPerEvent))
                 results.append(contentsOf: rows)
                 ingestFigures = figures
                 continue
@@ -98,7 +108,8 @@ struct WriteBench: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let report = Report(
-                filesystem: filesystem, durability: durability, recordSize: recordSize, results: results, ingest: ingestFigures)
+                filesystem: filesystem, durability: durability, recordSize: recordSize, results: results,
+                ingest: ingestFigures)
             try encoder.encode(report).write(to: URL(fileURLWithPath: json))
         }
     }
@@ -172,5 +183,6 @@ func nanoseconds(_ duration: Duration) -> UInt64 {
 }
 
 func newHistogram() -> Histogram<UInt64> {
-    Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    Histogram<UInt64>(
+        lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
 }

@@ -1,3 +1,6 @@
+import Foundation
+import Yams
+
 /// Parses and type-checks every expression in the definitions, once their shapes and references
 /// are sound. Each expression is checked in its scope:
 ///
@@ -33,22 +36,27 @@ struct DefinitionsExpressionChecker {
 
     private func fieldScope(_ event: EventTypeDefinition) -> ExpressionScope {
         var scope = ExpressionScope(describeNames: "fields of \(event.name)")
-        for field in event.fields { scope.names[field.name] = field.type.nullable ? ExpressionType(field.type.base) : ExpressionType(field.type.base) }
+        for field in event.fields {
+            scope.names[field.name] =
+                field.type.nullable ? ExpressionType(field.type.base) : ExpressionType(field.type.base)
+        }
         return scope
     }
 
     private var listTypes: [String: ExpressionType] {
-        Dictionary(uniqueKeysWithValues: definitions.lists.map { list in
-            switch list.of {
-            case .entity(let name): (list.name, ExpressionType(definitions.entity(named: name)?.keyType ?? .string))
-            case .scalar(let type): (list.name, ExpressionType(type))
-            }
-        })
+        Dictionary(
+            uniqueKeysWithValues: definitions.lists.map { list in
+                switch list.of {
+                case .entity(let name): (list.name, ExpressionType(definitions.entity(named: name)?.keyType ?? .string))
+                case .scalar(let type): (list.name, ExpressionType(type))
+                }
+            })
     }
 
     private var ruleScope: ExpressionScope {
         var scope = ExpressionScope(
-            lists: listTypes, flags: Set(definitions.flags.map(\.name)), allowsRequest: true, describeNames: "views and entities")
+            lists: listTypes, flags: Set(definitions.flags.map(\.name)), allowsRequest: true,
+            describeNames: "views and entities")
         for entity in definitions.entities { scope.names[entity.name] = ExpressionType(entity.keyType) }
         for view in definitions.views {
             for name in view.servedNames { scope.names[name] = valueType(of: view) }
@@ -68,9 +76,12 @@ struct DefinitionsExpressionChecker {
             }
             if let argument = view.argument, !isPlainField(argument) {
                 // The node is the whole `kind(argument)` text: point past `kind(`.
-                let shift = reader.expressionNodes["\(path).aggregate"]?.scalar.flatMap { scalar in
-                    scalar.string.range(of: argument).map { scalar.string.distance(from: scalar.string.startIndex, to: $0.lowerBound) }
-                } ?? 0
+                let shift =
+                    reader.expressionNodes["\(path).aggregate"]?.scalar.flatMap { scalar in
+                        scalar.string.range(of: argument).map {
+                            scalar.string.distance(from: scalar.string.startIndex, to: $0.lowerBound)
+                        }
+                    } ?? 0
                 self.value(argument, at: "\(path).aggregate", scope: scope, aggregate: view.aggregate, shift: shift)
             }
         }
@@ -93,7 +104,9 @@ struct DefinitionsExpressionChecker {
 
     private func isPlainField(_ text: String) -> Bool {
         var name = text.trimmingCharacters(in: .whitespaces)
-        if name.hasPrefix("+") || name.hasPrefix("-") { name = String(name.dropFirst()).trimmingCharacters(in: .whitespaces) }
+        if name.hasPrefix("+") || name.hasPrefix("-") {
+            name = String(name.dropFirst()).trimmingCharacters(in: .whitespaces)
+        }
         return DefinitionsReader.isIdentifier(name)
     }
 
@@ -105,7 +118,9 @@ struct DefinitionsExpressionChecker {
         }
     }
 
-    private func value(_ text: String, at path: String, scope: ExpressionScope, aggregate: AggregateKind, shift: Int = 0) {
+    private func value(
+        _ text: String, at path: String, scope: ExpressionScope, aggregate: AggregateKind, shift: Int = 0
+    ) {
         do throws(ExpressionError) {
             let type = try ExpressionChecker.type(of: try ExpressionParser.parse(text), in: scope)
             let numeric: Bool = [.sum, .avg, .stddev].contains(aggregate)
@@ -117,6 +132,3 @@ struct DefinitionsExpressionChecker {
         }
     }
 }
-
-import Foundation
-import Yams

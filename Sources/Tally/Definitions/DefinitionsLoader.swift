@@ -19,7 +19,8 @@ public enum DefinitionsLoader {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw DefinitionsError(
-                source: path, issues: [DefinitionIssue(path: "", message: "cannot read the file (\(error.localizedDescription))")])
+                source: path,
+                issues: [DefinitionIssue(path: "", message: "cannot read the file (\(error.localizedDescription))")])
         }
         return try load(text: text, source: path)
     }
@@ -49,7 +50,8 @@ public enum DefinitionsLoader {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
-            return DefinitionIssue(path: "", line: mark.line, column: mark.column, message: "not valid YAML: \(problem)")
+            return DefinitionIssue(
+                path: "", line: mark.line, column: mark.column, message: "not valid YAML: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, _):
             return DefinitionIssue(path: "", message: "duplicate keys: \(duplicates.joined(separator: ", "))")
         default:

@@ -6,7 +6,8 @@ extension DefinitionsParser {
 
     func events(_ node: Node) -> [EventTypeDefinition] {
         named(node, section: "events").compactMap { name, node, path in
-            guard let pairs = reader.mapping(node, at: path, allowed: Self.eventKeys, required: ["id", "time", "fields"])
+            guard
+                let pairs = reader.mapping(node, at: path, allowed: Self.eventKeys, required: ["id", "time", "fields"])
             else { return nil }
             var idField: (String, Node)?
             var timeField: (String, Node)?
@@ -17,7 +18,8 @@ extension DefinitionsParser {
                 case "id": idField = reader.string(value, at: "\(path).id").map { ($0, value) }
                 case "time": timeField = reader.string(value, at: "\(path).time").map { ($0, value) }
                 case "lateness":
-                    lateness = reader.duration(value, at: "\(path).lateness", range: 0...(30 * 86_400_000), what: "lateness")
+                    lateness =
+                        reader.duration(value, at: "\(path).lateness", range: 0...(30 * 86_400_000), what: "lateness")
                         ?? lateness
                 case "fields": fields = self.fields(value, at: "\(path).fields")
                 default: break
@@ -29,14 +31,18 @@ extension DefinitionsParser {
                 reader.report("\(path).time", timeNode, "'type' is reserved: it names the event type on the wire")
             } else if let declared = fields.first(where: { $0.name == time }) {
                 if declared.type != FieldType(.timestamp) {
-                    reader.report("\(path).fields.\(time)", timeNode, "the time field '\(time)' must be 'timestamp' (not nullable)")
+                    reader.report(
+                        "\(path).fields.\(time)", timeNode,
+                        "the time field '\(time)' must be 'timestamp' (not nullable)")
                 }
             } else if reader.identifier(time, at: "\(path).time", timeNode, what: "field") != nil {
                 fields.insert(FieldDefinition(name: time, type: FieldType(.timestamp)), at: 0)
             }
             if let idType = fields.first(where: { $0.name == id })?.type {
                 if idType.nullable || !(idType.base == .string || idType.base == .int) {
-                    reader.report("\(path).id", idNode, "the id field '\(id)' must be a non-nullable string or int, not \(idType)")
+                    reader.report(
+                        "\(path).id", idNode, "the id field '\(id)' must be a non-nullable string or int, not \(idType)"
+                    )
                 }
             } else {
                 reader.report("\(path).id", idNode, "the id field '\(id)' is not among the fields")
@@ -61,7 +67,8 @@ extension DefinitionsParser {
             guard let text = reader.string(value, at: fieldPath) else { return nil }
             guard let type = FieldType(text: text) else {
                 reader.report(
-                    fieldPath, value, "unknown type '\(text)' (string, int, bool, timestamp, decimal; add ? for nullable)")
+                    fieldPath, value,
+                    "unknown type '\(text)' (string, int, bool, timestamp, decimal; add ? for nullable)")
                 return nil
             }
             return FieldDefinition(name: key, type: type)

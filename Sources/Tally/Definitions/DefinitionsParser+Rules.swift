@@ -4,7 +4,9 @@ import Yams
 extension DefinitionsParser {
     func lists(_ node: Node, _ definitions: Definitions) -> [ListDefinition] {
         named(node, section: "lists").compactMap { name, node, path in
-            guard let pairs = reader.mapping(node, at: path, allowed: ["of"] + DefinitionsReader.catalogKeys, required: ["of"])
+            guard
+                let pairs = reader.mapping(
+                    node, at: path, allowed: ["of"] + DefinitionsReader.catalogKeys, required: ["of"])
             else { return nil }
             guard let ofNode = pairs.first(where: { $0.key == "of" })?.value,
                 let of = reader.string(ofNode, at: "\(path).of")
@@ -15,7 +17,10 @@ extension DefinitionsParser {
             } else if let scalar = ScalarType(rawValue: of), scalar == .string || scalar == .int {
                 member = .scalar(scalar)
             } else {
-                reader.report("\(path).of", ofNode, "a list holds keys of an entity (\(definitions.entities.map(\.name).joined(separator: ", "))) or string or int, not '\(of)'")
+                reader.report(
+                    "\(path).of", ofNode,
+                    "a list holds keys of an entity (\(definitions.entities.map(\.name).joined(separator: ", "))) or string or int, not '\(of)'"
+                )
                 return nil
             }
             return ListDefinition(name: name, of: member, catalog: reader.catalog(pairs, at: path))
@@ -30,7 +35,9 @@ extension DefinitionsParser {
                     required: ["entity", "set_when", "on"])
             else { return nil }
             let value = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-            guard let entityNode = value["entity"], let whenNode = value["set_when"], let onNode = value["on"] else { return nil }
+            guard let entityNode = value["entity"], let whenNode = value["set_when"], let onNode = value["on"] else {
+                return nil
+            }
             let entity = entityReference(entityNode, at: "\(path).entity", definitions)
             reader.expressionNodes["\(path).set_when"] = whenNode
             let setWhen = reader.string(whenNode, at: "\(path).set_when", what: "an expression")
@@ -38,7 +45,9 @@ extension DefinitionsParser {
             for (event, item) in reader.stringList(onNode, at: "\(path).on") ?? [] {
                 guard let type = eventReference(event, item, at: "\(path).on", definitions) else { continue }
                 if let entity, type.field(named: entity.name) == nil {
-                    reader.report("\(path).on", item, "event type \(event) has no field '\(entity.name)' to find the flagged \(entity.name)")
+                    reader.report(
+                        "\(path).on", item,
+                        "event type \(event) has no field '\(entity.name)' to find the flagged \(entity.name)")
                 }
                 on.append(event)
             }
@@ -66,7 +75,9 @@ extension DefinitionsParser {
                     required: ["name", "when", "outcome"])
             else { return nil }
             let value = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-            guard let nameNode = value["name"], let whenNode = value["when"], let outcomeNode = value["outcome"] else { return nil }
+            guard let nameNode = value["name"], let whenNode = value["when"], let outcomeNode = value["outcome"] else {
+                return nil
+            }
             let name = reader.string(nameNode, at: "\(path).name").flatMap {
                 reader.identifier($0, at: "\(path).name", nameNode, what: "rule name")
             }
@@ -77,7 +88,10 @@ extension DefinitionsParser {
             let when = reader.string(whenNode, at: "\(path).when", what: "an expression")
             let outcome = reader.string(outcomeNode, at: "\(path).outcome")
             if let outcome, !definitions.outcomes.contains(outcome) {
-                reader.report("\(path).outcome", outcomeNode, "unknown outcome '\(outcome)' (\(definitions.outcomes.joined(separator: ", ")); declare others under outcomes:)")
+                reader.report(
+                    "\(path).outcome", outcomeNode,
+                    "unknown outcome '\(outcome)' (\(definitions.outcomes.joined(separator: ", ")); declare others under outcomes:)"
+                )
                 return nil
             }
             guard let name, let when, let outcome else { return nil }

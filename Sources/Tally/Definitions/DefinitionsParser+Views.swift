@@ -14,7 +14,8 @@ extension DefinitionsParser {
                     node, at: path, allowed: Self.viewKeys, required: ["entity", "from", "aggregate", "window"])
             else { return nil }
             let value = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-            guard let entityNode = value["entity"], let fromNode = value["from"], let aggregateNode = value["aggregate"],
+            guard let entityNode = value["entity"], let fromNode = value["from"],
+                let aggregateNode = value["aggregate"],
                 let windowNode = value["window"]
             else { return nil }
 
@@ -49,15 +50,21 @@ extension DefinitionsParser {
     func entityReference(_ node: Node, at path: String, _ definitions: Definitions) -> EntityDefinition? {
         guard let name = reader.string(node, at: path) else { return nil }
         guard let entity = definitions.entity(named: name) else {
-            reader.report(path, node, "unknown entity '\(name)' (declared: \(definitions.entities.map(\.name).joined(separator: ", ")))")
+            reader.report(
+                path, node,
+                "unknown entity '\(name)' (declared: \(definitions.entities.map(\.name).joined(separator: ", ")))")
             return nil
         }
         return entity
     }
 
-    func eventReference(_ name: String, _ node: Node, at path: String, _ definitions: Definitions) -> EventTypeDefinition? {
+    func eventReference(_ name: String, _ node: Node, at path: String, _ definitions: Definitions)
+        -> EventTypeDefinition?
+    {
         guard let event = definitions.eventType(named: name) else {
-            reader.report(path, node, "unknown event type '\(name)' (declared: \(definitions.events.map(\.name).joined(separator: ", ")))")
+            reader.report(
+                path, node,
+                "unknown event type '\(name)' (declared: \(definitions.events.map(\.name).joined(separator: ", ")))")
             return nil
         }
         return event
@@ -65,7 +72,9 @@ extension DefinitionsParser {
 
     /// `count`, `sum`, or `kind(argument)`.
     private func aggregate(_ node: Node, at path: String) -> (AggregateKind, String?)? {
-        guard let text = reader.string(node, at: path, what: "an aggregate such as count or sum(amount)") else { return nil }
+        guard let text = reader.string(node, at: path, what: "an aggregate such as count or sum(amount)") else {
+            return nil
+        }
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         var name = trimmed
         var argument: String?
@@ -91,14 +100,17 @@ extension DefinitionsParser {
     }
 
     /// `from: event`, `from: [a, b]`, or `from: { a: +amount, b: -amount }`.
-    private func sources(_ node: Node, at path: String, _ definitions: Definitions) -> [(ViewSource, EventTypeDefinition, Node)]? {
+    private func sources(_ node: Node, at path: String, _ definitions: Definitions) -> [(
+        ViewSource, EventTypeDefinition, Node
+    )]? {
         var result: [(ViewSource, EventTypeDefinition, Node)] = []
         if case .mapping(let mapping) = node {
             if mapping.isEmpty { reader.report(path, node, "must not be empty") }
             for (key, value, keyNode) in reader.mapping(node, at: path) ?? [] {
                 reader.expressionNodes["\(path).\(key)"] = value
                 guard let event = eventReference(key, keyNode, at: "\(path).\(key)", definitions),
-                    let expression = reader.string(value, at: "\(path).\(key)", what: "a value expression such as +amount")
+                    let expression = reader.string(
+                        value, at: "\(path).\(key)", what: "a value expression such as +amount")
                 else { continue }
                 result.append((ViewSource(eventType: key, value: expression), event, value))
             }
@@ -140,18 +152,27 @@ extension DefinitionsParser {
             let sourcePath = "\(path).from.\(event.name)"
             if let key = event.field(named: entity.name) {
                 if key.type.base != entity.keyType {
-                    reader.report(sourcePath, sourceNode, "field '\(entity.name)' of \(event.name) is \(key.type), but \(entity.name) keys are \(entity.keyType.rawValue)")
+                    reader.report(
+                        sourcePath, sourceNode,
+                        "field '\(entity.name)' of \(event.name) is \(key.type), but \(entity.name) keys are \(entity.keyType.rawValue)"
+                    )
                 }
             } else {
-                reader.report(sourcePath, sourceNode, "event type \(event.name) has no field '\(entity.name)' to key the view by")
+                reader.report(
+                    sourcePath, sourceNode, "event type \(event.name) has no field '\(entity.name)' to key the view by")
             }
             switch (view.aggregate.needsValue, view.argument, source.value) {
             case (false, _, .some):
                 reader.report(sourcePath, sourceNode, "count takes no value per event; list the event types instead")
             case (true, nil, nil):
-                reader.report("\(path).aggregate", aggregateNode, "\(view.aggregate.rawValue) needs a value: write \(view.aggregate.rawValue)(field), or give one per event type in from:")
+                reader.report(
+                    "\(path).aggregate", aggregateNode,
+                    "\(view.aggregate.rawValue) needs a value: write \(view.aggregate.rawValue)(field), or give one per event type in from:"
+                )
             case (true, .some, .some):
-                reader.report(sourcePath, sourceNode, "give the value either as the aggregate's argument or per event type, not both")
+                reader.report(
+                    sourcePath, sourceNode,
+                    "give the value either as the aggregate's argument or per event type, not both")
             case (true, let argument?, nil):
                 checkFieldValue(argument, in: event, aggregate: view.aggregate, at: "\(path).aggregate", aggregateNode)
             case (true, nil, let value?):
@@ -164,7 +185,9 @@ extension DefinitionsParser {
 
     /// Checks a value that is a plain (optionally signed) field reference; other expressions are
     /// left to the expression checker.
-    private func checkFieldValue(_ text: String, in event: EventTypeDefinition, aggregate: AggregateKind, at path: String, _ node: Node) {
+    private func checkFieldValue(
+        _ text: String, in event: EventTypeDefinition, aggregate: AggregateKind, at path: String, _ node: Node
+    ) {
         var name = text.trimmingCharacters(in: .whitespaces)
         let signed = name.hasPrefix("+") || name.hasPrefix("-")
         if signed { name = String(name.dropFirst()).trimmingCharacters(in: .whitespaces) }
@@ -176,9 +199,17 @@ extension DefinitionsParser {
         let base = field.type.base
         switch aggregate {
         case .sum, .avg, .stddev:
-            if !base.isNumeric { reader.report(path, node, "\(aggregate.rawValue) needs a number, but \(event.name).\(name) is \(field.type)") }
+            if !base.isNumeric {
+                reader.report(
+                    path, node, "\(aggregate.rawValue) needs a number, but \(event.name).\(name) is \(field.type)")
+            }
         case .min, .max:
-            if !base.isOrdered { reader.report(path, node, "\(aggregate.rawValue) needs an int, decimal or timestamp, but \(event.name).\(name) is \(field.type)") }
+            if !base.isOrdered {
+                reader.report(
+                    path, node,
+                    "\(aggregate.rawValue) needs an int, decimal or timestamp, but \(event.name).\(name) is \(field.type)"
+                )
+            }
         default:
             break
         }

@@ -46,7 +46,8 @@ struct DefinitionsParser {
         for (key, value, _) in reader.mapping(node, at: "settings", allowed: ["max_future", "retention"]) ?? [] {
             switch key {
             case "max_future":
-                if let ms = reader.duration(value, at: "settings.max_future", range: 0...86_400_000, what: "max_future") {
+                if let ms = reader.duration(value, at: "settings.max_future", range: 0...86_400_000, what: "max_future")
+                {
                     settings.maxFuture = ms
                 }
             default:
@@ -68,7 +69,8 @@ struct DefinitionsParser {
         var declared: [String] = []
         for (index, item) in items.enumerated() {
             let path = "outcomes[\(index)]"
-            guard let text = reader.string(item, at: path), reader.identifier(text, at: path, item, what: "outcome") != nil
+            guard let text = reader.string(item, at: path),
+                reader.identifier(text, at: path, item, what: "outcome") != nil
             else { continue }
             if Definitions.builtInOutcomes.contains(text) || declared.contains(text) {
                 reader.report(path, item, "outcome '\(text)' is declared twice (allow, review and block are built in)")
@@ -81,7 +83,9 @@ struct DefinitionsParser {
 
     private func entities(_ node: Node) -> [EntityDefinition] {
         named(node, section: "entities").compactMap { name, node, path in
-            guard let pairs = reader.mapping(node, at: path, allowed: ["key"] + DefinitionsReader.catalogKeys, required: ["key"])
+            guard
+                let pairs = reader.mapping(
+                    node, at: path, allowed: ["key"] + DefinitionsReader.catalogKeys, required: ["key"])
             else { return nil }
             // A bad key type is reported and the entity kept (as string), so that views naming it
             // do not report a second, misleading "unknown entity".

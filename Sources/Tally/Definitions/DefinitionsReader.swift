@@ -67,10 +67,12 @@ final class DefinitionsReader {
     }
 
     static func isIdentifier(_ text: String) -> Bool {
-        guard let first = text.utf8.first, text.utf8.count <= 64, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first)
+        guard let first = text.utf8.first, text.utf8.count <= 64,
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first)
         else { return false }
         return text.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
                 || byte == UInt8(ascii: "_")
         }
     }
@@ -97,11 +99,15 @@ final class DefinitionsReader {
     func duration(_ node: Node, at path: String, range: ClosedRange<Int64>, what: String) -> Int64? {
         guard let text = string(node, at: path, what: "a duration such as 90s, 5m, 24h or 30d") else { return nil }
         guard let ms = DurationLiteral.milliseconds(text) else {
-            report(path, node, "'\(text)' is not a duration: write a whole number and a unit (ms, s, m, h, d), e.g. 90s")
+            report(
+                path, node, "'\(text)' is not a duration: write a whole number and a unit (ms, s, m, h, d), e.g. 90s")
             return nil
         }
         guard range.contains(ms) else {
-            report(path, node, "\(what) \(text) is out of range (\(Self.describe(range.lowerBound)) to \(Self.describe(range.upperBound)))")
+            report(
+                path, node,
+                "\(what) \(text) is out of range (\(Self.describe(range.lowerBound)) to \(Self.describe(range.upperBound)))"
+            )
             return nil
         }
         return ms
@@ -109,7 +115,8 @@ final class DefinitionsReader {
 
     static func describe(_ ms: Int64) -> String {
         if ms == 0 { return "0" }
-        for (unit, scale) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] where ms % scale == 0 {
+        for (unit, scale) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)]
+        where ms % scale == 0 {
             return "\(ms / scale)\(unit)"
         }
         return "\(ms)ms"
@@ -143,7 +150,8 @@ final class DefinitionsReader {
             let quoted = scalar.style == .singleQuoted || scalar.style == .doubleQuoted
             if !scalar.string.contains("\n") { column = start + error.offset + (quoted ? 1 : 0) }
         }
-        issues.append(DefinitionIssue(path: path, line: node?.mark?.line, column: column, message: "expression \(error)"))
+        issues.append(
+            DefinitionIssue(path: path, line: node?.mark?.line, column: column, message: "expression \(error)"))
     }
 
     static let catalogKeys = ["description", "owner", "tags"]

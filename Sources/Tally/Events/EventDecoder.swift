@@ -32,7 +32,8 @@ struct EventDecoder: Sendable {
             return .failure(EventRejection(.missingType, "the event has no \"type\" member", field: "type"))
         }
         guard case .string(let typeName) = typeMember.value else {
-            return .failure(EventRejection(.missingType, "\"type\" must be a string, not \(typeMember.value.kind)", field: "type"))
+            return .failure(
+                EventRejection(.missingType, "\"type\" must be a string, not \(typeMember.value.kind)", field: "type"))
         }
         guard let schema = catalog.schemas[typeName] else {
             return .failure(EventRejection(.unknownType, "unknown event type '\(typeName)'", field: "type"))
@@ -77,7 +78,9 @@ struct EventDecoder: Sendable {
             } else if field.type.nullable {
                 value = .null
             } else {
-                return .failure(EventRejection(.missingField, "\(schema.name) needs field '\(field.name)' (\(field.type))", field: field.name))
+                return .failure(
+                    EventRejection(
+                        .missingField, "\(schema.name) needs field '\(field.name)' (\(field.type))", field: field.name))
             }
             payload.append(UInt8(ascii: ","))
             JSONWriter.appendString(field.name, to: &payload)
@@ -131,7 +134,9 @@ struct EventDecoder: Sendable {
             } catch {
                 switch error {
                 case .notANumber:
-                    return .failure(EventRejection(.invalidValue, "'\(name)' = \"\(text.prefix(40))\" is not a decimal number", field: name))
+                    return .failure(
+                        EventRejection(
+                            .invalidValue, "'\(name)' = \"\(text.prefix(40))\" is not a decimal number", field: name))
                 case .outOfRange(let reason):
                     return .failure(EventRejection(.outOfRange, "'\(name)': \(reason)", field: name))
                 }
@@ -140,8 +145,11 @@ struct EventDecoder: Sendable {
             switch value {
             case .number(let text):
                 guard text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-                    return .failure(EventRejection(
-                        .invalidValue, "'\(name)' = \(text): a time is whole epoch milliseconds ≥ 0 or RFC 3339 text", field: name))
+                    return .failure(
+                        EventRejection(
+                            .invalidValue,
+                            "'\(name)' = \(text): a time is whole epoch milliseconds ≥ 0 or RFC 3339 text", field: name)
+                    )
                 }
                 guard let ms = Int64(text), ms <= Timestamp.maximum else {
                     return .failure(EventRejection(.outOfRange, "'\(name)' = \(text) is after year 9999", field: name))
@@ -166,16 +174,22 @@ struct EventDecoder: Sendable {
         let size = text.utf8.count
         if field.isKey {
             guard size > 0 else {
-                return .failure(EventRejection(.invalidValue, "'\(field.name)' is a key and must not be empty", field: field.name))
+                return .failure(
+                    EventRejection(.invalidValue, "'\(field.name)' is a key and must not be empty", field: field.name))
             }
             guard size <= Self.maxKeyBytes else {
-                return .failure(EventRejection(
-                    .keyTooLong, "'\(field.name)' is \(size) bytes; keys and ids are at most \(Self.maxKeyBytes) bytes",
-                    field: field.name))
+                return .failure(
+                    EventRejection(
+                        .keyTooLong,
+                        "'\(field.name)' is \(size) bytes; keys and ids are at most \(Self.maxKeyBytes) bytes",
+                        field: field.name))
             }
         } else if size > Self.maxStringBytes {
-            return .failure(EventRejection(
-                .stringTooLong, "'\(field.name)' is \(size) bytes; strings are at most \(Self.maxStringBytes) bytes", field: field.name))
+            return .failure(
+                EventRejection(
+                    .stringTooLong,
+                    "'\(field.name)' is \(size) bytes; strings are at most \(Self.maxStringBytes) bytes",
+                    field: field.name))
         }
         return .success(.string(text))
     }

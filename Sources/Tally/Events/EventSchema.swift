@@ -79,7 +79,9 @@ struct EventCatalog: Sendable {
     init(definitions: Definitions, codes: [String: UInt16]) {
         let entities = Set(definitions.entities.map(\.name))
         schemas = Dictionary(
-            uniqueKeysWithValues: definitions.events.map { ($0.name, EventSchema($0, code: codes[$0.name]!, entityNames: entities)) })
+            uniqueKeysWithValues: definitions.events.map {
+                ($0.name, EventSchema($0, code: codes[$0.name]!, entityNames: entities))
+            })
         maxFuture = definitions.settings.maxFuture
     }
 }

@@ -135,7 +135,8 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         do {
             try self.init(parsing: text)
         } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a decimal: \(text)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not a decimal: \(text)"))
         }
     }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A strict RFC 8259 parser for request bodies and NDJSON lines.
 ///
 /// Stricter than Foundation's on purpose: no NaN/Infinity, no duplicate object keys, valid UTF-8
@@ -16,7 +18,9 @@ struct StrictJSONParser {
     }
 
     /// Parses exactly one JSON value (surrounded by optional whitespace).
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONSyntaxError) -> JSONValue {
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONSyntaxError)
+        -> JSONValue
+    {
         var parser = StrictJSONParser(bytes: bytes, maxDepth: maxDepth)
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
@@ -209,7 +213,9 @@ struct StrictJSONParser {
         case UInt8(ascii: "u"):
             var scalar = try hex4()
             if (0xD800...0xDBFF).contains(scalar) {
-                guard current == UInt8(ascii: "\\"), position + 1 < bytes.count, bytes[position + 1] == UInt8(ascii: "u") else {
+                guard current == UInt8(ascii: "\\"), position + 1 < bytes.count,
+                    bytes[position + 1] == UInt8(ascii: "u")
+                else {
                     throw error("lone high surrogate in a \\u escape")
                 }
                 position += 2
@@ -249,5 +255,3 @@ struct StrictJSONParser {
         byte >= 0x20 && byte < 0x7F ? String(UnicodeScalar(byte)) : String(format: "0x%02X", byte)
     }
 }
-
-import Foundation

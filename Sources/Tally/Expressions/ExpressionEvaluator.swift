@@ -67,7 +67,8 @@ struct ExpressionEvaluator {
             case .subtract: return checked(a.subtractingReportingOverflow(b))
             case .multiply:
                 let product = a.multipliedReportingOverflow(by: b)
-                return product.overflow ? .null : .number(micros: roundHalfEven(product.partialValue, dividedBy: 1_000_000))
+                return product.overflow
+                    ? .null : .number(micros: roundHalfEven(product.partialValue, dividedBy: 1_000_000))
             case .divide:
                 guard b != 0 else { return .null }
                 let scaled = a.multipliedReportingOverflow(by: 1_000_000)

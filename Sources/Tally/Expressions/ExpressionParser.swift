@@ -2,7 +2,10 @@
 /// comparisons and `in`, `+ -`, `* /`, unary `- +`. Strings are quoted with ' or ".
 struct ExpressionParser {
     private enum Token: Equatable {
-        case number(String), string(String), word(String), list(String)
+        case number(String)
+        case string(String)
+        case word(String)
+        case list(String)
         case symbol(String)
         case end
     }
@@ -89,7 +92,9 @@ struct ExpressionParser {
             try expect("(")
             var values: [ExpressionValue] = []
             repeat {
-                guard let value = literalValue() else { throw error("'in ( … )' takes literals, found \(describe(current))") }
+                guard let value = literalValue() else {
+                    throw error("'in ( … )' takes literals, found \(describe(current))")
+                }
                 values.append(value)
             } while accept(",")
             try expect(")")
@@ -188,7 +193,8 @@ struct ExpressionParser {
             case "true": return .literal(.bool(true))
             case "false": return .literal(.bool(false))
             case "null": return .literal(.null)
-            case "and", "or", "not", "in": throw ExpressionError(offset: at, message: "'\(word)' needs an operand before it")
+            case "and", "or", "not", "in":
+                throw ExpressionError(offset: at, message: "'\(word)' needs an operand before it")
             case "request":
                 try expect(".")
                 guard case .word(let field) = current else { throw error("expected a field name after 'request.'") }
@@ -207,7 +213,9 @@ struct ExpressionParser {
                 try expect(")")
                 return .coalesce(arguments)
             default:
-                if case .symbol("(") = current { throw ExpressionError(offset: at, message: "unknown function '\(word)' (functions: coalesce, flag)") }
+                if case .symbol("(") = current {
+                    throw ExpressionError(offset: at, message: "unknown function '\(word)' (functions: coalesce, flag)")
+                }
                 return .name(word, offset: at)
             }
         default:
@@ -227,7 +235,9 @@ struct ExpressionParser {
             }
             let start = i
             if c.isASCII && (c.isLetter || c == "_") {
-                while i < chars.count, chars[i].isASCII, chars[i].isLetter || chars[i].isNumber || chars[i] == "_" { i += 1 }
+                while i < chars.count, chars[i].isASCII, chars[i].isLetter || chars[i].isNumber || chars[i] == "_" {
+                    i += 1
+                }
                 tokens.append((.word(String(chars[start..<i])), start))
             } else if c.isASCII && c.isNumber {
                 while i < chars.count, chars[i].isASCII, chars[i].isNumber || chars[i] == "." { i += 1 }
@@ -244,8 +254,12 @@ struct ExpressionParser {
                 tokens.append((.string(value), start))
             } else if c == "@" {
                 i += 1
-                while i < chars.count, chars[i].isASCII, chars[i].isLetter || chars[i].isNumber || chars[i] == "_" { i += 1 }
-                guard i > start + 1 else { throw ExpressionError(offset: start, message: "'@' must be followed by a list name") }
+                while i < chars.count, chars[i].isASCII, chars[i].isLetter || chars[i].isNumber || chars[i] == "_" {
+                    i += 1
+                }
+                guard i > start + 1 else {
+                    throw ExpressionError(offset: start, message: "'@' must be followed by a list name")
+                }
                 tokens.append((.list(String(chars[(start + 1)..<i])), start))
             } else {
                 let two = i + 1 < chars.count ? String(chars[i...(i + 1)]) : ""

@@ -52,7 +52,8 @@ enum ExpressionChecker {
         case .name(let name, let offset):
             guard let type = scope.names[name] else {
                 let known = scope.names.keys.sorted().prefix(12).joined(separator: ", ")
-                throw ExpressionError(offset: offset, message: "unknown name '\(name)' (\(scope.describeNames): \(known))")
+                throw ExpressionError(
+                    offset: offset, message: "unknown name '\(name)' (\(scope.describeNames): \(known))")
             }
             return type
         case .requestField(let field, let offset):
@@ -62,17 +63,24 @@ enum ExpressionChecker {
             return .any
         case .flag(let name, let offset):
             guard scope.flags.contains(name) else {
-                throw ExpressionError(offset: offset, message: scope.flags.isEmpty ? "flag( ) is not available here" : "unknown flag '\(name)'")
+                throw ExpressionError(
+                    offset: offset,
+                    message: scope.flags.isEmpty ? "flag( ) is not available here" : "unknown flag '\(name)'")
             }
             return .bool
         case .unary(let op, let operand):
             let type = try self.type(of: operand, in: scope)
             switch op {
             case .negate, .plus:
-                guard type.fits(.number) else { throw ExpressionError(offset: start(operand), message: "'\(op.rawValue)' needs a number, not \(type)") }
+                guard type.fits(.number) else {
+                    throw ExpressionError(
+                        offset: start(operand), message: "'\(op.rawValue)' needs a number, not \(type)")
+                }
                 return .number
             case .not:
-                guard type.fits(.bool) else { throw ExpressionError(offset: start(operand), message: "'not' needs a condition, not \(type)") }
+                guard type.fits(.bool) else {
+                    throw ExpressionError(offset: start(operand), message: "'not' needs a condition, not \(type)")
+                }
                 return .bool
             }
         case .binary(let op, let left, let right, let offset):
@@ -92,7 +100,8 @@ enum ExpressionChecker {
             }
             if op == .and || op == .or {
                 guard l.fits(.bool) && r.fits(.bool) else {
-                    throw ExpressionError(offset: offset, message: "'\(op.rawValue)' needs conditions, not \(l) and \(r)")
+                    throw ExpressionError(
+                        offset: offset, message: "'\(op.rawValue)' needs conditions, not \(l) and \(r)")
                 }
                 return .bool
             }
@@ -106,7 +115,9 @@ enum ExpressionChecker {
         case .inList(let element, let list, let offset):
             let type = try self.type(of: element, in: scope)
             guard let member = scope.lists[list] else {
-                throw ExpressionError(offset: offset, message: scope.lists.isEmpty ? "lists are not available here" : "unknown list '@\(list)'")
+                throw ExpressionError(
+                    offset: offset,
+                    message: scope.lists.isEmpty ? "lists are not available here" : "unknown list '@\(list)'")
             }
             guard type.fits(member) else {
                 throw ExpressionError(offset: offset, message: "@\(list) holds \(member) values, not \(type)")
@@ -117,7 +128,8 @@ enum ExpressionChecker {
             for value in values {
                 let literal = try self.type(of: .literal(value), in: scope)
                 guard type.fits(literal) else {
-                    throw ExpressionError(offset: start(element), message: "'in' compares \(type) with a \(literal) literal")
+                    throw ExpressionError(
+                        offset: start(element), message: "'in' compares \(type) with a \(literal) literal")
                 }
             }
             return .bool
@@ -137,7 +149,9 @@ enum ExpressionChecker {
     /// Checks a condition (`where`, `set_when`, `when`): it must be a boolean.
     static func checkCondition(_ expression: Expression, in scope: ExpressionScope) throws(ExpressionError) {
         let type = try type(of: expression, in: scope)
-        guard type.fits(.bool) else { throw ExpressionError(offset: 0, message: "a condition must be true or false, not \(type)") }
+        guard type.fits(.bool) else {
+            throw ExpressionError(offset: 0, message: "a condition must be true or false, not \(type)")
+        }
     }
 
     /// The first character offset of an expression, for messages.

@@ -31,7 +31,8 @@ extension Tally {
         case .object:
             return try await ingest(decoded: [decoder.decode(value)])
         default:
-            throw TallyError(.malformedJSON, "the body must be an event object or an array of events, not \(value.kind)")
+            throw TallyError(
+                .malformedJSON, "the body must be an event object or an array of events, not \(value.kind)")
         }
     }
 
@@ -57,14 +58,16 @@ extension Tally {
 
     private func eventDecoder() throws(TallyError) -> EventDecoder {
         guard let stored else {
-            throw TallyError(.noDefinitions, "the store at \(directory) has no definitions: open it with some (tally ingest DEFS …)")
+            throw TallyError(
+                .noDefinitions, "the store at \(directory) has no definitions: open it with some (tally ingest DEFS …)")
         }
         return EventDecoder(catalog: stored.catalog, idHash: options.idHash)
     }
 
     private func checkCount(_ count: Int) throws(TallyError) {
         guard count <= options.maxEventsPerRequest else {
-            throw TallyError(.tooManyEvents, "\(count) events in one request; the limit is \(options.maxEventsPerRequest)")
+            throw TallyError(
+                .tooManyEvents, "\(count) events in one request; the limit is \(options.maxEventsPerRequest)")
         }
     }
 
@@ -148,7 +151,9 @@ struct IngestTransaction {
             outcomes.append(.accepted(LSN(lsn)))
         }
         if lsn != head { try txn.put(meta, MetaKey.headLSN, BigEndian.bytes(lsn)) }
-        if let watermark, watermark != storedWatermark { try txn.put(meta, MetaKey.watermark, BigEndian.bytes(watermark)) }
+        if let watermark, watermark != storedWatermark {
+            try txn.put(meta, MetaKey.watermark, BigEndian.bytes(watermark))
+        }
         return IngestResult(outcomes: outcomes, lsn: LSN(lsn))
     }
 
@@ -157,10 +162,12 @@ struct IngestTransaction {
         if let watermark, event.time < watermark - event.schema.lateness {
             return EventRejection(
                 .late,
-                "event time \(event.time) is older than the watermark \(watermark) minus the \(event.schema.name) lateness \(event.schema.lateness) ms")
+                "event time \(event.time) is older than the watermark \(watermark) minus the \(event.schema.name) lateness \(event.schema.lateness) ms"
+            )
         }
         if event.time > now + maxFuture {
-            return EventRejection(.future, "event time \(event.time) is more than \(maxFuture) ms ahead of the wall clock \(now)")
+            return EventRejection(
+                .future, "event time \(event.time) is more than \(maxFuture) ms ahead of the wall clock \(now)")
         }
         return nil
     }
@@ -177,7 +184,8 @@ struct IngestTransaction {
                 throw TallyError(.storageFailure, "the id index points at LSN \(lsn), which holds no event")
             }
             if stored.payload.elementsEqual(event.payload) { return .duplicate(of: LSN(lsn)) }
-            if stored.typeCode == event.schema.code, event.schema.idKey(canonicalPayload: stored.payload) == event.idKey {
+            if stored.typeCode == event.schema.code, event.schema.idKey(canonicalPayload: stored.payload) == event.idKey
+            {
                 return conflict(event, lsn)
             }
             return nil
@@ -185,8 +193,9 @@ struct IngestTransaction {
     }
 
     private func conflict(_ event: DecodedEvent, _ lsn: UInt64) -> EventOutcome {
-        .rejected(EventRejection(
-            .conflict, "\(event.schema.name) with this id is already stored (LSN \(lsn)) with a different payload",
-            field: nil))
+        .rejected(
+            EventRejection(
+                .conflict, "\(event.schema.name) with this id is already stored (LSN \(lsn)) with a different payload",
+                field: nil))
     }
 }

@@ -50,14 +50,17 @@ extension Snapshot {
         guard let schema = self.stored?.catalog.schemas.values.first(where: { $0.code == stored.typeCode }),
             case .object(let members)? = try? StrictJSONParser.parse(json)
         else {
-            return LoggedEvent(lsn: lsn, type: "#\(stored.typeCode)", time: stored.time, ingestTime: stored.ingestTime, json: json, fields: [:])
+            return LoggedEvent(
+                lsn: lsn, type: "#\(stored.typeCode)", time: stored.time, ingestTime: stored.ingestTime, json: json,
+                fields: [:])
         }
         var fields: [String: FieldValue] = [:]
         for (key, value) in members where key != "type" {
             guard let position = schema.position(of: key) else { continue }
             fields[key] = FieldValue(canonical: value, type: schema.fields[position].type.base)
         }
-        return LoggedEvent(lsn: lsn, type: schema.name, time: stored.time, ingestTime: stored.ingestTime, json: json, fields: fields)
+        return LoggedEvent(
+            lsn: lsn, type: schema.name, time: stored.time, ingestTime: stored.ingestTime, json: json, fields: fields)
     }
 }
 

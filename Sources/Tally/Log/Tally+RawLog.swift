@@ -37,18 +37,23 @@ extension Snapshot {
     /// The record logged at `lsn`, if retained.
     @_spi(RawLog)
     public func rawRecord(at lsn: LSN) throws -> [UInt8]? {
-        try storageCall { try transaction.value(databases.log, BigEndian.bytes(lsn.rawValue)).map { Array($0.dropFirst()) } }
+        try storageCall {
+            try transaction.value(databases.log, BigEndian.bytes(lsn.rawValue)).map { Array($0.dropFirst()) }
+        }
     }
 
     /// Calls `body` for every retained record in LSN order, from `start`, with its bytes after the
     /// kind byte; stop by returning false.
     @_spi(RawLog)
-    public func forEachRawRecord(from start: LSN = LSN(1), _ body: (LSN, UnsafeRawBufferPointer) throws -> Bool) throws {
+    public func forEachRawRecord(from start: LSN = LSN(1), _ body: (LSN, UnsafeRawBufferPointer) throws -> Bool) throws
+    {
         try storageCall {
             try transaction.withCursor(databases.log) { cursor in
                 var entry = try BigEndian.bytes(start.rawValue).withUnsafeBytes { try cursor.seek(atLeast: $0) }
                 while let current = entry, let lsn = BigEndian.uint64(current.key) {
-                    guard try body(LSN(lsn), UnsafeRawBufferPointer(rebasing: current.value.dropFirst())) else { return }
+                    guard try body(LSN(lsn), UnsafeRawBufferPointer(rebasing: current.value.dropFirst())) else {
+                        return
+                    }
                     entry = try cursor.next()
                 }
             }

@@ -18,22 +18,29 @@ struct StoredDefinitions: Sendable {
     static func read(_ txn: some TransactionReading, meta: Database) throws -> StoredDefinitions? {
         guard let json = try txn.value(meta, MetaKey.definitions) else { return nil }
         let definitions = try JSONDecoder().decode(Definitions.self, from: Data(json))
-        let version = try txn.value(meta, MetaKey.definitionsVersion).flatMap { bytes in
-            bytes.withUnsafeBytes { BigEndian.uint32($0) }
-        } ?? 1
+        let version =
+            try txn.value(meta, MetaKey.definitionsVersion).flatMap { bytes in
+                bytes.withUnsafeBytes { BigEndian.uint32($0) }
+            } ?? 1
         var codes: [String: UInt16] = [:]
         for event in definitions.events {
-            guard let code = try txn.value(meta, MetaKey.eventTypeCode(event.name)).flatMap({ $0.withUnsafeBytes(BigEndian.uint16) })
+            guard
+                let code = try txn.value(meta, MetaKey.eventTypeCode(event.name)).flatMap({
+                    $0.withUnsafeBytes(BigEndian.uint16)
+                })
             else { throw TallyError(.storageFailure, "the store has no code for event type \(event.name)") }
             codes[event.name] = code
         }
-        return StoredDefinitions(definitions: definitions, version: version, catalog: EventCatalog(definitions: definitions, codes: codes))
+        return StoredDefinitions(
+            definitions: definitions, version: version, catalog: EventCatalog(definitions: definitions, codes: codes))
     }
 
     /// Makes `new` the store's definitions in `txn`: unchanged definitions keep their version;
     /// changed ones must keep every event type compatible, and get the next version. Event types
     /// keep their codes for the life of the store.
-    static func apply(_ new: Definitions, in txn: WriteTransaction, meta: Database, directory: String) throws -> StoredDefinitions {
+    static func apply(_ new: Definitions, in txn: WriteTransaction, meta: Database, directory: String) throws
+        -> StoredDefinitions
+    {
         let current = try read(txn, meta: meta)
         if let current, current.definitions == new { return current }
         if let current {
@@ -48,10 +55,14 @@ struct StoredDefinitions: Sendable {
         var next = try txn.value(meta, MetaKey.nextEventTypeCode).flatMap { $0.withUnsafeBytes(BigEndian.uint16) } ?? 1
         var codes: [String: UInt16] = [:]
         for event in new.events {
-            if let code = try txn.value(meta, MetaKey.eventTypeCode(event.name)).flatMap({ $0.withUnsafeBytes(BigEndian.uint16) }) {
+            if let code = try txn.value(meta, MetaKey.eventTypeCode(event.name)).flatMap({
+                $0.withUnsafeBytes(BigEndian.uint16)
+            }) {
                 codes[event.name] = code
             } else {
-                guard next < UInt16.max else { throw TallyError(.incompatibleDefinitions, "too many event types over the store's life") }
+                guard next < UInt16.max else {
+                    throw TallyError(.incompatibleDefinitions, "too many event types over the store's life")
+                }
                 codes[event.name] = next
                 try txn.put(meta, MetaKey.eventTypeCode(event.name), BigEndian.bytes(next))
                 next += 1
@@ -61,7 +72,8 @@ struct StoredDefinitions: Sendable {
         let version = (current?.version ?? 0) + 1
         try txn.put(meta, MetaKey.definitions, Array(try encoder.encode(new)))
         try txn.put(meta, MetaKey.definitionsVersion, BigEndian.bytes(version))
-        return StoredDefinitions(definitions: new, version: version, catalog: EventCatalog(definitions: new, codes: codes))
+        return StoredDefinitions(
+            definitions: new, version: version, catalog: EventCatalog(definitions: new, codes: codes))
     }
 
     /// Why stored events of a type could not be read under the new definitions. Adding event
@@ -70,15 +82,22 @@ struct StoredDefinitions: Sendable {
         var problems: [String] = []
         for before in old.events {
             guard let after = new.eventType(named: before.name) else { continue }
-            if before.idField != after.idField { problems.append("\(before.name): the id field changes from \(before.idField) to \(after.idField)") }
-            if before.timeField != after.timeField { problems.append("\(before.name): the time field changes from \(before.timeField) to \(after.timeField)") }
+            if before.idField != after.idField {
+                problems.append("\(before.name): the id field changes from \(before.idField) to \(after.idField)")
+            }
+            if before.timeField != after.timeField {
+                problems.append("\(before.name): the time field changes from \(before.timeField) to \(after.timeField)")
+            }
             for field in after.fields {
                 if let previous = before.field(named: field.name) {
                     if previous.type != field.type {
-                        problems.append("\(before.name).\(field.name) changes type from \(previous.type) to \(field.type)")
+                        problems.append(
+                            "\(before.name).\(field.name) changes type from \(previous.type) to \(field.type)")
                     }
                 } else if !field.type.nullable {
-                    problems.append("\(before.name).\(field.name) is new and must be nullable (\(field.type)?), since stored events lack it")
+                    problems.append(
+                        "\(before.name).\(field.name) is new and must be nullable (\(field.type)?), since stored events lack it"
+                    )
                 }
             }
         }

@@ -63,13 +63,15 @@ public final class Tally: Sendable {
             let stored: StoredDefinitions?
             do {
                 try checkFormat(environment, directory: directory, writable: options.access == .readWrite)
-                stored = try loadDefinitions(environment, definitions, directory: directory, writable: options.access == .readWrite)
+                stored = try loadDefinitions(
+                    environment, definitions, directory: directory, writable: options.access == .readWrite)
             } catch {
                 environment.close()
                 throw error
             }
             let writer = options.access == .readWrite ? Writer(environment: environment) : nil
-            return Tally(directory: directory, options: options, environment: environment, writer: writer, stored: stored)
+            return Tally(
+                directory: directory, options: options, environment: environment, writer: writer, stored: stored)
         } catch {
             throw TallyError.fromStorage(error, path: directory)
         }

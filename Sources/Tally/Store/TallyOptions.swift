@@ -1,4 +1,6 @@
 import Foundation
+import TallyLMDB
+
 /// How an acknowledged write survives failures.
 public enum Durability: Sendable, Equatable {
     /// The default: each commit is fsync'd before any caller in it is acknowledged. Survives
@@ -33,7 +35,9 @@ extension Tally {
         /// Events one ingest request may carry.
         public var maxEventsPerRequest: Int = 100_000
         /// The wall clock (epoch ms) for `max_future` and ingest times; tests pin it.
-        @_spi(Testing) public var wallClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+        @_spi(Testing) public var wallClock: @Sendable () -> Int64 = {
+            Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        }
 
         /// The id-index hash; tests force collisions with a constant one.
         @_spi(Testing) public var idHash: @Sendable ([UInt8]) -> UInt64 = IdIndexKey.hash
@@ -60,5 +64,3 @@ extension Tally {
         }
     }
 }
-
-import TallyLMDB
