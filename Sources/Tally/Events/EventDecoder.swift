@@ -9,8 +9,8 @@ struct DecodedEvent: Sendable {
     let idKey: [UInt8]
     /// The id-index key: type code (2 bytes) + 64-bit hash of `idKey` (``IdIndexKey``).
     let idIndexKey: [UInt8]
-    /// Canonical JSON of the event: `type` first, then every declared field in order (null for
-    /// absent nullable fields). Equal payloads mean equal events.
+    /// Canonical JSON of the event: `type` first, then the declared fields in declaration order,
+    /// nulls left out. Equal payloads mean equal events.
     let payload: [UInt8]
 }
 
@@ -82,6 +82,10 @@ struct EventDecoder: Sendable {
                     EventRejection(
                         .missingField, "\(schema.name) needs field '\(field.name)' (\(field.type))", field: field.name))
             }
+            // Nulls are left out: for a nullable field, absent and null are the same event, and
+            // adding a nullable field to the definitions must not change stored events' form (a
+            // redelivery after such a change is still a duplicate).
+            if case .null = value { continue }
             payload.append(UInt8(ascii: ","))
             JSONWriter.appendString(field.name, to: &payload)
             payload.append(UInt8(ascii: ":"))

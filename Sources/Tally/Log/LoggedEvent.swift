@@ -9,7 +9,8 @@ public struct LoggedEvent: Sendable, Hashable {
     public let time: Int64
     /// When the store accepted it (wall clock, epoch ms).
     public let ingestTime: Int64
-    /// The canonical JSON the store keeps: `type` first, then every declared field in order.
+    /// The canonical JSON the store keeps: `type` first, then the declared fields in order, nulls
+    /// left out.
     public let json: String
     /// The fields typed by the event type's declaration.
     public let fields: [String: FieldValue]
@@ -54,7 +55,9 @@ extension Snapshot {
                 lsn: lsn, type: "#\(stored.typeCode)", time: stored.time, ingestTime: stored.ingestTime, json: json,
                 fields: [:])
         }
+        // Declared nullable fields the canonical form left out are null.
         var fields: [String: FieldValue] = [:]
+        for field in schema.fields where field.type.nullable { fields[field.name] = .null }
         for (key, value) in members where key != "type" {
             guard let position = schema.position(of: key) else { continue }
             fields[key] = FieldValue(canonical: value, type: schema.fields[position].type.base)

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+@_spi(Testing) @testable import Tally
+
+/// Definitions are stored and versioned: the same definitions keep their version, compatible
+/// changes get the next one, incompatible event-type changes are refused.
+@Suite struct StoredDefinitionsTests {
+    static let base = """
+        entities: { card: { key: string } }
+        events:
+          payment: { id: txn_id, time: ts, fields: { txn_id: string, card: string, amount: decimal } }
+        """
+    let now: Int64 = 1_700_000_000_000
+
+    func open(_ directory: TemporaryDirectory, _ text: String) throws -> Tally {
+        var options = Tally.Options()
+        options.wallClock = { 1_700_000_000_000 }
+        return try Tally.open(
+            directory: directory.path, definitions: try DefinitionsLoader.load(text: text), options: options)
+    }
+
+    func payment(_ id: String, extra: String = "") -> String {
+        #"{"type":"payment","txn_id":"\#(id)","ts":\#(now),"card":"c","amount":1\#(extra)}"#
+    }
+
+    @Test func sameDefinitionsKeepTheirVersionACompatibleChangeGetsTheNext() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var store = try open(directory, Self.base)
+        #expect(try store.read { $0.definitionsVersion } == 1)
+        _ = try await store.ingest(payment("a"))
+        store.close()
+
+        store = try open(directory, Self.base)
+        #expect(try store.read { $0.definitionsVersion } == 1, "reopening with the same definitions changes nothing")
+        store.close()
+
+        // A nullable field and a new event type are compatible: version 2, old events still read.
+        let extended =
+            Self.base.replacingOccurrences(of: "amount: decimal }", with: "amount: decimal, note: \"string?\" }")
+            + "\n  refund: { id: rid, time: ts, fields: { rid: string, card: string } }\n"
+        store = try open(directory, extended)
+        defer { store.close() }
+        #expect(try store.read { $0.definitionsVersion } == 2)
+        let old = try store.read { try $0.event(at: LSN(1)) }
+        #expect(old?.type == "payment")
+        let result = try await store.ingest(payment("b", extra: #","note":"hi""#))
+        #expect(result.accepted == 1)
+        #expect(try await store.ingest(payment("a")).outcomes == [.duplicate(of: LSN(1))], "old ids are still known")
+    }
+
+    @Test(arguments: [
+        ("amount: decimal }", "amount: int }", "changes type"),
+        ("amount: decimal }", "amount: decimal, region: string }", "must be nullable"),
+        ("id: txn_id", "id: card", "id field changes"),
+    ])
+    func incompatibleEventTypeChangesAreRefused(_ from: String, _ to: String, _ fragment: String) async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        try open(directory, Self.base).close()
+        #expect {
+            try open(directory, Self.base.replacingOccurrences(of: from, with: to))
+        } throws: { error in
+            guard let error = error as? TallyError else { return false }
+            return error.code == .incompatibleDefinitions && error.message.contains(fragment)
+        }
+        // The store still opens with its definitions.
+        let store = try open(directory, Self.base)
+        defer { store.close() }
+        #expect(try store.read { $0.definitionsVersion } == 1)
+    }
+
+    @Test func eventTypeCodesSurviveRemovalAndReturn() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let two = Self.base + "\n  refund: { id: rid, time: ts, fields: { rid: string, card: string } }\n"
+        var store = try open(directory, two)
+        _ = try await store.ingest(#"{"type":"refund","rid":"r1","ts":\#(now),"card":"c"}"#)
+        store.close()
+        store = try open(directory, Self.base)  // refund removed: allowed
+        #expect(
+            try await store.ingest(#"{"type":"refund","rid":"r2","ts":\#(now),"card":"c"}"#).outcomes.first?
+                .rejectionCode == "unknown_type")
+        store.close()
+        store = try open(directory, two)  // back again: same code, so r1 is still known
+        defer { store.close() }
+        #expect(
+            try await store.ingest(#"{"type":"refund","rid":"r1","ts":\#(now),"card":"c"}"#).outcomes == [
+                .duplicate(of: LSN(1))
+            ])
+    }
+
+    @Test func aStoreWithoutDefinitionsRefusesIngestClearly() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Tally.open(directory: directory.path)
+        defer { store.close() }
+        await #expect { try await store.ingest(payment("a")) } throws: { ($0 as? TallyError)?.code == .noDefinitions }
+    }
+
+    @Test func requestsOverTheEventLimitAreRefusedWhole() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = Tally.Options()
+        options.maxEventsPerRequest = 3
+        let store = try Tally.open(
+            directory: directory.path, definitions: try DefinitionsLoader.load(text: Self.base), options: options)
+        defer { store.close() }
+        let body = "[" + (0..<4).map { payment("e\($0)") }.joined(separator: ",") + "]"
+        await #expect { try await store.ingest(body) } throws: { ($0 as? TallyError)?.code == .tooManyEvents }
+        #expect(try store.read { try $0.lsn } == .zero)
+    }
+}
