@@ -140,15 +140,7 @@ struct DeviceIO {
     let statPath: String?
 
     init(directory: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/findmnt")
-        process.arguments = ["-n", "-o", "SOURCE", "--target", directory]
-        let output = Pipe()
-        process.standardOutput = output
-        try? process.run()
-        process.waitUntilExit()
-        let source = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let source = Filesystem.mountColumn("SOURCE", of: directory) ?? ""
         let name = URL(fileURLWithPath: source).lastPathComponent
         let path = "/sys/class/block/\(name)/stat"
         statPath = FileManager.default.fileExists(atPath: path) ? path : nil

@@ -163,17 +163,21 @@ struct Result: Codable {
 }
 
 enum Filesystem {
-    /// The filesystem type of `path` (ext4, xfs, tmpfs, ...) from `findmnt`.
-    static func type(of path: String) -> String {
+    /// The filesystem type of `path` (ext4, xfs, tmpfs, ...).
+    static func type(of path: String) -> String { mountColumn("FSTYPE", of: path) ?? "unknown" }
+
+    /// One column of `findmnt` for the mount holding `path` (`FSTYPE`, `SOURCE`, …).
+    static func mountColumn(_ column: String, of path: String) -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/findmnt")
-        process.arguments = ["-n", "-o", "FSTYPE", "--target", path]
+        process.arguments = ["-n", "-o", column, "--target", path]
         let output = Pipe()
         process.standardOutput = output
-        guard (try? process.run()) != nil else { return "unknown" }
+        guard (try? process.run()) != nil else { return nil }
         process.waitUntilExit()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
     }
 }
 

@@ -74,6 +74,8 @@ struct EventSchema: Sendable {
 /// All event types of the current definitions, by name.
 struct EventCatalog: Sendable {
     let schemas: [String: EventSchema]
+    /// The same schemas by stable code, for reading log records.
+    let schemasByCode: [UInt16: EventSchema]
     let maxFuture: Int64
 
     init(definitions: Definitions, codes: [String: UInt16]) {
@@ -82,6 +84,7 @@ struct EventCatalog: Sendable {
             uniqueKeysWithValues: definitions.events.map {
                 ($0.name, EventSchema($0, code: codes[$0.name]!, entityNames: entities))
             })
+        schemasByCode = Dictionary(uniqueKeysWithValues: schemas.values.map { ($0.code, $0) })
         maxFuture = definitions.settings.maxFuture
     }
 }

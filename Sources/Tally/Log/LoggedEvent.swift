@@ -19,18 +19,16 @@ public struct LoggedEvent: Sendable, Hashable {
 extension Snapshot {
     /// The event logged at `lsn`, if it is an event and retained.
     public func event(at lsn: LSN) throws -> LoggedEvent? {
-        do {
-            return try BigEndian.bytes(lsn.rawValue).withUnsafeBytes { key in
+        try storageCall {
+            try BigEndian.bytes(lsn.rawValue).withUnsafeBytes { key in
                 try transaction.get(databases.log, key).flatMap { decodeLoggedEvent(lsn, $0) }
             }
-        } catch let error as LMDBError {
-            throw TallyError.fromStorage(error, path: "")
         }
     }
 
     /// Calls `body` for each logged event from `start` in LSN order; stop by returning false.
     public func forEachEvent(from start: LSN = LSN(1), _ body: (LoggedEvent) throws -> Bool) throws {
-        do {
+        try storageCall {
             try transaction.withCursor(databases.log) { cursor in
                 var entry = try BigEndian.bytes(start.rawValue).withUnsafeBytes { try cursor.seek(atLeast: $0) }
                 while let current = entry, let lsn = BigEndian.uint64(current.key) {
@@ -40,15 +38,13 @@ extension Snapshot {
                     entry = try cursor.next()
                 }
             }
-        } catch let error as LMDBError {
-            throw TallyError.fromStorage(error, path: "")
         }
     }
 
     private func decodeLoggedEvent(_ lsn: LSN, _ bytes: UnsafeRawBufferPointer) -> LoggedEvent? {
         guard let stored = LogRecord.decodeEvent(bytes) else { return nil }
         let json = String(decoding: stored.payload, as: UTF8.self)
-        guard let schema = self.stored?.catalog.schemas.values.first(where: { $0.code == stored.typeCode }),
+        guard let schema = self.stored?.catalog.schemasByCode[stored.typeCode],
             case .object(let members)? = try? StrictJSONParser.parse(json)
         else {
             return LoggedEvent(

@@ -59,8 +59,4 @@ extension Snapshot {
             }
         }
     }
-
-    private func storageCall<R>(_ body: () throws -> R) throws -> R {
-        do { return try body() } catch let error as LMDBError { throw TallyError.fromStorage(error, path: "") }
-    }
 }

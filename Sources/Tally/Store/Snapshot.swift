@@ -12,12 +12,10 @@ public struct Snapshot {
     /// The watermark: the newest event time (epoch ms) the store has accepted; nil before the first.
     public var watermark: Int64? {
         get throws {
-            do {
-                return try MetaKey.watermark.withUnsafeBytes { key in
+            try storageCall {
+                try MetaKey.watermark.withUnsafeBytes { key in
                     try transaction.get(databases.meta, key).flatMap(BigEndian.int64)
                 }
-            } catch let error as LMDBError {
-                throw TallyError.fromStorage(error, path: "")
             }
         }
     }
@@ -25,13 +23,16 @@ public struct Snapshot {
     /// The highest LSN visible in this snapshot (``LSN/zero`` for an empty store).
     public var lsn: LSN {
         get throws {
-            do {
-                return try MetaKey.headLSN.withUnsafeBytes { key in
+            try storageCall {
+                try MetaKey.headLSN.withUnsafeBytes { key in
                     try transaction.get(databases.meta, key).flatMap(BigEndian.uint64).map { LSN($0) } ?? .zero
                 }
-            } catch let error as LMDBError {
-                throw TallyError.fromStorage(error, path: "")
             }
         }
+    }
+
+    /// Runs a read of this snapshot, turning binding errors into ``TallyError``.
+    func storageCall<R>(_ body: () throws -> R) throws -> R {
+        do { return try body() } catch let error as LMDBError { throw TallyError.fromStorage(error, path: "") }
     }
 }

@@ -38,7 +38,7 @@ struct StoredDefinitions: Sendable {
     /// Makes `new` the store's definitions in `txn`: unchanged definitions keep their version;
     /// changed ones must keep every event type compatible, and get the next version. Event types
     /// keep their codes for the life of the store.
-    static func apply(_ new: Definitions, in txn: WriteTransaction, meta: Database, directory: String) throws
+    static func apply(_ new: Definitions, in txn: WriteTransaction, meta: Database) throws
         -> StoredDefinitions
     {
         let current = try read(txn, meta: meta)

@@ -91,7 +91,7 @@ public final class Tally: Sendable {
         }
         let txn = try environment.beginWriteTransaction()
         do {
-            let stored = try StoredDefinitions.apply(definitions, in: txn, meta: meta, directory: directory)
+            let stored = try StoredDefinitions.apply(definitions, in: txn, meta: meta)
             try txn.commit()
             return stored
         } catch {
