@@ -72,13 +72,18 @@ import Testing
     }
 
     @Test func readsTouchBoundedEntriesWhateverTheEventCount() async throws {
-        let large = Int(ProcessInfo.processInfo.environment["TALLY_READ_COST_EVENTS"] ?? "") ?? (isCI ? 40_000 : 200_000)
+        let large =
+            Int(ProcessInfo.processInfo.environment["TALLY_READ_COST_EVENTS"] ?? "") ?? (isCI ? 40_000 : 200_000)
         let small = try await Self.entriesPerView(events: 4_000)
         let big = try await Self.entriesPerView(events: large)
-        print("entries touched per view read: 4,000 events \(small.sorted { $0.key < $1.key }); \(large) events \(big.sorted { $0.key < $1.key })")
+        print(
+            "entries touched per view read: 4,000 events \(small.sorted { $0.key < $1.key }); \(large) events \(big.sorted { $0.key < $1.key })"
+        )
         for (name, count) in big where name != "vector" {
             #expect(count <= 500, "\(name) touched \(count) entries for \(large) events")
-            #expect(count <= (small[name] ?? 0) + 40, "\(name): \(small[name] ?? 0) entries at 4,000 events, \(count) at \(large)")
+            #expect(
+                count <= (small[name] ?? 0) + 40,
+                "\(name): \(small[name] ?? 0) entries at 4,000 events, \(count) at \(large)")
         }
         for name in ["n", "total", "mean", "latest"] {
             #expect((big[name] ?? 99) <= 4, "\(name) is two seeks (or one) whatever the events: \(big[name] ?? -1)")

@@ -41,7 +41,8 @@ import Testing
         #expect(try Self.vector(store, at: Self.t0 + 60_000)[view: "cnt_60s"] == .int(0))
         #expect(try Self.vector(store, at: Self.t0 + 999)[view: "cnt_1s"] == .int(1))
         #expect(try Self.vector(store, at: Self.t0 + 1000)[view: "cnt_1s"] == .int(0))
-        #expect(try Self.vector(store, at: Self.t0 + 1000)[view: "high_60s"] == .decimal(try ExactDecimal(parsing: "10")))
+        #expect(
+            try Self.vector(store, at: Self.t0 + 1000)[view: "high_60s"] == .decimal(try ExactDecimal(parsing: "10")))
         #expect(try Self.vector(store, at: Self.t0 + 60_000)[view: "high_60s"] == .null)
         #expect(try Self.vector(store, at: Self.t0 + 10 * 86_400_000)[view: "cnt_lifetime"] == .int(1))
     }
@@ -199,7 +200,8 @@ import Testing
         let lsn = try store.read { try $0.lsn }
         #expect(lsn.rawValue == UInt64(outcomes.count))  // the rejected one took no LSN
         // It was not remembered: a redelivery is judged again (and rejected again), not a duplicate.
-        let again = try await store.ingest(Self.auth("x\(outcomes.count - 1)", Self.t0 + Int64(outcomes.count - 1), amount: huge))
+        let again = try await store.ingest(
+            Self.auth("x\(outcomes.count - 1)", Self.t0 + Int64(outcomes.count - 1), amount: huge))
         #expect(again.outcomes[0].rejectionCode == "out_of_range")
     }
 }
