@@ -38,7 +38,8 @@ import Testing
                 var samples: [Sample] = []
                 var violations: [String] = []
                 while !done.isSet {
-                    try await Task.sleep(for: .microseconds(200))  // two cooperative threads: leave room for the writer's callers
+                    // Two cooperative threads here: leave room for the writer's callers.
+                    try await Task.sleep(for: .microseconds(200))
                     let (token, vector) = try store.read { snapshot in
                         let token = try snapshot.token(at: at)
                         return (token, try snapshot.vector(entity: "card", key: "c1", at: token))
