@@ -138,4 +138,33 @@ import Testing
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("unknown_entity"), "\(unknown.stderr)")
     }
+
+    @Test func backupIsAConsistentStoreAndIngestWithoutDefinitionsUsesTheStoredOnes() throws {
+        let directory = TemporaryDirectory()
+        let copy = TemporaryDirectory()
+        defer {
+            directory.remove()
+            copy.remove()
+        }
+        let first = try Self.tally([
+            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
+        ])
+        #expect(first.status == 0, "\(first.stderr)")
+        // Without DEFS: the store's definitions; everything is a duplicate the second time.
+        let again = try Self.tally(["ingest", "Examples/cards-sample.ndjson", "--data-dir", directory.path])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("duplicates  3000"), "\(again.stdout)")
+        let backup = try Self.tally(["backup", copy.path, "--compact", "--data-dir", directory.path])
+        #expect(backup.status == 0, "\(backup.stderr)")
+        #expect(backup.stdout.contains("at lsn 2971"), "\(backup.stdout)")
+        let arguments = ["get", "card", "card_1", "--at", "1793491205998", "--lsn", "2000"]
+        let original = try Self.tally(arguments + ["--data-dir", directory.path])
+        let restored = try Self.tally(arguments + ["--data-dir", copy.path])
+        #expect(original.status == 0 && restored.status == 0, "\(original.stderr) \(restored.stderr)")
+        #expect(original.stdout == restored.stdout)
+        #expect(original.stdout.contains(#""lsn":2000"#))
+        let notEmpty = try Self.tally(["backup", copy.path, "--data-dir", directory.path])
+        #expect(notEmpty.status != 0)
+        #expect(notEmpty.stderr.contains("not empty"), "\(notEmpty.stderr)")
+    }
 }
