@@ -5,5 +5,7 @@ struct TallyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tally",
         abstract: "A decision-coherent context store on LMDB.",
-        subcommands: [Check.self, Ingest.self, Get.self, Generate.self, Stats.self, Backup.self, Doctor.self])
+        subcommands: [
+            Check.self, Ingest.self, Get.self, Catalog.self, Generate.self, Stats.self, Backup.self, Doctor.self,
+        ])
 }

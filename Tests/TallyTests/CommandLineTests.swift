@@ -167,4 +167,26 @@ import Testing
         #expect(notEmpty.status != 0)
         #expect(notEmpty.stderr.contains("not empty"), "\(notEmpty.stderr)")
     }
+
+    @Test func catalogListsEveryDefinitionWithItsMetadataAndVersion() throws {
+        let fromFile = try Self.tally(["catalog", "Examples/cards.yaml"])
+        #expect(fromFile.status == 0, "\(fromFile.stderr)")
+        #expect(fromFile.stdout.contains("owner: credit-risk"))
+        #expect(fromFile.stdout.contains("Authorized minus settled minus reversed"))
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        _ = try Self.tally([
+            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
+        ])
+        let served = try Self.tally(["catalog", "--json", "--data-dir", directory.path])
+        #expect(served.status == 0, "\(served.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(served.stdout.utf8)) as? [String: Any]
+        #expect((object?["definitions_version"] as? Int) == 1)
+        let entries = object?["entries"] as? [[String: Any]] ?? []
+        let kinds = Dictionary(grouping: entries, by: { $0["kind"] as? String ?? "" }).mapValues(\.count)
+        #expect(kinds == ["entity": 2, "event": 4, "view": 10, "list": 2, "flag": 1, "rule": 4], "\(kinds)")
+        let authorization = entries.first { ($0["name"] as? String) == "authorization" }
+        #expect((authorization?["tags"] as? [String]) == ["core"])
+        #expect((authorization?["owner"] as? String) == "payments")
+    }
 }
