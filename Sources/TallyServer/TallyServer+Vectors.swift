@@ -1,0 +1,133 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Tally
+
+extension TallyServer {
+    /// `GET /v1/entities/{entity}/{key}[?lsn=N&at=T]`: one entity's vector and the snapshot token.
+    func entityVector(_ request: Request, _ context: BasicRequestContext) throws -> Response {
+        let entity = try pathParameter("entity", context)
+        let key = try pathParameter("key", context)
+        let point = try ReadPoint.query(request.uri.queryParameters)
+        let (vector, token) = try store.read { snapshot in
+            let token = try snapshot.token(lsn: point.lsn, at: point.at)
+            return (try snapshot.vector(entity: entity, key: key, at: token), token)
+        }
+        var json = JSONOutput()
+        Self.write(vector, snapshot: token, into: &json)
+        return .json(json.bytes)
+    }
+
+    /// `POST /v1/vectors`: several entities in one snapshot (one read transaction), in request order.
+    func vectors(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        if let type = request.mediaType, type != "application/json" {
+            throw APIError(
+                .unsupportedMediaType, "unsupported_media_type",
+                "Content-Type \(type) is not accepted: send application/json")
+        }
+        let body = try await request.collectBody(limit: limits.maxBodyBytes)
+        let (keys, point) = try parseVectorsRequest(body)
+        let (vectors, token) = try store.read { snapshot in
+            let token = try snapshot.token(lsn: point.lsn, at: point.at)
+            return (try keys.map { try snapshot.vector(entity: $0.entity, key: $0.key, at: token) }, token)
+        }
+        var json = JSONOutput(reservingCapacity: 256 * vectors.count)
+        json.object { json in
+            json.member("vectors") { json in
+                json.array { json in
+                    for vector in vectors { json.element { Self.write(vector, snapshot: nil, into: &$0) } }
+                }
+            }
+            json.member("snapshot") { Self.write(token, into: &$0) }
+        }
+        return .json(json.bytes)
+    }
+
+    /// `{"entities":[{"entity":"card","key":"c1"},…],"lsn":N?,"at":T?}`; anything else is 400.
+    private func parseVectorsRequest(_ body: [UInt8]) throws -> ([(entity: String, key: String)], ReadPoint) {
+        guard case .object(let members) = try StrictJSON.parse(body) else {
+            throw ReadPoint.invalid(#"the body must be an object: {"entities":[{"entity":…,"key":…}],"lsn":…,"at":…}"#)
+        }
+        var point = ReadPoint()
+        var entities: [StrictJSON.Value]?
+        for member in members {
+            switch member.key {
+            case "entities":
+                guard case .array(let list) = member.value else { throw ReadPoint.invalid("entities must be an array") }
+                entities = list
+            case "lsn", "at": try point.set(member: member.key, member.value)
+            default: throw ReadPoint.invalid("unknown member '\(member.key)'; the body takes entities, lsn and at")
+            }
+        }
+        guard let entities, !entities.isEmpty else {
+            throw ReadPoint.invalid("entities must list at least one {\"entity\":…,\"key\":…}")
+        }
+        guard entities.count <= limits.maxVectorsPerRequest else {
+            throw APIError(
+                .contentTooLarge, "too_many_entities",
+                "\(entities.count) entities in one request; the limit is \(limits.maxVectorsPerRequest)")
+        }
+        let keys = try entities.enumerated().map { index, item throws(APIError) -> (entity: String, key: String) in
+            guard case .object(let fields) = item else {
+                throw ReadPoint.invalid("entities[\(index)] must be an object")
+            }
+            var entity: String?
+            var key: String?
+            for field in fields {
+                switch (field.key, field.value) {
+                case ("entity", .string(let text)): entity = text
+                case ("key", .string(let text)): key = text
+                default:
+                    throw ReadPoint.invalid("entities[\(index)]: '\(field.key)' must be a string (entity, key)")
+                }
+            }
+            guard let entity, let key else {
+                throw ReadPoint.invalid("entities[\(index)] needs both entity and key (strings)")
+            }
+            return (entity, key)
+        }
+        return (keys, point)
+    }
+
+    /// A path segment, percent-decoded.
+    private func pathParameter(_ name: String, _ context: BasicRequestContext) throws(APIError) -> String {
+        guard let raw = context.parameters.get(name), let decoded = raw.removingPercentEncoding, !decoded.isEmpty else {
+            throw ReadPoint.invalid("the \(name) in the path is empty or not valid percent-encoding")
+        }
+        return decoded
+    }
+
+    /// `{"entity":…,"key":…,"views":{…},"recomputed":…[,"snapshot":{…}]}`
+    static func write(_ vector: EntityVector, snapshot: SnapshotToken?, into json: inout JSONOutput) {
+        json.object { json in
+            json.member("entity") { $0.string(vector.entity) }
+            json.member("key") { $0.string(vector.key) }
+            json.member("views") { json in
+                json.object { json in
+                    for (name, value) in vector.views { json.member(name) { write(value, into: &$0) } }
+                }
+            }
+            json.member("recomputed") { $0.bool(vector.recomputed) }
+            if let snapshot { json.member("snapshot") { write(snapshot, into: &$0) } }
+        }
+    }
+
+    static func write(_ token: SnapshotToken, into json: inout JSONOutput) {
+        json.object { json in
+            json.member("lsn") { $0.number(token.lsn.rawValue) }
+            json.member("at") { $0.number(token.at) }
+            json.member("definitions_version") { $0.number(token.definitionsVersion) }
+        }
+    }
+
+    static func write(_ value: FeatureValue, into json: inout JSONOutput) {
+        switch value {
+        case .null: json.null()
+        case .int(let number): json.number(number)
+        case .decimal(let decimal): json.rawNumber(decimal.description)
+        case .string(let text): json.string(text)
+        case .bool(let flag): json.bool(flag)
+        case .timestamp(let ms): json.number(ms)
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+import Testing
+
+@testable import TallyServer
+
+/// `tally serve` as a child process on a loopback port.
+final class ServeProcess: @unchecked Sendable {
+    let process = Process()
+    private let output = Pipe()
+    private(set) var port = 0
+
+    /// The `tally` executable, built next to the test bundle.
+    static var tallyPath: String {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("tally").path
+    }
+
+    /// Starts the server and waits (bounded) for its "listening on" line.
+    init(directory: String, tokenFile: String, port: Int) throws {
+        process.executableURL = URL(fileURLWithPath: Self.tallyPath)
+        process.arguments = [
+            "serve", "--definitions", "Examples/cards.yaml", "--data-dir", directory, "--token-file", tokenFile,
+            "--host", "127.0.0.1", "--port", String(port), "--log-level", "warning",
+        ]
+        process.standardOutput = output
+        try process.run()
+        var text = ""
+        let handle = output.fileHandleForReading
+        while !text.contains("\n") {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let range = text.range(of: "http://127.0.0.1:"),
+            let parsed = Int(text[range.upperBound...].prefix { $0.isNumber })
+        else { throw TestFailure("tally serve did not start: \(text)") }
+        self.port = parsed
+    }
+
+    /// Sends `signal` and waits (bounded) for the exit; returns the exit status.
+    func stop(signal: Int32 = SIGTERM) throws -> Int32 {
+        kill(process.processIdentifier, signal)
+        for _ in 0..<600 where process.isRunning { usleep(50_000) }
+        guard !process.isRunning else {
+            kill(process.processIdentifier, SIGKILL)
+            throw TestFailure("tally serve did not stop within 30 s of signal \(signal)")
+        }
+        return process.terminationStatus
+    }
+}
+
+/// The bodies of acknowledged events, shared by the client tasks.
+final class Acknowledged: Sendable {
+    let bodies = Mutex<[String]>([])
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+@Suite("graceful shutdown")
+struct GracefulShutdownTests {
+    @Test("SIGTERM under load loses no acknowledged event; a restart on the same port works at once")
+    func sigtermLosesNoAcknowledgedEvent() async throws {
+        let directory = NSTemporaryDirectory() + "tally-serve-sigterm-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var tokens = TokenFile()
+        let admin = tokens.add(name: "admin", role: .admin)
+        let tokenFile = directory + "/test-tokens.json"
+        try tokens.save(to: tokenFile)
+        let headers: HTTPFields = [.authorization: "Bearer \(admin)", .contentType: "application/json"]
+
+        let server = try ServeProcess(directory: directory + "/data", tokenFile: tokenFile, port: 0)
+        let port = server.port
+        let acknowledged = Acknowledged()
+        let clients = 4
+        let perClient = 400
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    try? await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+                        for index in 0..<perClient {
+                            let id = "sig-\(client)-\(index)"
+                            let body = authorization(id, card: "c\(client)", time: baseTime + Int64(index))
+                            guard
+                                let response = try? await http.post(
+                                    "/v1/events", headers: headers, body: ByteBuffer(string: body))
+                            else { return }
+                            guard response.status == .ok, let text = response.body.map({ String(buffer: $0) }),
+                                text.contains(#""accepted":1"#)
+                            else { return }
+                            acknowledged.bodies.withLock { $0.append(body) }
+                        }
+                    }
+                }
+            }
+            // SIGTERM once some events are acknowledged, while the clients keep sending.
+            group.addTask {
+                for _ in 0..<2000 where acknowledged.bodies.withLock({ $0.count }) < 100 {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                #expect(try server.stop() == 0)
+            }
+            try await group.waitForAll()
+        }
+        let acked = acknowledged.bodies.withLock { $0 }
+        #expect(acked.count >= 100)
+
+        // Restart at once on the same port: every acknowledged event is stored (a duplicate now).
+        let again = try ServeProcess(directory: directory + "/data", tokenFile: tokenFile, port: port)
+        #expect(again.port == port)
+        let check = try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+            try await http.post(
+                "/v1/events", headers: headers, body: ByteBuffer(string: "[\(acked.joined(separator: ","))]"))
+        }
+        #expect(check.status == .ok)
+        let json =
+            (try? JSONSerialization.jsonObject(with: Data(String(buffer: check.body ?? .init()).utf8)))
+            as? [String: Any]
+        #expect(json?["duplicates"] as? Int == acked.count)
+        #expect(json?["accepted"] as? Int == 0)
+        #expect(try again.stop(signal: SIGINT) == 0)
+    }
+}
