@@ -31,6 +31,8 @@ public struct TallyError: Error, Sendable, CustomStringConvertible {
         public static let overloaded = Code("overloaded")
         /// The store is closed.
         public static let closed = Code("closed")
+        /// An entity type the definitions do not declare.
+        public static let unknownEntity = Code("unknown_entity")
         /// The disk is full.
         public static let diskFull = Code("disk_full")
         /// The definitions are invalid (see the message for every problem with its position).

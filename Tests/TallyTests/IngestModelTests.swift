@@ -11,7 +11,7 @@ import Testing
 /// future bounds, decimals come in several spellings, and the id-index hash is forced into 4 buckets
 /// so the collision path runs all the time.
 /// A seeded generator for repeatable streams (SplitMix64).
-struct SplitMix64 {
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

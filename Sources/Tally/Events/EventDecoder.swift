@@ -12,6 +12,8 @@ struct DecodedEvent: Sendable {
     /// Canonical JSON of the event: `type` first, then the declared fields in declaration order,
     /// nulls left out. Equal payloads mean equal events.
     let payload: [UInt8]
+    /// The typed field values in field order (absent nullable fields are null).
+    let values: [FieldValue]
 }
 
 /// Checks events against their types (SPEC §1 "Events on the wire") and builds their canonical form.
@@ -71,6 +73,8 @@ struct EventDecoder: Sendable {
 
     private func finish(_ schema: EventSchema, _ values: [FieldValue?]) -> Result<DecodedEvent, EventRejection> {
         var payload = schema.payloadPrefix
+        var typed: [FieldValue] = []
+        typed.reserveCapacity(schema.fields.count)
         for (position, field) in schema.fields.enumerated() {
             let value: FieldValue
             if let present = values[position] {
@@ -85,6 +89,7 @@ struct EventDecoder: Sendable {
             // Nulls are left out: for a nullable field, absent and null are the same event, and
             // adding a nullable field to the definitions must not change stored events' form (a
             // redelivery after such a change is still a duplicate).
+            typed.append(value)
             if case .null = value { continue }
             payload.append(UInt8(ascii: ","))
             JSONWriter.appendString(field.name, to: &payload)
@@ -99,7 +104,9 @@ struct EventDecoder: Sendable {
             preconditionFailure("the id field is a non-nullable string or int")
         }
         let indexKey = IdIndexKey.make(code: schema.code, hash: idHash(idKey))
-        return .success(DecodedEvent(schema: schema, time: time, idKey: idKey, idIndexKey: indexKey, payload: payload))
+        return .success(
+            DecodedEvent(
+                schema: schema, time: time, idKey: idKey, idIndexKey: indexKey, payload: payload, values: typed))
     }
 
     private func convert(_ value: JSONValue, to field: EventSchema.Field) -> Result<FieldValue, EventRejection> {

@@ -79,9 +79,11 @@ extension Tally {
         let databases = databases
         let clock = options.wallClock
         let maxFuture = stored.catalog.maxFuture
+        let views = ViewMaintenance(catalog: stored.views, database: databases.views)
         let cost = events.count
         return try await write(cost: cost) { txn in
-            try IngestTransaction(txn: txn, databases: databases, now: clock(), maxFuture: maxFuture).apply(events)
+            try IngestTransaction(txn: txn, databases: databases, views: views, now: clock(), maxFuture: maxFuture)
+                .apply(events)
         }
     }
 }
@@ -90,6 +92,7 @@ extension Tally {
 struct IngestTransaction {
     let txn: WriteTransaction
     let databases: Tally.Databases
+    let views: ViewMaintenance
     let now: Int64
     let maxFuture: Int64
 
@@ -112,6 +115,7 @@ struct IngestTransaction {
             let bound = boundViolation(event, watermark: watermark)
             let candidate = lsn + 1
             let hit: UInt64?
+            var insertedIndexEntry = false
             if bound == nil {
                 let entry = IdempotencyEntry.encode(lsn: candidate)
                 hit = try event.idIndexKey.withUnsafeBytes { key in
@@ -119,6 +123,7 @@ struct IngestTransaction {
                         try txn.insertIfAbsent(databases.ids, key, value).flatMap(IdempotencyEntry.decode)
                     }
                 }
+                insertedIndexEntry = hit == nil
             } else {
                 hit = try lookup(databases.ids, event.idIndexKey)
             }
@@ -139,6 +144,18 @@ struct IngestTransaction {
                 outcomes.append(.rejected(bound))
                 continue
             }
+            // Views change in the same transaction; an event that would overflow a running total is
+            // rejected before anything of it is written (its id-index entry is taken back).
+            let writes: ViewMaintenance.Writes
+            switch try views.plan(schema: event.schema, values: event.values, time: event.time, lsn: candidate, in: txn)
+            {
+            case .success(let planned): writes = planned
+            case .failure(let rejection):
+                if insertedIndexEntry { try txn.delete(databases.ids, event.idIndexKey) }
+                outcomes.append(.rejected(rejection))
+                continue
+            }
+            try views.apply(writes, in: txn)
             lsn = candidate
             if needsCollisionEntry {
                 try txn.put(databases.idCollisions, event.idKey, IdempotencyEntry.encode(lsn: lsn))

@@ -5,6 +5,8 @@ public struct Snapshot {
     let transaction: ReadTransaction
     let databases: Tally.Databases
     let stored: StoredDefinitions?
+    /// The wall clock (epoch ms): the default `at` of a read.
+    let wallClock: @Sendable () -> Int64
 
     /// The version of the definitions this snapshot is read with (0 if the store has none).
     public var definitionsVersion: UInt32 { stored?.version ?? 0 }
@@ -28,6 +30,19 @@ public struct Snapshot {
                     try transaction.get(databases.meta, key).flatMap(BigEndian.uint64).map { LSN($0) } ?? .zero
                 }
             }
+        }
+    }
+
+    /// Runs a read of this snapshot with typed throws: binding errors become ``TallyError``.
+    func tallyCall<R>(_ body: () throws -> R) throws(TallyError) -> R {
+        do {
+            return try body()
+        } catch let error as TallyError {
+            throw error
+        } catch let error as LMDBError {
+            throw TallyError.fromStorage(error, path: "")
+        } catch {
+            throw TallyError(.storageFailure, "reading the store failed: \(error)", cause: error)
         }
     }
 

@@ -8,6 +8,7 @@ import TallyLMDB
 /// | `log`  | LSN, 8-byte big-endian | the logged record (``LogRecord``) |
 /// | `ids`  | event type code (2 bytes) + 64-bit hash of the id (``IdIndexKey``) | LSN |
 /// | `id_collisions` | full id key: type code + id tag + id (only for hash collisions) | LSN |
+/// | `views` | entity key + view code + … (``ViewStateKey``) | view state |
 enum StoreLayout {
     /// Bump when the meaning of any stored byte changes; opening refuses other versions.
     static let formatVersion: UInt32 = 1
@@ -16,7 +17,8 @@ enum StoreLayout {
     static let log = DatabaseSpec("log")
     static let ids = DatabaseSpec("ids")
     static let idCollisions = DatabaseSpec("id_collisions")
-    static let all = [meta, log, ids, idCollisions]
+    static let views = DatabaseSpec("views")
+    static let all = [meta, log, ids, idCollisions, views]
 }
 
 /// Keys of the `meta` database.
@@ -35,6 +37,10 @@ enum MetaKey {
     static func eventTypeCode(_ name: String) -> [UInt8] { Array("event_type_code/\(name)".utf8) }
     /// UInt16 big-endian: the next event type code to assign.
     static let nextEventTypeCode = Array("event_type_next_code".utf8)
+    /// JSON `{fingerprint: code}` of the served views (``ViewCodes``).
+    static let viewCodes = Array("view_codes".utf8)
+    /// UInt16 big-endian: the next view code to assign.
+    static let nextViewCode = Array("view_next_code".utf8)
     /// UInt64 big-endian: wall-clock ms of the last `tally doctor` write check.
     static let lastHealthCheck = Array("last_health_check_ms".utf8)
 }

@@ -7,6 +7,8 @@ struct StoredDefinitions: Sendable {
     let definitions: Definitions
     let version: UInt32
     let catalog: EventCatalog
+    /// The served views, compiled, with their codes.
+    let views: ViewCatalog
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -31,19 +33,24 @@ struct StoredDefinitions: Sendable {
             else { throw TallyError(.storageFailure, "the store has no code for event type \(event.name)") }
             codes[event.name] = code
         }
+        let viewCodes = try ViewCodes.read(txn, meta: meta, definitions: definitions)
         return StoredDefinitions(
-            definitions: definitions, version: version, catalog: EventCatalog(definitions: definitions, codes: codes))
+            definitions: definitions, version: version, catalog: EventCatalog(definitions: definitions, codes: codes),
+            views: ViewCatalog(definitions: definitions, eventCodes: codes, viewCodes: viewCodes))
     }
 
     /// Makes `new` the store's definitions in `txn`: unchanged definitions keep their version;
     /// changed ones must keep every event type compatible, and get the next version. Event types
     /// keep their codes for the life of the store.
+    /// Also returns the codes of views that are new to the store (to backfill).
     static func apply(_ new: Definitions, in txn: WriteTransaction, meta: Database) throws
-        -> StoredDefinitions
+        -> (stored: StoredDefinitions, freshViews: Set<UInt16>)
     {
         let current = try read(txn, meta: meta)
-        if let current, current.definitions == new { return current }
-        if let current {
+        if let current, current.definitions == new, current.views.views.count == new.views.count {
+            return (current, [])
+        }
+        if let current, current.definitions != new {
             let problems = incompatibilities(from: current.definitions, to: new)
             guard problems.isEmpty else {
                 throw TallyError(
@@ -69,11 +76,17 @@ struct StoredDefinitions: Sendable {
             }
         }
         try txn.put(meta, MetaKey.nextEventTypeCode, BigEndian.bytes(next))
-        let version = (current?.version ?? 0) + 1
-        try txn.put(meta, MetaKey.definitions, Array(try encoder.encode(new)))
-        try txn.put(meta, MetaKey.definitionsVersion, BigEndian.bytes(version))
-        return StoredDefinitions(
-            definitions: new, version: version, catalog: EventCatalog(definitions: new, codes: codes))
+        let (viewCodes, fresh) = try ViewCodes.assign(new, in: txn, meta: meta)
+        var version = current?.version ?? 0
+        if current?.definitions != new {
+            version += 1
+            try txn.put(meta, MetaKey.definitions, Array(try encoder.encode(new)))
+            try txn.put(meta, MetaKey.definitionsVersion, BigEndian.bytes(version))
+        }
+        let stored = StoredDefinitions(
+            definitions: new, version: version, catalog: EventCatalog(definitions: new, codes: codes),
+            views: ViewCatalog(definitions: new, eventCodes: codes, viewCodes: viewCodes))
+        return (stored, Set(fresh.compactMap { viewCodes[$0] }))
     }
 
     /// Why stored events of a type could not be read under the new definitions. Adding event

@@ -28,6 +28,7 @@ public final class Tally: Sendable {
         let log: Database
         let ids: Database
         let idCollisions: Database
+        let views: Database
     }
 
     private init(
@@ -41,7 +42,8 @@ public final class Tally: Sendable {
         self.databases = Databases(
             meta: environment.database(StoreLayout.meta.name), log: environment.database(StoreLayout.log.name),
             ids: environment.database(StoreLayout.ids.name),
-            idCollisions: environment.database(StoreLayout.idCollisions.name))
+            idCollisions: environment.database(StoreLayout.idCollisions.name),
+            views: environment.database(StoreLayout.views.name))
     }
 
     /// Opens the store in `directory`, creating it when opened for writing.
@@ -91,7 +93,10 @@ public final class Tally: Sendable {
         }
         let txn = try environment.beginWriteTransaction()
         do {
-            let stored = try StoredDefinitions.apply(definitions, in: txn, meta: meta)
+            let (stored, freshViews) = try StoredDefinitions.apply(definitions, in: txn, meta: meta)
+            try ViewBackfill.run(
+                stored, codes: freshViews, in: txn, log: environment.database(StoreLayout.log.name),
+                views: environment.database(StoreLayout.views.name))
             try txn.commit()
             return stored
         } catch {
@@ -150,7 +155,7 @@ public final class Tally: Sendable {
     public func read<Result>(_ body: (Snapshot) throws -> Result) throws -> Result {
         do {
             return try environment.read { txn in
-                try body(Snapshot(transaction: txn, databases: databases, stored: stored))
+                try body(Snapshot(transaction: txn, databases: databases, stored: stored, wallClock: options.wallClock))
             }
         } catch let error as LMDBError {
             throw TallyError.fromStorage(error, path: directory)

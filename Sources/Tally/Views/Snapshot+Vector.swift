@@ -1,0 +1,84 @@
+import Foundation
+import TallyLMDB
+
+extension Snapshot {
+    /// Resolves a read point: `lsn` defaults to this snapshot's LSN (a larger one is
+    /// ``TallyError/Code/invalidArgument``), `at` to the wall clock (epoch ms).
+    ///
+    /// ```swift
+    /// let token = try store.read { try $0.token(at: 1_732_370_000_000) }
+    /// ```
+    public func token(lsn: LSN? = nil, at: Int64? = nil) throws(TallyError) -> SnapshotToken {
+        let current = try tallyCall { try self.lsn }
+        if let lsn, lsn > current {
+            throw TallyError(.invalidArgument, "lsn \(lsn) is ahead of the store, which is at lsn \(current)")
+        }
+        let time = at ?? wallClock()
+        guard time >= 0, time <= Timestamp.maximum else {
+            throw TallyError(.invalidArgument, "at = \(time) is not a time between 1970 and 9999 (epoch ms)")
+        }
+        return SnapshotToken(lsn: lsn ?? current, at: time, definitionsVersion: definitionsVersion)
+    }
+
+    /// The served views of one entity at `token`: every window `(token.at − W, token.at]`, counting
+    /// exactly the events with LSN ≤ `token.lsn`. An unknown key reads as empty windows.
+    ///
+    /// ```swift
+    /// let vector = try store.read { snapshot in
+    ///     try snapshot.vector(entity: "card", key: "c1", at: try snapshot.token())
+    /// }
+    /// vector[view: "card_txn_count_60s"]   // .int(3)
+    /// ```
+    ///
+    /// Throws ``TallyError/Code/unknownEntity`` for an entity type the definitions do not declare
+    /// and ``TallyError/Code/invalidArgument`` for a key that is not one of its keys.
+    public func vector(entity: String, key: String, at token: SnapshotToken) throws(TallyError) -> EntityVector {
+        guard let stored, let keyType = stored.views.entityKeyTypes[entity] else {
+            let known = stored?.views.entityKeyTypes.keys.sorted().joined(separator: ", ") ?? "none"
+            throw TallyError(.unknownEntity, "unknown entity type '\(entity)' (declared: \(known))")
+        }
+        let current = try tallyCall { try self.lsn }
+        guard token.lsn <= current else {
+            throw TallyError(.invalidArgument, "lsn \(token.lsn) is ahead of the store, which is at lsn \(current)")
+        }
+        let encoded = try Self.entityKey(key, type: keyType, entity: entity)
+        return try tallyCall {
+            let newest =
+                try ViewStateKey.head(encoded).withUnsafeBytes { try transaction.get(databases.views, $0) }
+                .flatMap(BigEndian.uint64) ?? 0
+            // State holds the entity's changes up to `newest`; a token before that recomputes.
+            let lsnLimit = newest > token.lsn.rawValue ? token.lsn.rawValue : nil
+            let reader = ViewReader(txn: transaction, database: databases.views)
+            var views: [(name: String, value: FeatureValue)] = []
+            for view in stored.views.views where view.definition.entity == entity {
+                let values = try reader.values(view, entity: encoded, at: token.at, lsnLimit: lsnLimit)
+                for (name, value) in zip(view.definition.servedNames, values) { views.append((name, value)) }
+            }
+            return EntityVector(entity: entity, key: key, views: views, recomputed: lsnLimit != nil)
+        }
+    }
+
+    /// The stored form of an entity key given as text (ints in decimal; strings NFC, 1…256 bytes).
+    static func entityKey(_ key: String, type: ScalarType, entity: String) throws(TallyError) -> [UInt8] {
+        let value: FieldValue
+        switch type {
+        case .int:
+            guard let number = Int64(key) else {
+                throw TallyError(.invalidArgument, "\(entity) keys are integers; '\(key.prefix(64))' is not one")
+            }
+            value = .int(number)
+        default:
+            let text = key.utf8.allSatisfy({ $0 < 0x80 }) ? key : key.precomposedStringWithCanonicalMapping
+            let size = text.utf8.count
+            guard size > 0, size <= EventDecoder.maxKeyBytes else {
+                throw TallyError(
+                    .invalidArgument, "\(entity) keys are 1 to \(EventDecoder.maxKeyBytes) bytes; this one is \(size)")
+            }
+            value = .string(text)
+        }
+        guard let encoded = ViewStateKey.entity(value) else {
+            throw TallyError(.invalidArgument, "'\(key.prefix(64))' cannot be a \(entity) key")
+        }
+        return encoded
+    }
+}

@@ -1,0 +1,149 @@
+import TallyLMDB
+
+/// Keeps view state in step with the log, inside the write transaction that appends the event
+/// (SPEC §1–2): the state a snapshot reads always matches the LSN it reads.
+///
+/// Each accepted event is first *planned* (reads only: running totals after a late event's
+/// position, tiles to widen), so an event whose running totals would overflow is rejected before
+/// anything is written; the plan is then applied.
+struct ViewMaintenance {
+    let catalog: ViewCatalog
+    let database: Database
+
+    /// The writes one event makes to view state.
+    struct Writes {
+        var puts: [(key: [UInt8], value: [UInt8])] = []
+        var isEmpty: Bool { puts.isEmpty }
+    }
+
+    /// Plans the view updates of one event about to be stored at `lsn`. `only` restricts them to
+    /// some views (backfill of new views).
+    func plan(
+        schema: EventSchema, values: [FieldValue], time: Int64, lsn: UInt64, in txn: some TransactionReading,
+        only: Set<UInt16>? = nil
+    ) throws -> Result<Writes, EventRejection> {
+        guard let indices = catalog.byEventType[schema.code] else { return .success(Writes()) }
+        var writes = Writes()
+        var touchedEntities: [[UInt8]] = []
+        let evaluator = ExpressionEvaluator(name: { name in
+            guard let position = schema.position(of: name) else { return .null }
+            return ExpressionValue(values[position])
+        })
+        for index in indices {
+            let view = catalog.views[index]
+            if let only, !only.contains(view.code) { continue }
+            guard let source = view.sources[schema.code],
+                let entity = ViewStateKey.entity(values[source.entityField])
+            else { continue }
+            if let filter = source.filter, !evaluator.holds(filter) { continue }
+            var value: ExpressionValue?
+            if let expression = source.value {
+                let computed = evaluator.evaluate(expression)
+                if computed == .null { continue }  // a null value contributes nothing
+                value = computed
+            }
+            let viewKey = ViewStateKey.view(entity, code: view.code)
+            let key = ViewStateKey.series(ViewStateKey.seriesPrefix(viewKey), time: time, lsn: lsn)
+            switch view.layout {
+            case .runningTotals:
+                if let rejection = try planRunningTotals(view, viewKey, key, value, txn, &writes) {
+                    return .failure(rejection)
+                }
+            case .values, .members:
+                guard let value, let encoded = StoredValue.encode(value) else { continue }
+                writes.puts.append((key, encoded))
+            case .valuesWithTiles:
+                guard let value, let encoded = StoredValue.encode(value) else { continue }
+                writes.puts.append((key, encoded))
+                try planTiles(viewKey, time: time, value: value, encoded: encoded, txn, &writes)
+            }
+            if !touchedEntities.contains(entity) { touchedEntities.append(entity) }
+        }
+        for entity in touchedEntities { writes.puts.append((ViewStateKey.head(entity), BigEndian.bytes(lsn))) }
+        return .success(writes)
+    }
+
+    func apply(_ writes: Writes, in txn: WriteTransaction) throws {
+        for (key, value) in writes.puts { try txn.put(database, key, value) }
+    }
+
+    /// The entry at (time, lsn) holds the totals up to it; every later entry of the series (a late
+    /// event) gains the contribution too.
+    private func planRunningTotals(
+        _ view: CompiledView, _ viewKey: [UInt8], _ key: [UInt8], _ value: ExpressionValue?,
+        _ txn: some TransactionReading, _ writes: inout Writes
+    ) throws -> EventRejection? {
+        var micros: Int128?
+        if view.aggregate != .count {
+            guard case .number(let number) = value else { return nil }
+            micros = number
+        }
+        guard let contribution = RunningTotals.contribution(micros: micros, squares: view.aggregate == .stddev) else {
+            return overflow(view)
+        }
+        let prefix = ViewStateKey.seriesPrefix(viewKey)
+        var previous = RunningTotals()
+        var later: [(key: [UInt8], totals: RunningTotals)] = []
+        try txn.withCursor(database) { cursor in
+            var entry = try key.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            if let first = entry, ViewStateKey.hasPrefix(first.key, prefix) {
+                while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
+                    later.append((Array(current.key), RunningTotals(current.value) ?? RunningTotals()))
+                    entry = try cursor.next()
+                }
+                entry = try key.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            }
+            let before = entry == nil ? try cursor.last() : try cursor.previous()
+            if let before, ViewStateKey.hasPrefix(before.key, prefix), let totals = RunningTotals(before.value) {
+                previous = totals
+            }
+        }
+        guard let totals = previous.adding(contribution) else { return overflow(view) }
+        writes.puts.append((key, totals.encoded))
+        for entry in later {
+            guard let updated = entry.totals.adding(contribution) else { return overflow(view) }
+            writes.puts.append((entry.key, updated.encoded))
+        }
+        return nil
+    }
+
+    /// Widens the min/max of the tile holding `time` at every level.
+    private func planTiles(
+        _ viewKey: [UInt8], time: Int64, value: ExpressionValue, encoded: [UInt8], _ txn: some TransactionReading,
+        _ writes: inout Writes
+    ) throws {
+        for level in 1...TileLevels.top {
+            let width = TileLevels.width(level)
+            let key = ViewStateKey.tile(viewKey, level: level, start: time - time % width)
+            let current = try key.withUnsafeBytes { try txn.get(database, $0).flatMap(StoredValue.decodeTile) }
+            guard let current else {
+                writes.puts.append((key, StoredValue.tile(min: encoded, max: encoded)))
+                continue
+            }
+            let lower = StoredValue.less(value, current.min)
+            let higher = StoredValue.less(current.max, value)
+            guard lower || higher else { continue }
+            let newMin = lower ? encoded : StoredValue.encode(current.min) ?? encoded
+            let newMax = higher ? encoded : StoredValue.encode(current.max) ?? encoded
+            writes.puts.append((key, StoredValue.tile(min: newMin, max: newMax)))
+        }
+    }
+
+    private func overflow(_ view: CompiledView) -> EventRejection {
+        EventRejection(
+            .outOfRange, "the running totals of view \(view.name) would overflow with this event's value")
+    }
+}
+
+extension ExpressionValue {
+    init(_ value: FieldValue) {
+        switch value {
+        case .string(let text): self = .string(text)
+        case .int(let number): self = .integer(number)
+        case .bool(let flag): self = .bool(flag)
+        case .timestamp(let ms): self = .timestamp(ms)
+        case .decimal(let decimal): self = .decimal(decimal)
+        case .null: self = .null
+        }
+    }
+}

@@ -1,0 +1,236 @@
+import TallyLMDB
+
+/// Reads one view's windows for one entity from view state (docs/VIEWS.md).
+///
+/// Fast path (`lsnLimit == nil`, the state holds no change of this entity after the token's LSN):
+/// running totals cost two seeks per window, first/last one seek, min/max at most 15 tiles per
+/// side per level, whatever the number of events in the window. Recomputation (`lsnLimit` set):
+/// the window's entries are scanned and only those with LSN ≤ the limit count: exact at any
+/// token, at a cost that grows with the window's events.
+struct ViewReader<Transaction: TransactionReading> {
+    let txn: Transaction
+    let database: Database
+
+    /// The view's value in each of its windows `(at − W, at]`, in window order.
+    func values(_ view: CompiledView, entity: [UInt8], at: Int64, lsnLimit: UInt64?) throws -> [FeatureValue] {
+        let viewKey = ViewStateKey.view(entity, code: view.code)
+        let prefix = ViewStateKey.seriesPrefix(viewKey)
+        var totalsAtEnd: RunningTotals?
+        return try view.definition.windows.map { window in
+            let low = window.milliseconds.map { max(0, at - $0 + 1) } ?? 0
+            if let lsnLimit { return try recompute(view, prefix, low: low, high: at, lsnLimit: lsnLimit) }
+            switch view.layout {
+            case .runningTotals:
+                let end = try totalsAtEnd ?? totals(prefix, atOrBefore: at)
+                totalsAtEnd = end
+                return finish(view, end.subtracting(try totals(prefix, atOrBefore: low - 1)))
+            case .values:
+                return finish(
+                    view,
+                    try view.aggregate == .last ? last(prefix, low: low, high: at) : first(prefix, low: low, high: at))
+            case .valuesWithTiles:
+                return finish(view, try extreme(viewKey, low: low, high: at, max: view.aggregate == .max))
+            case .members:
+                return .int(Int64(try members(prefix, low: low, high: at, lsnLimit: nil)))
+            }
+        }
+    }
+
+    // MARK: fast path
+
+    /// Running totals of every entry with event time ≤ `time` (zero if none).
+    private func totals(_ prefix: [UInt8], atOrBefore time: Int64) throws -> RunningTotals {
+        guard time >= 0 else { return RunningTotals() }
+        return try entry(prefix, atOrBefore: time) { _, value in RunningTotals(value) } ?? RunningTotals()
+    }
+
+    /// The last entry (by event time, then LSN) with event time ≤ `time`, read by `body`.
+    private func entry<R>(
+        _ prefix: [UInt8], atOrBefore time: Int64, _ body: (Int64, UnsafeRawBufferPointer) -> R?
+    ) throws -> R? {
+        let key = ViewStateKey.series(prefix, time: time + 1, lsn: 0)
+        return try txn.withCursor(database) { cursor in
+            let after = try key.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            guard let before = after == nil ? try cursor.last() : try cursor.previous(),
+                ViewStateKey.hasPrefix(before.key, prefix)
+            else { return nil }
+            return body(ViewStateKey.timeAndLSN(before.key, prefixCount: prefix.count).time, before.value)
+        }
+    }
+
+    private func last(_ prefix: [UInt8], low: Int64, high: Int64) throws -> ExpressionValue? {
+        try entry(prefix, atOrBefore: high) { time, value in time >= low ? StoredValue.decode(value) : nil }
+    }
+
+    private func first(_ prefix: [UInt8], low: Int64, high: Int64) throws -> ExpressionValue? {
+        let key = ViewStateKey.series(prefix, time: low, lsn: 0)
+        return try txn.withCursor(database) { cursor in
+            guard let entry = try key.withUnsafeBytes({ try cursor.seek(atLeast: $0) }),
+                ViewStateKey.hasPrefix(entry.key, prefix),
+                ViewStateKey.timeAndLSN(entry.key, prefixCount: prefix.count).time <= high
+            else { return nil }
+            return StoredValue.decode(entry.value)
+        }
+    }
+
+    /// The min or max over `[low, high]`: raw entries at the ragged ends, then ever coarser tiles,
+    /// at most 15 per side per level.
+    private func extreme(_ viewKey: [UInt8], low: Int64, high: Int64, max wantMax: Bool) throws -> ExpressionValue? {
+        var best: ExpressionValue?
+        func consider(_ value: ExpressionValue) {
+            guard value != .null else { return }
+            if let current = best {
+                if wantMax ? StoredValue.less(current, value) : StoredValue.less(value, current) { best = value }
+            } else {
+                best = value
+            }
+        }
+        var low = low
+        var high = high
+        var level = 0
+        while low <= high {
+            if level == TileLevels.top {
+                try scan(viewKey, level: level, low: low, high: high, consider)
+                break
+            }
+            let width = TileLevels.width(level + 1)
+            let leftEnd = Swift.min((low + width - 1) / width * width - 1, high)
+            if low <= leftEnd { try scan(viewKey, level: level, low: low, high: leftEnd, consider) }
+            low = leftEnd + 1
+            if low > high { break }
+            let rightStart = Swift.max((high + 1) / width * width, low)
+            if rightStart <= high { try scan(viewKey, level: level, low: rightStart, high: high, consider) }
+            high = rightStart - 1
+            level += 1
+        }
+        return best
+    }
+
+    /// Visits the raw values (level 0) or the tiles' extremes (level ≥ 1) starting in `[low, high]`.
+    private func scan(
+        _ viewKey: [UInt8], level: Int, low: Int64, high: Int64, _ consider: (ExpressionValue) -> Void
+    ) throws {
+        if level == 0 {
+            try forEachEntry(ViewStateKey.seriesPrefix(viewKey), low: low, high: high) { _, value in
+                consider(StoredValue.decode(value))
+            }
+            return
+        }
+        let prefix = viewKey + [ViewStateKey.tileTag, UInt8(level)]
+        let start = ViewStateKey.tile(viewKey, level: level, start: low)
+        try txn.withCursor(database) { cursor in
+            var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
+                let tileStart = Int64(
+                    UInt64(bigEndian: current.key.loadUnaligned(fromByteOffset: prefix.count, as: UInt64.self)))
+                guard tileStart <= high else { break }
+                if let tile = StoredValue.decodeTile(current.value) {
+                    consider(tile.min)
+                    consider(tile.max)
+                }
+                entry = try cursor.next()
+            }
+        }
+    }
+
+    /// Calls `body(lsn, value)` for each series entry with event time in `[low, high]`, in order.
+    private func forEachEntry(
+        _ prefix: [UInt8], low: Int64, high: Int64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        let start = ViewStateKey.series(prefix, time: low, lsn: 0)
+        try txn.withCursor(database) { cursor in
+            var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
+                let (time, lsn) = ViewStateKey.timeAndLSN(current.key, prefixCount: prefix.count)
+                guard time <= high else { break }
+                try body(lsn, current.value)
+                entry = try cursor.next()
+            }
+        }
+    }
+
+    private func members(_ prefix: [UInt8], low: Int64, high: Int64, lsnLimit: UInt64?) throws -> Int {
+        var seen = Set<[UInt8]>()
+        try forEachEntry(prefix, low: low, high: high) { lsn, value in
+            if let lsnLimit, lsn > lsnLimit { return }
+            seen.insert(Array(value))
+        }
+        return seen.count
+    }
+
+    // MARK: recomputation at an older LSN
+
+    private func recompute(
+        _ view: CompiledView, _ prefix: [UInt8], low: Int64, high: Int64, lsnLimit: UInt64
+    ) throws -> FeatureValue {
+        switch view.layout {
+        case .runningTotals:
+            // Each entry's contribution is its totals minus the previous entry's (any LSN).
+            var previous = try totals(prefix, atOrBefore: low - 1)
+            var sum = RunningTotals()
+            try forEachEntry(prefix, low: low, high: high) { lsn, value in
+                guard let current = RunningTotals(value) else { return }
+                if lsn <= lsnLimit { sum = sum.adding(current.subtracting(previous)) ?? sum }
+                previous = current
+            }
+            return finish(view, sum)
+        case .values, .valuesWithTiles:
+            var chosen: ExpressionValue?
+            try forEachEntry(prefix, low: low, high: high) { lsn, raw in
+                guard lsn <= lsnLimit else { return }
+                let value = StoredValue.decode(raw)
+                switch view.aggregate {
+                case .first: if chosen == nil { chosen = value }
+                case .last: chosen = value
+                case .max: if chosen.map({ StoredValue.less($0, value) }) ?? true { chosen = value }
+                default: if chosen.map({ StoredValue.less(value, $0) }) ?? true { chosen = value }
+                }
+            }
+            return finish(view, chosen)
+        case .members:
+            return .int(Int64(try members(prefix, low: low, high: high, lsnLimit: lsnLimit)))
+        }
+    }
+
+    // MARK: values
+
+    private func finish(_ view: CompiledView, _ totals: RunningTotals) -> FeatureValue {
+        switch view.aggregate {
+        case .count:
+            return .int(totals.count)
+        case .sum:
+            return view.number(micros: totals.sum)
+        case .avg:
+            guard totals.count > 0 else { return .null }
+            return .decimal(
+                ExactDecimal(
+                    roundingMicros: ExpressionEvaluator.roundHalfEven(totals.sum, dividedBy: Int128(totals.count))))
+        case .stddev:
+            guard totals.count > 0 else { return .null }
+            return .decimal(ExactDecimal(roundingMicros: PopulationDeviation.micros(totals)))
+        default:
+            return .null
+        }
+    }
+
+    private func finish(_ view: CompiledView, _ value: ExpressionValue?) -> FeatureValue {
+        guard let value else { return .null }
+        switch value {
+        case .null: return .null
+        case .number(let micros): return view.number(micros: micros)
+        case .string(let text): return .string(text)
+        case .timestamp(let ms): return .timestamp(ms)
+        case .bool(let flag): return .bool(flag)
+        }
+    }
+}
+
+extension CompiledView {
+    /// A number as this view serves it: int for views over int fields, else an exact decimal.
+    func number(micros: Int128) -> FeatureValue {
+        if numbersAreInts, micros % 1_000_000 == 0, let whole = Int64(exactly: micros / 1_000_000) {
+            return .int(whole)
+        }
+        return .decimal(ExactDecimal(roundingMicros: micros))
+    }
+}

@@ -1,0 +1,190 @@
+/// Keys of the `views` database. Every key starts with the entity key, so one entity's state for
+/// all its views sits on neighbouring pages (an event dirties few pages; docs/VIEWS.md):
+///
+/// | key | value |
+/// |---|---|
+/// | entity · 0x0000 | newest LSN that changed any view of this entity key (8 bytes) |
+/// | entity · view code (2) · 0x01 · event time (8) · LSN (8) | per layout: running totals, value or member |
+/// | entity · view code (2) · 0x02 · level (1) · tile start (8) | min and max of the tile (min/max views) |
+///
+/// `entity` is a tag (1 string, 2 int) then the UTF-8 bytes with a 2-byte length, or the int as 8
+/// order-preserving bytes. All integers are big-endian so memcmp order is numeric order. Keys are
+/// at most 3 + 256 + 2 + 1 + 16 = 278 bytes, under LMDB's 511.
+enum ViewStateKey {
+    static let seriesTag: UInt8 = 1
+    static let tileTag: UInt8 = 2
+
+    /// The entity part of every key; nil for a value that cannot be a key of `type`.
+    static func entity(_ key: FieldValue) -> [UInt8]? {
+        switch key {
+        case .string(let text):
+            let bytes = Array(text.utf8)
+            return [1] + BigEndian.bytes(UInt16(bytes.count)) + bytes
+        case .int(let number):
+            return [2] + BigEndian.bytes(UInt64(bitPattern: number) ^ (1 << 63))
+        default:
+            return nil
+        }
+    }
+
+    static func head(_ entity: [UInt8]) -> [UInt8] { entity + [0, 0] }
+
+    static func view(_ entity: [UInt8], code: UInt16) -> [UInt8] { entity + BigEndian.bytes(code) }
+
+    /// Prefix of a view's series entries: `view · 0x01`.
+    static func seriesPrefix(_ view: [UInt8]) -> [UInt8] { view + [seriesTag] }
+
+    static func series(_ prefix: [UInt8], time: Int64, lsn: UInt64) -> [UInt8] {
+        prefix + BigEndian.bytes(UInt64(max(0, time))) + BigEndian.bytes(lsn)
+    }
+
+    /// Event time and LSN of a series key with the given prefix length.
+    static func timeAndLSN(_ key: UnsafeRawBufferPointer, prefixCount: Int) -> (time: Int64, lsn: UInt64) {
+        let time = UInt64(bigEndian: key.loadUnaligned(fromByteOffset: prefixCount, as: UInt64.self))
+        let lsn = UInt64(bigEndian: key.loadUnaligned(fromByteOffset: prefixCount + 8, as: UInt64.self))
+        return (Int64(time), lsn)
+    }
+
+    static func tile(_ view: [UInt8], level: Int, start: Int64) -> [UInt8] {
+        view + [tileTag, UInt8(level)] + BigEndian.bytes(UInt64(start))
+    }
+
+    /// Whether `key` starts with `prefix`.
+    static func hasPrefix(_ key: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
+        guard key.count >= prefix.count else { return false }
+        for index in 0..<prefix.count where key[index] != prefix[index] { return false }
+        return true
+    }
+}
+
+/// Running totals of an invertible aggregate up to one series entry: the count of contributions,
+/// the sum of their values and the sum of their squares, all exact (values in micro-units, squares
+/// in micro-units squared). Stored as 8 + 16 + 16 bytes.
+struct RunningTotals: Equatable {
+    var count: Int64 = 0
+    var sum: Int128 = 0
+    var squares: Int128 = 0
+
+    static let encodedSize = 40
+
+    /// `self + other`, nil on overflow.
+    func adding(_ other: RunningTotals) -> RunningTotals? {
+        let c = count.addingReportingOverflow(other.count)
+        let s = sum.addingReportingOverflow(other.sum)
+        let q = squares.addingReportingOverflow(other.squares)
+        guard !c.overflow, !s.overflow, !q.overflow else { return nil }
+        return RunningTotals(count: c.partialValue, sum: s.partialValue, squares: q.partialValue)
+    }
+
+    /// `self − other` (never overflows for totals of one series).
+    func subtracting(_ other: RunningTotals) -> RunningTotals {
+        RunningTotals(count: count &- other.count, sum: sum &- other.sum, squares: squares &- other.squares)
+    }
+
+    /// One contribution of `micros` (nil value: a count contribution), with its square when
+    /// `squares` (stddev); nil if the square overflows.
+    static func contribution(micros: Int128?, squares: Bool) -> RunningTotals? {
+        guard let micros else { return RunningTotals(count: 1) }
+        guard squares else { return RunningTotals(count: 1, sum: micros) }
+        let square = micros.multipliedReportingOverflow(by: micros)
+        guard !square.overflow else { return nil }
+        return RunningTotals(count: 1, sum: micros, squares: square.partialValue)
+    }
+
+    var encoded: [UInt8] {
+        var bytes = BigEndian.bytes(UInt64(bitPattern: count))
+        bytes.reserveCapacity(Self.encodedSize)
+        Self.append(sum, to: &bytes)
+        Self.append(squares, to: &bytes)
+        return bytes
+    }
+
+    init(count: Int64 = 0, sum: Int128 = 0, squares: Int128 = 0) {
+        self.count = count
+        self.sum = sum
+        self.squares = squares
+    }
+
+    init?(_ raw: UnsafeRawBufferPointer) {
+        guard raw.count == Self.encodedSize else { return nil }
+        count = Int64(bitPattern: UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)))
+        sum = Self.int128(raw, at: 8)
+        squares = Self.int128(raw, at: 24)
+    }
+
+    static func append(_ value: Int128, to bytes: inout [UInt8]) {
+        let bits = UInt128(bitPattern: value)
+        bytes.append(contentsOf: BigEndian.bytes(UInt64(truncatingIfNeeded: bits >> 64)))
+        bytes.append(contentsOf: BigEndian.bytes(UInt64(truncatingIfNeeded: bits)))
+    }
+
+    static func int128(_ raw: UnsafeRawBufferPointer, at offset: Int) -> Int128 {
+        let high = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        let low = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+        return Int128(bitPattern: UInt128(high) << 64 | UInt128(low))
+    }
+}
+
+/// Stored form of a view value or member: a tag, then 16 bytes of micro-units (numbers), 8 bytes
+/// of epoch ms (timestamps), 1 byte (bools) or UTF-8 (strings). Equal values have equal bytes.
+enum StoredValue {
+    static func encode(_ value: ExpressionValue) -> [UInt8]? {
+        switch value {
+        case .null: return nil
+        case .number(let micros):
+            var bytes: [UInt8] = [1]
+            RunningTotals.append(micros, to: &bytes)
+            return bytes
+        case .string(let text): return [2] + Array(text.utf8)
+        case .timestamp(let ms): return [3] + BigEndian.bytes(ms)
+        case .bool(let flag): return [4, flag ? 1 : 0]
+        }
+    }
+
+    static func decode(_ raw: UnsafeRawBufferPointer) -> ExpressionValue {
+        guard let tag = raw.first else { return .null }
+        switch tag {
+        case 1 where raw.count == 17: return .number(micros: RunningTotals.int128(raw, at: 1))
+        case 2: return .string(String(decoding: UnsafeRawBufferPointer(rebasing: raw[1...]), as: UTF8.self))
+        case 3 where raw.count == 9:
+            return .timestamp(Int64(bigEndian: raw.loadUnaligned(fromByteOffset: 1, as: Int64.self)))
+        case 4 where raw.count == 2: return .bool(raw[1] != 0)
+        default: return .null
+        }
+    }
+
+    /// A tile: the encoded min then the encoded max, each prefixed by its length.
+    static func tile(min: [UInt8], max: [UInt8]) -> [UInt8] {
+        [UInt8(min.count)] + min + [UInt8(max.count)] + max
+    }
+
+    static func decodeTile(_ raw: UnsafeRawBufferPointer) -> (min: ExpressionValue, max: ExpressionValue)? {
+        guard let minCount = raw.first.map(Int.init), raw.count > minCount + 1 else { return nil }
+        let maxCount = Int(raw[minCount + 1])
+        guard raw.count == minCount + maxCount + 2 else { return nil }
+        let minValue = decode(UnsafeRawBufferPointer(rebasing: raw[1..<(1 + minCount)]))
+        let maxValue = decode(UnsafeRawBufferPointer(rebasing: raw[(minCount + 2)...]))
+        return (minValue, maxValue)
+    }
+
+    /// Whether `a` orders before `b` (numbers and timestamps; other kinds never do).
+    static func less(_ a: ExpressionValue, _ b: ExpressionValue) -> Bool {
+        switch (a, b) {
+        case (.number(let x), .number(let y)): x < y
+        case (.timestamp(let x), .timestamp(let y)): x < y
+        case (.string(let x), .string(let y)): x < y
+        default: false
+        }
+    }
+}
+
+/// Tile levels of min/max views: level k covers 16^k ms (k = 1…12; 16^12 ms ≈ 8,900 years).
+enum TileLevels {
+    static let top = 12
+
+    static func width(_ level: Int) -> Int64 {
+        var width: Int64 = 1
+        for _ in 0..<level { width *= 16 }
+        return width
+    }
+}
