@@ -39,6 +39,42 @@ struct ReadEndpointTests {
         }
     }
 
+    @Test("vectors carry the maintained values: counts, exact decimals as JSON numbers, nulls; old tokens are exact")
+    func values() async throws {
+        let fixture = try ServerFixture()
+        defer { fixture.remove() }
+        try await fixture.test { client in
+            let events = [
+                authorization("v1", amount: "12.50", time: baseTime),
+                authorization("v2", amount: "0.10", time: baseTime + 1000, merchant: "m2"),
+                authorization("v3", amount: "0.20", time: baseTime + 2000),
+            ]
+            _ = try await client.send(
+                "/v1/events", .post, headers: fixture.headers(.ingest), body: "[\(events.joined(separator: ","))]")
+            let now = try await client.send(
+                "/v1/entities/card/c1?at=\(baseTime + 2000)", .get, headers: fixture.headers(.read))
+            #expect(now.text.contains(#""card_txn_count_60s":3"#), "\(now.text)")
+            #expect(now.text.contains(#""card_amount_sum_24h":12.8"#), "\(now.text)")
+            #expect(now.text.contains(#""card_amount_max_24h":12.5"#), "\(now.text)")
+            #expect(now.text.contains(#""card_distinct_merchants_5m":2"#), "\(now.text)")
+            #expect(now.text.contains(#""card_last_country":"FR""#), "\(now.text)")
+            #expect(now.json["recomputed"] as? Bool == false)
+            // At LSN 1 only the first event counts: answered exactly, by recomputation.
+            let old = try await client.send(
+                "/v1/entities/card/c1?lsn=1&at=\(baseTime + 2000)", .get, headers: fixture.headers(.read))
+            #expect(old.text.contains(#""card_txn_count_60s":1"#), "\(old.text)")
+            #expect(old.text.contains(#""card_amount_sum_24h":12.5"#), "\(old.text)")
+            #expect(old.json["recomputed"] as? Bool == true)
+            // 60 s after the last event the 60 s window is empty again; an unknown card is empty windows.
+            let later = try await client.send(
+                "/v1/entities/card/c1?at=\(baseTime + 62_000)", .get, headers: fixture.headers(.read))
+            #expect(later.text.contains(#""card_txn_count_60s":0"#), "\(later.text)")
+            let empty = try await client.send("/v1/entities/card/nobody", .get, headers: fixture.headers(.read))
+            #expect(empty.text.contains(#""card_txn_count_60s":0"#), "\(empty.text)")
+            #expect(empty.text.contains(#""card_amount_max_24h":null"#), "\(empty.text)")
+        }
+    }
+
     @Test("GET /v1/entities: 404 unknown_entity for an unknown entity type; 400 for an lsn beyond the store")
     func entityErrors() async throws {
         let fixture = try ServerFixture()
