@@ -5,5 +5,7 @@ struct TallyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tally",
         abstract: "A decision-coherent context store on LMDB.",
-        subcommands: [Check.self, Ingest.self, Generate.self, Stats.self, Doctor.self, Serve.self, Tokens.self])
+        subcommands: [
+            Check.self, Ingest.self, Generate.self, Stats.self, Doctor.self, Serve.self, Tokens.self, Get.self,
+        ])
 }
