@@ -11,6 +11,8 @@ final class ServeProcess: @unchecked Sendable {
     let process = Process()
     private let output = Pipe()
     private(set) var port = 0
+    /// What the server printed up to its "listening on" line.
+    private(set) var banner = ""
 
     /// The `tally` executable, built next to the test bundle.
     static var tallyPath: String {
@@ -19,17 +21,18 @@ final class ServeProcess: @unchecked Sendable {
     }
 
     /// Starts the server and waits (bounded) for its "listening on" line.
-    init(directory: String, tokenFile: String, port: Int) throws {
+    init(directory: String, tokenFile: String?, port: Int) throws {
         process.executableURL = URL(fileURLWithPath: Self.tallyPath)
-        process.arguments = [
-            "serve", "--definitions", "Examples/cards.yaml", "--data-dir", directory, "--token-file", tokenFile,
-            "--host", "127.0.0.1", "--port", String(port), "--log-level", "warning",
-        ]
+        process.arguments =
+            [
+                "serve", "--definitions", "Examples/cards.yaml", "--data-dir", directory, "--host", "127.0.0.1",
+                "--port", String(port), "--log-level", "warning",
+            ] + (tokenFile.map { ["--token-file", $0] } ?? [])
         process.standardOutput = output
         try process.run()
         var text = ""
         let handle = output.fileHandleForReading
-        while !text.contains("\n") {
+        while !(text.contains("listening on") && text.hasSuffix("\n")) {
             let chunk = handle.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
@@ -38,6 +41,7 @@ final class ServeProcess: @unchecked Sendable {
             let parsed = Int(text[range.upperBound...].prefix { $0.isNumber })
         else { throw TestFailure("tally serve did not start: \(text)") }
         self.port = parsed
+        self.banner = text
     }
 
     /// Sends `signal` and waits (bounded) for the exit; returns the exit status.
@@ -62,8 +66,37 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-@Suite("graceful shutdown")
-struct GracefulShutdownTests {
+@Suite("tally serve, the process")
+struct ServeProcessTests {
+    @Test("the first run creates DATA_DIR/tokens.json (0600) with an admin token printed once; restarts keep it")
+    func firstRunCreatesTokens() async throws {
+        let directory = NSTemporaryDirectory() + "tally-serve-tokens-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try ServeProcess(directory: directory, tokenFile: nil, port: 0)
+        let secret = try #require(
+            first.banner.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("tally_") }.map(String.init))
+        let secretLine = secret.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(first.banner.contains(directory + "/tokens.json"))
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: directory + "/tokens.json")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let file = try String(contentsOfFile: directory + "/tokens.json", encoding: .utf8)
+        #expect(!file.contains(secretLine))
+        let port = first.port
+        let metrics = try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+            try await http.get("/metrics", headers: [.authorization: "Bearer \(secretLine)"])
+        }
+        #expect(metrics.status == .ok)
+        #expect(try first.stop() == 0)
+        let second = try ServeProcess(directory: directory, tokenFile: nil, port: port)
+        #expect(!second.banner.contains("tally_"))
+        let again = try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+            try await http.get("/metrics", headers: [.authorization: "Bearer \(secretLine)"])
+        }
+        #expect(again.status == .ok)
+        #expect(try second.stop() == 0)
+    }
+
     @Test("SIGTERM under load loses no acknowledged event; a restart on the same port works at once")
     func sigtermLosesNoAcknowledgedEvent() async throws {
         let directory = NSTemporaryDirectory() + "tally-serve-sigterm-\(UUID().uuidString)"
