@@ -1,15 +1,16 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOPosix
 import Tally
 
 extension TallyServer {
     /// `GET /v1/entities/{entity}/{key}[?lsn=N&at=T]`: one entity's vector and the snapshot token.
-    func entityVector(_ request: Request, _ context: BasicRequestContext) throws -> Response {
+    func entityVector(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let entity = try pathParameter("entity", context)
         let key = try pathParameter("key", context)
         let point = try ReadPoint.query(request.uri.queryParameters)
-        let (vector, token) = try store.read { snapshot in
+        let (vector, token) = try await read(at: point) { snapshot in
             let token = try snapshot.token(lsn: point.lsn, at: point.at)
             return (try snapshot.vector(entity: entity, key: key, at: token), token)
         }
@@ -27,7 +28,7 @@ extension TallyServer {
         }
         let body = try await request.collectBody(limit: limits.maxBodyBytes)
         let (keys, point) = try parseVectorsRequest(body)
-        let (vectors, token) = try store.read { snapshot in
+        let (vectors, token) = try await read(at: point) { snapshot in
             let token = try snapshot.token(lsn: point.lsn, at: point.at)
             return (try keys.map { try snapshot.vector(entity: $0.entity, key: $0.key, at: token) }, token)
         }
@@ -41,6 +42,17 @@ extension TallyServer {
             json.member("snapshot") { Self.write(token, into: &$0) }
         }
         return .json(json.bytes)
+    }
+
+    /// Runs a read transaction. At the current LSN it runs inline: vectors come from maintained
+    /// state in microseconds. A read at an explicit `lsn` may recompute windows from the log (a
+    /// scan), so it runs on NIO's blocking thread pool and never stalls the request executors.
+    private func read<Value: Sendable>(
+        at point: ReadPoint, _ body: @escaping @Sendable (Snapshot) throws -> Value
+    ) async throws -> Value {
+        let store = store
+        guard point.lsn != nil else { return try store.read(body) }
+        return try await NIOThreadPool.singleton.runIfActive { try store.read(body) }
     }
 
     /// `{"entities":[{"entity":"card","key":"c1"},…],"lsn":N?,"at":T?}`; anything else is 400.

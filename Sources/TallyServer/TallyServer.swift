@@ -42,7 +42,7 @@ public struct TallyServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: EnvelopeMiddleware(metrics: metrics))
         on(.events, router) { request, context in try await ingest(request, context) }
-        on(.entity, router) { request, context in try entityVector(request, context) }
+        on(.entity, router) { request, context in try await entityVector(request, context) }
         on(.vectors, router) { request, context in try await vectors(request, context) }
         on(.getDefinitions, router) { _, _ in definitionsResponse() }
         on(.putDefinitions, router) { _, _ in
