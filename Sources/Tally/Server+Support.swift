@@ -79,12 +79,6 @@ public enum StrictJSON {
             throw TallyError(.malformedJSON, error.description)
         }
     }
-
-    /// Parses RFC 3339 text (`2024-11-23T14:33:20.123Z`) to epoch milliseconds, exactly as event
-    /// times are parsed; nil if it is not valid.
-    public static func epochMilliseconds(rfc3339 text: String) -> Int64? {
-        try? Timestamp.parse(rfc3339: text)
-    }
 }
 
 extension StrictJSON.Value {

@@ -1,73 +1,61 @@
 import ArgumentParser
 import Foundation
 import Tally
-import TallyServer
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
-/// `tally get ENTITY KEY`: one entity's vector as JSON, read from the store (read-only, safe beside
-/// a running server) or, with `--url`, from a running `tally serve`.
+/// `tally get [DEFS] ENTITY KEY [--at T] [--lsn N]`: prints one entity's vector as JSON.
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print one entity's vector as JSON (from the store, or from a running server with --url).",
-        discussion: "The output is what GET /v1/entities/{entity}/{key} answers, snapshot token included.")
+        abstract: "Print one entity's vector (every served view) as JSON, with its snapshot token.",
+        discussion: """
+            With DEFS, the definitions are applied first (as `tally ingest` does) unless another process \
+            is writing the store; then, and without DEFS, the store is read as it is, read-only. \
+            --at takes epoch milliseconds or RFC 3339 (default: now); --lsn an older LSN to answer at.
+            """)
 
-    @Argument(help: "The entity type, e.g. card.") var entity: String
-    @Argument(help: "The entity key.") var key: String
-    @Option(help: "Read as of this LSN (default: the current one).") var lsn: UInt64?
-    @Option(help: "As-of time: epoch ms or RFC 3339 (default: now).") var at: String?
-    @Option(help: "A running server, e.g. http://127.0.0.1:8080 (default: read the store directly).")
-    var url: String?
-    @Option(help: "Bearer token for --url (default: $TALLY_TOKEN).") var token: String?
+    @Argument(help: "[DEFS] ENTITY KEY: an optional definitions file, the entity type and the key.")
+    var arguments: [String]
     @OptionGroup var dataDirectory: DataDirectoryOption
+    @Option(help: "The as-of time of the windows: epoch ms or RFC 3339 (default: now).") var at: String?
+    @Option(help: "Answer at this LSN (default: the current one).") var lsn: UInt64?
+
+    func validate() throws {
+        guard arguments.count == 2 || arguments.count == 3 else {
+            throw ValidationError("expected [DEFS] ENTITY KEY")
+        }
+    }
 
     func run() async throws {
-        if let url { return try await fetch(from: url) }
-        let time: Int64?
-        if let at {
-            guard let parsed = ResponseJSON.time(at) else {
-                throw ValidationError("--at must be epoch milliseconds or RFC 3339, not '\(at)'")
+        let (entity, key) = (arguments[arguments.count - 2], arguments[arguments.count - 1])
+        let store = try open(definitions: arguments.count == 3 ? arguments[0] : nil)
+        defer { store.close() }
+        var at: Int64?
+        if let text = self.at { at = try SnapshotToken.parseTime(text) }
+        var json: [UInt8] = []
+        try store.read { snapshot in
+            let token = try snapshot.token(lsn: lsn.map { LSN($0) }, at: at)
+            try snapshot.vector(entity: entity, key: key, at: token).appendJSON(to: &json, token: token)
+        }
+        FileHandle.standardOutput.write(Data(json + [10]))
+    }
+
+    private func open(definitions path: String?) throws -> Tally {
+        if let path {
+            let loaded: Definitions
+            do {
+                loaded = try DefinitionsLoader.load(path: path)
+            } catch let error as DefinitionsError {
+                FileHandle.standardError.write(Data((error.description + "\n").utf8))
+                throw ExitCode(1)
             }
-            time = parsed
-        } else {
-            time = nil
+            do {
+                return try Tally.open(directory: dataDirectory.resolved, definitions: loaded)
+            } catch {
+                // A server writes this store: read it as it is.
+                guard error.code == .storeBusy else { throw error }
+            }
         }
         var options = Tally.Options()
         options.access = .readOnly
-        let store = try Tally.open(directory: dataDirectory.resolved, options: options)
-        defer { store.close() }
-        let bytes = try store.read { snapshot in
-            let token = try snapshot.token(lsn: lsn.map { LSN($0) }, at: time)
-            return ResponseJSON.vector(try snapshot.vector(entity: entity, key: key, at: token), snapshot: token)
-        }
-        print(String(decoding: bytes, as: UTF8.self))
-    }
-
-    private func fetch(from base: String) async throws {
-        guard var components = URLComponents(string: base) else { throw ValidationError("--url \(base) is not a URL") }
-        let path = [entity, key].map {
-            $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? $0
-        }
-        components.percentEncodedPath = "/v1/entities/" + path.joined(separator: "/")
-        var query: [URLQueryItem] = []
-        if let lsn { query.append(URLQueryItem(name: "lsn", value: String(lsn))) }
-        if let at { query.append(URLQueryItem(name: "at", value: at)) }
-        if !query.isEmpty { components.queryItems = query }
-        let encodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-        components.percentEncodedQuery = encodedQuery
-        guard let address = components.url else { throw ValidationError("--url \(base) is not a URL") }
-        var request = URLRequest(url: address)
-        if let bearer = token ?? ProcessInfo.processInfo.environment["TALLY_TOKEN"] {
-            request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization")
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard (200..<300).contains(status) else {
-            FileHandle.standardError.write(Data("tally get: HTTP \(status): ".utf8) + data + Data("\n".utf8))
-            throw ExitCode(1)
-        }
-        print(String(decoding: data, as: UTF8.self))
+        return try Tally.open(directory: dataDirectory.resolved, options: options)
     }
 }

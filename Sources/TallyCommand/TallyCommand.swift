@@ -6,6 +6,6 @@ struct TallyCommand: AsyncParsableCommand {
         commandName: "tally",
         abstract: "A decision-coherent context store on LMDB.",
         subcommands: [
-            Check.self, Ingest.self, Generate.self, Stats.self, Doctor.self, Serve.self, Tokens.self, Get.self,
+            Check.self, Ingest.self, Get.self, Generate.self, Stats.self, Doctor.self, Serve.self, Tokens.self,
         ])
 }

@@ -82,6 +82,11 @@ struct JSONOutput {
         bytes.append(contentsOf: text.utf8)
     }
 
+    /// Lets `body` append a complete JSON value it writes itself (the engine's vector and token JSON).
+    mutating func raw(_ body: (inout [UInt8]) -> Void) {
+        body(&bytes)
+    }
+
     mutating func bool(_ value: Bool) {
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
     }

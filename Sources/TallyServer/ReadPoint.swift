@@ -33,17 +33,15 @@ struct ReadPoint: Sendable, Equatable {
     }
 
     static func at(text: String) throws(APIError) -> Int64 {
-        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-            guard let value = Int64(text), value <= latest else {
-                throw invalid("at \(text.prefix(64)) is after 9999-12-31T23:59:59.999Z")
-            }
-            return value
-        }
-        guard let value = StrictJSON.epochMilliseconds(rfc3339: text), value >= 0, value <= latest else {
+        let value: Int64
+        do {
+            value = try SnapshotToken.parseTime(text)
+        } catch {
             throw invalid(
                 "at must be epoch milliseconds (≥ 0) or RFC 3339 like 2024-11-23T14:33:20.123Z, not '\(text.prefix(64))'"
             )
         }
+        guard value >= 0, value <= latest else { throw invalid("at \(text.prefix(64)) is not between 1970 and 9999") }
         return value
     }
 

@@ -14,9 +14,9 @@ extension TallyServer {
             let token = try snapshot.token(lsn: point.lsn, at: point.at)
             return (try snapshot.vector(entity: entity, key: key, at: token), token)
         }
-        var json = JSONOutput()
-        Self.write(vector, snapshot: token, into: &json)
-        return .json(json.bytes)
+        var json: [UInt8] = []
+        vector.appendJSON(to: &json, token: token)
+        return .json(json)
     }
 
     /// `POST /v1/vectors`: several entities in one snapshot (one read transaction), in request order.
@@ -36,10 +36,10 @@ extension TallyServer {
         json.object { json in
             json.member("vectors") { json in
                 json.array { json in
-                    for vector in vectors { json.element { Self.write(vector, snapshot: nil, into: &$0) } }
+                    for vector in vectors { json.element { $0.raw { vector.appendJSON(to: &$0) } } }
                 }
             }
-            json.member("snapshot") { Self.write(token, into: &$0) }
+            json.member("snapshot") { $0.raw { token.appendJSON(to: &$0) } }
         }
         return .json(json.bytes)
     }
@@ -107,39 +107,5 @@ extension TallyServer {
             throw ReadPoint.invalid("the \(name) in the path is empty or not valid percent-encoding")
         }
         return decoded
-    }
-
-    /// `{"entity":…,"key":…,"views":{…},"recomputed":…[,"snapshot":{…}]}`
-    static func write(_ vector: EntityVector, snapshot: SnapshotToken?, into json: inout JSONOutput) {
-        json.object { json in
-            json.member("entity") { $0.string(vector.entity) }
-            json.member("key") { $0.string(vector.key) }
-            json.member("views") { json in
-                json.object { json in
-                    for (name, value) in vector.views { json.member(name) { write(value, into: &$0) } }
-                }
-            }
-            json.member("recomputed") { $0.bool(vector.recomputed) }
-            if let snapshot { json.member("snapshot") { write(snapshot, into: &$0) } }
-        }
-    }
-
-    static func write(_ token: SnapshotToken, into json: inout JSONOutput) {
-        json.object { json in
-            json.member("lsn") { $0.number(token.lsn.rawValue) }
-            json.member("at") { $0.number(token.at) }
-            json.member("definitions_version") { $0.number(token.definitionsVersion) }
-        }
-    }
-
-    static func write(_ value: FeatureValue, into json: inout JSONOutput) {
-        switch value {
-        case .null: json.null()
-        case .int(let number): json.number(number)
-        case .decimal(let decimal): json.rawNumber(decimal.description)
-        case .string(let text): json.string(text)
-        case .bool(let flag): json.bool(flag)
-        case .timestamp(let ms): json.number(ms)
-        }
     }
 }

@@ -21,7 +21,7 @@ struct CommandLineServerTests {
         return (process.terminationStatus, output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    @Test("tally get prints what GET /v1/entities answers, from the store and through --url")
+    @Test("tally get (read-only beside the server) prints exactly what GET /v1/entities answers")
     func getMatchesTheAPI() async throws {
         let fixture = try ServerFixture()
         defer { fixture.remove() }
@@ -35,15 +35,6 @@ struct CommandLineServerTests {
             let direct = try Self.tally(["get", "card", "c1", "--at", String(at), "--data-dir", fixture.directory])
             #expect(direct.status == 0)
             #expect(direct.output == api.text)
-            let port = try #require(client.port)
-            let remote = try Self.tally([
-                "get", "card", "c1", "--at", String(at), "--url", "http://127.0.0.1:\(port)", "--token",
-                fixture.tokens[.read] ?? "",
-            ])
-            #expect(remote.status == 0)
-            #expect(remote.output == api.text)
-            let denied = try Self.tally(["get", "card", "c1", "--url", "http://127.0.0.1:\(port)", "--token", "nope"])
-            #expect(denied.status == 1)
         }
     }
 

@@ -99,4 +99,43 @@ import Testing
         #expect(run.stdout.contains("unknown_type: 1"))
         #expect(run.stdout.contains("event 3: unknown_type"))
     }
+
+    @Test func getPrintsAVectorWithItsTokenAndAnswersOldTokensExactly() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let ingest = try Self.tally([
+            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
+        ])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let at = "1793491205998"
+        let run = try Self.tally(["get", "card", "card_1", "--data-dir", directory.path, "--at", at])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        let views = object?["views"] as? [String: Any]
+        let snapshot = object?["snapshot"] as? [String: Any]
+        #expect((snapshot?["lsn"] as? Int) == 2971)
+        #expect((snapshot?["at"] as? Int) == 1_793_491_205_998)
+        #expect((snapshot?["definitions_version"] as? Int) == 1)
+        #expect(views?.count == 9, "every served card view: \(run.stdout)")
+        // The sample stream's card_1 authorizations, counted from the file itself (redeliveries once).
+        let sample = try String(
+            contentsOfFile: Self.packageRoot.path + "/Examples/cards-sample.ndjson", encoding: .utf8)
+        let card1 = sample.split(separator: "\n").filter {
+            $0.contains(#""type":"authorization""#) && $0.contains(#""card":"card_1","#)
+        }
+        let ids = Set(card1.compactMap { $0.split(separator: ",").first { $0.hasPrefix(#""txn_id""#) } })
+        #expect(ids.count < card1.count, "the sample redelivers some events")
+        #expect((views?["card_txn_count_1h"] as? Int) == ids.count, "\(run.stdout)")
+        // An older LSN with DEFS given (applied, unchanged) and an RFC 3339 time.
+        let old = try Self.tally([
+            "get", "Examples/cards.yaml", "card", "card_1", "--data-dir", directory.path, "--lsn", "10", "--at",
+            "2026-11-01T00:00:05.998Z",
+        ])
+        #expect(old.status == 0, "\(old.stderr)")
+        #expect(
+            old.stdout.contains(#""snapshot":{"lsn":10,"at":1793491205998,"definitions_version":1}"#), "\(old.stdout)")
+        let unknown = try Self.tally(["get", "device", "d1", "--data-dir", directory.path])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("unknown_entity"), "\(unknown.stderr)")
+    }
 }

@@ -41,11 +41,17 @@ extension Tally {
             watermark: watermark, definitionsVersion: stored?.version ?? 0)
     }
 
-    /// LMDB entries of database `name` (`meta`, `log`, `ids`) touched since open, when
+    /// LMDB entries of database `name` (`meta`, `log`, `ids`, `views`) touched since open, when
     /// `countEntryAccesses` is set; nil otherwise.
     @_spi(Testing)
     public func entryAccesses(in name: String) -> Int? {
         environment.counters?.count(environment.database(name))
+    }
+
+    /// Restarts the entry-access counters from zero.
+    @_spi(Testing)
+    public func resetEntryAccesses() {
+        environment.counters?.reset()
     }
 
     /// Performs one durable write (a timestamp in the store's metadata, not a log entry) and reads

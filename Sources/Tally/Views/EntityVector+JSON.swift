@@ -1,0 +1,72 @@
+extension FeatureValue {
+    /// Appends the value as JSON: decimals as numbers with their exact digits, timestamps as
+    /// epoch ms, strings escaped.
+    public func appendJSON(to buffer: inout [UInt8]) {
+        switch self {
+        case .null: buffer.append(contentsOf: "null".utf8)
+        case .int(let value): buffer.append(contentsOf: String(value).utf8)
+        case .decimal(let value): buffer.append(contentsOf: value.description.utf8)
+        case .string(let value): JSONWriter.appendString(value, to: &buffer)
+        case .bool(let value): buffer.append(contentsOf: (value ? "true" : "false").utf8)
+        case .timestamp(let value): buffer.append(contentsOf: String(value).utf8)
+        }
+    }
+}
+
+extension SnapshotToken {
+    /// Appends `{"lsn":…,"at":…,"definitions_version":…}`.
+    public func appendJSON(to buffer: inout [UInt8]) {
+        buffer.append(
+            contentsOf: #"{"lsn":\#(lsn.rawValue),"at":\#(at),"definitions_version":\#(definitionsVersion)}"#.utf8)
+    }
+
+    /// Parses a time given as epoch milliseconds or RFC 3339 text (the `at` of a read).
+    ///
+    /// ```swift
+    /// try SnapshotToken.parseTime("2026-12-01T08:00:00Z")   // 1796112000000
+    /// ```
+    public static func parseTime(_ text: String) throws(TallyError) -> Int64 {
+        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+            guard let ms = Int64(text), ms <= Timestamp.maximum else {
+                throw TallyError(.invalidArgument, "time \(text.prefix(40)) is after year 9999")
+            }
+            return ms
+        }
+        do throws(Timestamp.ParseError) {
+            return try Timestamp.parse(rfc3339: text)
+        } catch {
+            throw TallyError(
+                .invalidArgument, "'\(text.prefix(64))' is not a time: give epoch milliseconds ≥ 0 or RFC 3339 text")
+        }
+    }
+}
+
+extension EntityVector {
+    /// Appends the vector as JSON: `{"entity":…,"key":…,"views":{name: value, …},"recomputed":…}`,
+    /// with `"snapshot":{…}` last when `token` is given.
+    ///
+    /// ```swift
+    /// var json: [UInt8] = []
+    /// vector.appendJSON(to: &json, token: token)
+    /// ```
+    public func appendJSON(to buffer: inout [UInt8], token: SnapshotToken? = nil) {
+        buffer.append(contentsOf: #"{"entity":"#.utf8)
+        JSONWriter.appendString(entity, to: &buffer)
+        buffer.append(contentsOf: #","key":"#.utf8)
+        JSONWriter.appendString(key, to: &buffer)
+        buffer.append(contentsOf: #","views":{"#.utf8)
+        for (index, view) in views.enumerated() {
+            if index > 0 { buffer.append(UInt8(ascii: ",")) }
+            JSONWriter.appendString(view.name, to: &buffer)
+            buffer.append(UInt8(ascii: ":"))
+            view.value.appendJSON(to: &buffer)
+        }
+        buffer.append(contentsOf: #"},"recomputed":"#.utf8)
+        buffer.append(contentsOf: (recomputed ? "true" : "false").utf8)
+        if let token {
+            buffer.append(contentsOf: #","snapshot":"#.utf8)
+            token.appendJSON(to: &buffer)
+        }
+        buffer.append(UInt8(ascii: "}"))
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+@_spi(Testing) @testable import Tally
+
+/// A vector read must not scan the window's events: for one key with many events in a 30-day
+/// window, each count, sum, avg, min, max and last view touches a bounded number of LMDB entries,
+/// and that number does not grow with the number of events.
+@Suite struct ViewReadCostTests {
+    static let definitions = try! DefinitionsLoader.load(
+        text: """
+            entities: { card: { key: string } }
+            events:
+              auth: { id: id, time: ts, fields: { id: int, card: string, amount: decimal } }
+            views:
+              n: { entity: card, from: auth, aggregate: count, window: 30d }
+              total: { entity: card, from: auth, aggregate: sum(amount), window: 30d }
+              mean: { entity: card, from: auth, aggregate: avg(amount), window: 30d }
+              low: { entity: card, from: auth, aggregate: min(amount), window: 30d }
+              high: { entity: card, from: auth, aggregate: max(amount), window: 30d }
+              latest: { entity: card, from: auth, aggregate: last(amount), window: 30d }
+            """)
+
+    static let start: Int64 = 1_780_000_000_000
+    static let span: Int64 = 30 * 86_400_000
+
+    /// Entries of `views` touched by each view's read, for `count` events spread over 30 days.
+    static func entriesPerView(events count: Int) async throws -> [String: Int] {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = Tally.Options()
+        options.durability = .relaxed(flushInterval: .seconds(10))
+        options.countEntryAccesses = true
+        options.wallClock = { start + span + 60_000 }
+        let store = try Tally.open(directory: directory.path, definitions: definitions, options: options)
+        defer { store.close() }
+        let step = span / Int64(count)
+        var index = 0
+        while index < count {
+            var body: [UInt8] = []
+            for i in index..<min(count, index + 10_000) {
+                let amount = (i * 7919) % 100_000
+                body.append(
+                    contentsOf:
+                        #"{"type":"auth","id":\#(i),"ts":\#(start + Int64(i) * step),"card":"hot","amount":\#(amount).25}"#
+                        .utf8)
+                body.append(10)
+            }
+            index += 10_000
+            _ = try await store.ingest(ndjson: body)
+        }
+        // Read at an unaligned time inside the stream, so every tile level has ragged edges.
+        let at = start + span - 12_345_677
+        var touched: [String: Int] = [:]
+        try store.read { snapshot in
+            let token = try snapshot.token(at: at)
+            let entity = try Snapshot.entityKey("hot", type: .string, entity: "card")
+            let reader = ViewReader(txn: snapshot.transaction, database: snapshot.databases.views)
+            for view in snapshot.stored!.views.views {
+                store.resetEntryAccesses()
+                let values = try reader.values(view, entity: entity, at: token.at, lsnLimit: nil)
+                touched[view.name] = store.entryAccesses(in: "views") ?? -1
+                #expect(values.first != .null, "\(view.name) read a value")
+            }
+            // The whole vector, through the public API, is the sum of its views plus the entity head.
+            store.resetEntryAccesses()
+            let vector = try snapshot.vector(entity: "card", key: "hot", at: token)
+            touched["vector"] = store.entryAccesses(in: "views") ?? -1
+            #expect(!vector.recomputed)
+        }
+        return touched
+    }
+
+    @Test func readsTouchBoundedEntriesWhateverTheEventCount() async throws {
+        let large =
+            Int(ProcessInfo.processInfo.environment["TALLY_READ_COST_EVENTS"] ?? "") ?? (isCI ? 40_000 : 200_000)
+        let small = try await Self.entriesPerView(events: 4_000)
+        let big = try await Self.entriesPerView(events: large)
+        print(
+            "entries touched per view read: 4,000 events \(small.sorted { $0.key < $1.key }); \(large) events \(big.sorted { $0.key < $1.key })"
+        )
+        for (name, count) in big where name != "vector" {
+            #expect(count <= 500, "\(name) touched \(count) entries for \(large) events")
+            #expect(
+                count <= (small[name] ?? 0) + 40,
+                "\(name): \(small[name] ?? 0) entries at 4,000 events, \(count) at \(large)")
+        }
+        for name in ["n", "total", "mean", "latest"] {
+            #expect((big[name] ?? 99) <= 4, "\(name) is two seeks (or one) whatever the events: \(big[name] ?? -1)")
+        }
+    }
+}
