@@ -26,6 +26,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Events in one POST /v1/events.") var maxEvents = ServerLimits.defaultMaxEventsPerRequest
     @Option(help: "Bytes of one NDJSON line.") var maxLineBytes = ServerLimits().maxNDJSONLineBytes
     @Option(help: "Entities in one POST /v1/vectors.") var maxVectors = ServerLimits().maxVectorsPerRequest
+    @Option(help: "Seconds an idle keep-alive connection stays open.") var idleTimeout = ServerLimits()
+        .idleTimeoutSeconds
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
 
     func run() async throws {
@@ -61,6 +63,7 @@ struct Serve: AsyncParsableCommand {
         limits.maxBodyBytes = maxBodyBytes
         limits.maxNDJSONLineBytes = maxLineBytes
         limits.maxVectorsPerRequest = maxVectors
+        limits.idleTimeoutSeconds = idleTimeout
         let metrics = ServerMetrics()
         MetricsSystem.bootstrap(metrics.factory)
         let server = TallyServer(store: store, authenticator: authenticator, limits: limits, metrics: metrics)

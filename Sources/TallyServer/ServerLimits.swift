@@ -17,6 +17,8 @@ public struct ServerLimits: Sendable {
     public var maxNDJSONLineBytes = 64 << 10
     /// Entities one `POST /v1/vectors` may ask for (code `too_many_entities`). Default 100.
     public var maxVectorsPerRequest = 100
+    /// Seconds a keep-alive connection may sit idle before the server closes it. Default 60.
+    public var idleTimeoutSeconds: Int64 = 60
 
     public init() {}
 }
