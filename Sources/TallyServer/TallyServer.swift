@@ -94,13 +94,22 @@ public struct TallyServer: Sendable {
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully: stops accepting connections,
     /// finishes the requests in flight, and closes the store (which commits queued writes).
+    ///
+    /// `companions` run beside the server (e.g. the demo's event feed); when one returns, the
+    /// server shuts down gracefully too. They are asked to stop before the server is.
     public func run(
-        host: String, port: Int, onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+        host: String, port: Int, companions: [any Service] = [],
+        onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) async throws {
+        let server = ServiceGroupConfiguration.ServiceConfiguration(
+            service: application(host: host, port: port, onServerRunning: onServerRunning))
+        let others = companions.map { service in
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: service, successTerminationBehavior: .gracefullyShutdownGroup)
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [application(host: host, port: port, onServerRunning: onServerRunning)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [server] + others, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

@@ -38,6 +38,15 @@ struct CommandLineServerTests {
         }
     }
 
+    @Test("tally demo serves, feeds the synthetic stream, reports every second and stops by itself")
+    func demo() throws {
+        let run = try Self.tally(["demo", "--port", "0", "--seconds", "2", "--rate", "50"])
+        #expect(run.status == 0)
+        #expect(run.output.contains("WITHOUT authentication"))
+        #expect(run.output.contains("t=1s lsn="), "\(run.output)")
+        #expect(run.output.contains("t=2s lsn="), "\(run.output)")
+    }
+
     @Test("tally tokens add prints a secret once and stores only its hash with the role")
     func tokensAdd() throws {
         let path = NSTemporaryDirectory() + "tally-cli-tokens-\(UUID().uuidString).json"
