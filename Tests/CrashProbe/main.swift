@@ -6,6 +6,10 @@ import Foundation
 // appended to ACKFILE and fsync'd, and only then is the next write issued. The crash test SIGKILLs
 // this process at random moments and checks every acknowledged record is stored exactly once.
 //
+// `CrashProbe ingest DIR DEFS ACKFILE RUN PRODUCERS`: the same with events of the view tests'
+// definitions: each producer ingests single `auth` events (id "RUN-PRODUCER-SEQ", card c<SEQ % 3>,
+// amount SEQ % 97, time from the wall clock) and records "ID LSN" after each durable ack.
+//
 // `CrashProbe read DIR STOPFILE`: opens the store read-only with a tiny map beside a writing
 // process and reads until STOPFILE exists (at most 120 s), checking that the record at the
 // visible head LSN is whole ("r<lsn>" padded). Prints `reads=N resizes=M errors=E` (resizes:
@@ -56,6 +60,30 @@ func writeMode(directory: String, ackPath: String, run: String, producers: Int) 
     }
 }
 
+func ingestMode(directory: String, definitions: String, ackPath: String, run: String, producers: Int) async throws {
+    let store = try Tally.open(directory: directory, definitions: try DefinitionsLoader.load(path: definitions))
+    let acks = AckLog(path: ackPath)
+    FileHandle.standardOutput.write(Data("ready\n".utf8))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for producer in 0..<producers {
+            group.addTask {
+                var sequence = 0
+                while true {
+                    let id = "\(run)-\(producer)-\(sequence)"
+                    let time = Int64(Date().timeIntervalSince1970 * 1000)
+                    let event =
+                        #"{"type":"auth","id":"\#(id)","ts":\#(time),"card":"c\#(sequence % 3)","merchant":"m\#(producer)","amount":\#(sequence % 97),"n":1,"country":"FR"}"#
+                    let result = try await store.ingest(json: Array(event.utf8))
+                    guard case .accepted(let lsn) = result.outcomes[0] else { fail("not accepted: \(result.outcomes)") }
+                    acks.record("\(id) \(lsn)")
+                    sequence += 1
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+
 func readMode(directory: String, stopFile: String) throws {
     var options = Tally.Options()
     options.access = .readOnly
@@ -91,10 +119,17 @@ do {
     case "write" where arguments.count == 5:
         guard let producers = Int(arguments[4]) else { fail("PRODUCERS must be a number") }
         try await writeMode(directory: arguments[1], ackPath: arguments[2], run: arguments[3], producers: producers)
+    case "ingest" where arguments.count == 6:
+        guard let producers = Int(arguments[5]) else { fail("PRODUCERS must be a number") }
+        try await ingestMode(
+            directory: arguments[1], definitions: arguments[2], ackPath: arguments[3], run: arguments[4],
+            producers: producers)
     case "read" where arguments.count == 3:
         try readMode(directory: arguments[1], stopFile: arguments[2])
     default:
-        fail("usage: CrashProbe write DIR ACKFILE RUN PRODUCERS | CrashProbe read DIR STOPFILE")
+        fail(
+            "usage: CrashProbe write DIR ACKFILE RUN PRODUCERS | CrashProbe ingest DIR DEFS ACKFILE RUN PRODUCERS | "
+                + "CrashProbe read DIR STOPFILE")
     }
 } catch {
     fail("\(error)")
