@@ -58,7 +58,8 @@ import Testing
             let reader = ViewReader(txn: snapshot.transaction, database: snapshot.databases.views)
             for view in snapshot.stored!.views.views {
                 store.resetEntryAccesses()
-                let values = try reader.values(view, entity: entity, at: token.at, lsnLimit: nil)
+                let values = try reader.values(
+                    view, snapshot.stored!.views.states[view.state], entity: entity, at: token.at, lsnLimit: nil)
                 touched[view.name] = store.entryAccesses(in: "views") ?? -1
                 #expect(values.first != .null, "\(view.name) read a value")
             }

@@ -25,12 +25,13 @@ struct IngestCases {
         let store = try Tally.open(directory: directory, definitions: definitions, options: options)
         defer { store.close() }
         if reuse {
+            let reads = try VectorReadCases(store: store, cards: cards, seconds: seconds).run()
             let live = try liveCases(store)
             let figures = IngestFigures(
                 events: 0, cards: cards, ndjsonBytesPerEvent: 0, writeBytesPerEvent: 0,
                 storeBytes: DirectorySize.bytes(directory),
                 storeBytesPerEvent: 0)
-            return (try await live(), figures)
+            return (reads + (try await live()), figures)
         }
         var stream = CardTransactionStream(
             configuration: .init(
@@ -68,6 +69,7 @@ struct IngestCases {
                 latency: latency))
         let storeBytes = DirectorySize.bytes(directory)
 
+        results.append(contentsOf: try VectorReadCases(store: store, cards: cards, seconds: seconds).run())
         results.append(contentsOf: try await liveCases(store)())
         let figures = IngestFigures(
             events: events, cards: cards, ndjsonBytesPerEvent: Double(ndjsonBytes) / Double(events),

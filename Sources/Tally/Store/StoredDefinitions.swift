@@ -33,10 +33,10 @@ struct StoredDefinitions: Sendable {
             else { throw TallyError(.storageFailure, "the store has no code for event type \(event.name)") }
             codes[event.name] = code
         }
-        let viewCodes = try ViewCodes.read(txn, meta: meta, definitions: definitions)
+        let viewCodes = try ViewCodes.read(txn, meta: meta)
         return StoredDefinitions(
             definitions: definitions, version: version, catalog: EventCatalog(definitions: definitions, codes: codes),
-            views: ViewCatalog(definitions: definitions, eventCodes: codes, viewCodes: viewCodes))
+            views: ViewCatalog(definitions: definitions, eventCodes: codes, stateCodes: viewCodes))
     }
 
     /// Makes `new` the store's definitions in `txn`: unchanged definitions keep their version;
@@ -85,8 +85,8 @@ struct StoredDefinitions: Sendable {
         }
         let stored = StoredDefinitions(
             definitions: new, version: version, catalog: EventCatalog(definitions: new, codes: codes),
-            views: ViewCatalog(definitions: new, eventCodes: codes, viewCodes: viewCodes))
-        return (stored, Set(fresh.compactMap { viewCodes[$0] }))
+            views: ViewCatalog(definitions: new, eventCodes: codes, stateCodes: viewCodes))
+        return (stored, fresh)
     }
 
     /// Why stored events of a type could not be read under the new definitions. Adding event

@@ -51,7 +51,8 @@ extension Snapshot {
             let reader = ViewReader(txn: transaction, database: databases.views)
             var views: [(name: String, value: FeatureValue)] = []
             for view in stored.views.views where view.definition.entity == entity {
-                let values = try reader.values(view, entity: encoded, at: token.at, lsnLimit: lsnLimit)
+                let values = try reader.values(
+                    view, stored.views.states[view.state], entity: encoded, at: token.at, lsnLimit: lsnLimit)
                 for (name, value) in zip(view.definition.servedNames, values) { views.append((name, value)) }
             }
             return EntityVector(entity: entity, key: key, views: views, recomputed: lsnLimit != nil)

@@ -1,54 +1,91 @@
-/// The views of the current definitions, compiled for maintenance and reads: parsed expressions,
-/// the state layout each aggregate needs, and each view's stable code in this store.
+/// The views of the current definitions, compiled for maintenance and reads. Views that need the
+/// same state — same entity, sources, values and filter, and aggregates kept alike (sum and avg
+/// share running totals; several windows are one state) — share one ``ViewState`` and its code.
 struct ViewCatalog: Sendable {
     /// Served views in definitions order.
     let views: [CompiledView]
-    /// Indices into `views` of the views each event type feeds, by event type code.
-    let byEventType: [UInt16: [Int]]
+    /// The distinct states, each maintained once per event.
+    let states: [ViewState]
+    /// Indices into `states` of the states each event type feeds, by event type code.
+    let statesByEventType: [UInt16: [Int]]
     /// Entity types by name, with their key types.
     let entityKeyTypes: [String: ScalarType]
 
-    init(definitions: Definitions, eventCodes: [String: UInt16], viewCodes: [String: UInt16]) {
+    init(definitions: Definitions, eventCodes: [String: UInt16], stateCodes: [String: UInt16]) {
         var compiled: [CompiledView] = []
-        var byEventType: [UInt16: [Int]] = [:]
+        var states: [ViewState] = []
+        var stateIndex: [UInt16: Int] = [:]
         for view in definitions.views {
-            guard let code = viewCodes[view.name],
-                let compiledView = CompiledView(view, code: code, definitions: definitions, eventCodes: eventCodes)
+            let print = ViewState.fingerprint(view, definitions)
+            guard let code = stateCodes[print],
+                let state = ViewState(view, code: code, definitions: definitions, eventCodes: eventCodes)
             else { continue }
-            for eventCode in compiledView.sources.keys { byEventType[eventCode, default: []].append(compiled.count) }
-            compiled.append(compiledView)
+            let index: Int
+            if let existing = stateIndex[code] {
+                index = existing
+            } else {
+                index = states.count
+                stateIndex[code] = index
+                states.append(state)
+            }
+            compiled.append(CompiledView(definition: view, state: index, numbersAreInts: state.numbersAreInts))
+        }
+        var byEventType: [UInt16: [Int]] = [:]
+        for (index, state) in states.enumerated() {
+            for eventCode in state.sources.keys { byEventType[eventCode, default: []].append(index) }
         }
         views = compiled
-        self.byEventType = byEventType
+        self.states = states
+        statesByEventType = byEventType
         entityKeyTypes = Dictionary(uniqueKeysWithValues: definitions.entities.map { ($0.name, $0.keyType) })
     }
 }
 
-/// How a view's state is kept (docs/VIEWS.md).
-enum ViewStateLayout: Sendable, Equatable {
-    /// Invertible aggregates (count, sum, avg, stddev): one entry per contributing event holding the
-    /// running totals up to it in (event time, LSN) order; a window is the difference of two seeks.
-    case runningTotals
-    /// first, last: one entry per contributing event holding its value.
+/// One served view: its definition and the state it reads.
+struct CompiledView: Sendable {
+    let definition: ViewDefinition
+    /// Index into ``ViewCatalog/states``.
+    let state: Int
+    /// Whether numbers read back as int (every source contributes a plain, optionally signed, int
+    /// field) rather than decimal.
+    let numbersAreInts: Bool
+
+    var name: String { definition.name }
+    var aggregate: AggregateKind { definition.aggregate }
+}
+
+/// How a state is kept (docs/VIEWS.md).
+enum ViewStateKind: String, Sendable, Equatable {
+    /// count: per contributing event, the running count up to it in (event time, LSN) order.
+    case count
+    /// sum, avg: running count of values and running sum.
+    case totals
+    /// stddev: running count, sum and sum of squares.
+    case squares
+    /// first, last: per contributing event, its value.
     case values
-    /// min, max: the values plus tiles of 16^k ms (k = 1…12) holding each tile's min and max.
-    case valuesWithTiles
-    /// count_distinct: one entry per contributing event holding its member.
+    /// min, max: the values, plus tiles holding each tile's min and max.
+    case extremes
+    /// count_distinct: per contributing event, its member.
     case members
 
     init(_ aggregate: AggregateKind) {
         switch aggregate {
-        case .count, .sum, .avg, .stddev: self = .runningTotals
+        case .count: self = .count
+        case .sum, .avg: self = .totals
+        case .stddev: self = .squares
         case .first, .last: self = .values
-        case .min, .max: self = .valuesWithTiles
+        case .min, .max: self = .extremes
         case .countDistinct: self = .members
         }
     }
+
+    var hasRunningTotals: Bool { self == .count || self == .totals || self == .squares }
 }
 
-/// One view compiled: its code, aggregate, state layout and, per source event type, where the
-/// entity key is and the parsed filter and value expressions.
-struct CompiledView: Sendable {
+/// The state one or more views read: its code, kind, per-source compiled expressions, and (for
+/// extremes) the tile levels its widest window needs.
+struct ViewState: Sendable {
     struct Source: Sendable {
         /// Position of the entity key field in the event type's fields.
         let entityField: Int
@@ -57,23 +94,34 @@ struct CompiledView: Sendable {
         let value: Expression?
     }
 
-    let definition: ViewDefinition
     let code: UInt16
-    let aggregate: AggregateKind
-    let layout: ViewStateLayout
+    let kind: ViewStateKind
+    let entity: String
     /// Sources by event type code.
     let sources: [UInt16: Source]
-    /// Whether numbers read back as int (every source contributes a plain, optionally signed, int
-    /// field) rather than decimal.
     let numbersAreInts: Bool
+    /// Tile widths in ms, finest first (extremes only): 1 s × 16^k up to the widest window.
+    let tileWidths: [Int64]
 
-    var name: String { definition.name }
+    /// Tile widths of extremes: 1 s × 16^k, k = 0…7 (the top tile ≈ 8.5 years).
+    static let allTileWidths: [Int64] = (0..<8).map { k in (0..<k).reduce(Int64(1000)) { width, _ in width * 16 } }
+
+    /// What decides a state: entity and key type, state kind, sources and their values, filter.
+    static func fingerprint(_ view: ViewDefinition, _ definitions: Definitions) -> String {
+        let keyType = definitions.entity(named: view.entity)?.keyType.rawValue ?? "?"
+        let kind = ViewStateKind(view.aggregate)
+        let sources = view.sources.map { source in
+            "\(source.eventType)=\(kind == .count ? "" : (source.value ?? view.argument ?? ""))"
+        }.sorted().joined(separator: ";")
+        var parts = [view.entity, keyType, kind.rawValue, view.filter ?? "", sources]
+        if kind == .extremes { parts.append("tiles=\(tileWidths(for: view.windows).count)") }
+        return parts.joined(separator: "|")
+    }
 
     init?(_ view: ViewDefinition, code: UInt16, definitions: Definitions, eventCodes: [String: UInt16]) {
-        definition = view
         self.code = code
-        aggregate = view.aggregate
-        layout = ViewStateLayout(view.aggregate)
+        kind = ViewStateKind(view.aggregate)
+        entity = view.entity
         var sources: [UInt16: Source] = [:]
         var allInts = true
         for source in view.sources {
@@ -81,7 +129,7 @@ struct CompiledView: Sendable {
                 let entityField = event.fields.firstIndex(where: { $0.name == view.entity })
             else { return nil }
             let filter = view.filter.flatMap { try? ExpressionParser.parse($0) }
-            let valueText = view.aggregate == .count ? nil : (source.value ?? view.argument)
+            let valueText = kind == .count ? nil : (source.value ?? view.argument)
             let value = valueText.flatMap { try? ExpressionParser.parse($0) }
             if view.filter != nil && filter == nil { return nil }
             if valueText != nil && value == nil { return nil }
@@ -89,7 +137,16 @@ struct CompiledView: Sendable {
             sources[eventCode] = Source(entityField: entityField, filter: filter, value: value)
         }
         self.sources = sources
-        numbersAreInts = allInts && view.aggregate != .count
+        numbersAreInts = allInts && kind != .count
+        tileWidths = kind == .extremes ? Self.tileWidths(for: view.windows) : []
+    }
+
+    /// The tile widths windows need: every width up to the widest window (all for lifetime). A
+    /// narrower window never uses a wider tile; the fingerprint counts them, so views that share
+    /// a state share its tiles.
+    static func tileWidths(for windows: [Window]) -> [Int64] {
+        let widest = windows.map { $0.milliseconds ?? Int64.max }.max() ?? 0
+        return allTileWidths.filter { $0 <= widest }
     }
 
     private static func isPlainIntField(_ expression: Expression, in event: EventTypeDefinition) -> Bool {

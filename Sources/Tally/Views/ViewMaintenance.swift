@@ -5,7 +5,8 @@ import TallyLMDB
 ///
 /// Each accepted event is first *planned* (reads only: running totals after a late event's
 /// position, tiles to widen), so an event whose running totals would overflow is rejected before
-/// anything is written; the plan is then applied.
+/// anything is written; the plan is then applied. Each state is maintained once per event, however
+/// many views read it.
 struct ViewMaintenance {
     let catalog: ViewCatalog
     let database: Database
@@ -17,12 +18,12 @@ struct ViewMaintenance {
     }
 
     /// Plans the view updates of one event about to be stored at `lsn`. `only` restricts them to
-    /// some views (backfill of new views).
+    /// some state codes (backfill of new states).
     func plan(
         schema: EventSchema, values: [FieldValue], time: Int64, lsn: UInt64, in txn: some TransactionReading,
         only: Set<UInt16>? = nil
     ) throws -> Result<Writes, EventRejection> {
-        guard let indices = catalog.byEventType[schema.code] else { return .success(Writes()) }
+        guard let indices = catalog.statesByEventType[schema.code] else { return .success(Writes()) }
         var writes = Writes()
         var touchedEntities: [[UInt8]] = []
         let evaluator = ExpressionEvaluator(name: { name in
@@ -30,9 +31,9 @@ struct ViewMaintenance {
             return ExpressionValue(values[position])
         })
         for index in indices {
-            let view = catalog.views[index]
-            if let only, !only.contains(view.code) { continue }
-            guard let source = view.sources[schema.code],
+            let state = catalog.states[index]
+            if let only, !only.contains(state.code) { continue }
+            guard let source = state.sources[schema.code],
                 let entity = ViewStateKey.entity(values[source.entityField])
             else { continue }
             if let filter = source.filter, !evaluator.holds(filter) { continue }
@@ -42,20 +43,20 @@ struct ViewMaintenance {
                 if computed == .null { continue }  // a null value contributes nothing
                 value = computed
             }
-            let viewKey = ViewStateKey.view(entity, code: view.code)
-            let key = ViewStateKey.series(ViewStateKey.seriesPrefix(viewKey), time: time, lsn: lsn)
-            switch view.layout {
-            case .runningTotals:
-                if let rejection = try planRunningTotals(view, viewKey, key, value, txn, &writes) {
+            let stateKey = ViewStateKey.view(entity, code: state.code)
+            let key = ViewStateKey.series(ViewStateKey.seriesPrefix(stateKey), time: time, lsn: lsn)
+            switch state.kind {
+            case .count, .totals, .squares:
+                if let rejection = try planRunningTotals(state, stateKey, key, value, txn, &writes) {
                     return .failure(rejection)
                 }
             case .values, .members:
                 guard let value, let encoded = StoredValue.encode(value) else { continue }
                 writes.puts.append((key, encoded))
-            case .valuesWithTiles:
+            case .extremes:
                 guard let value, let encoded = StoredValue.encode(value) else { continue }
                 writes.puts.append((key, encoded))
-                try planTiles(viewKey, time: time, value: value, encoded: encoded, txn, &writes)
+                try planTiles(state, stateKey, time: time, value: value, encoded: encoded, txn, &writes)
             }
             if !touchedEntities.contains(entity) { touchedEntities.append(entity) }
         }
@@ -70,18 +71,18 @@ struct ViewMaintenance {
     /// The entry at (time, lsn) holds the totals up to it; every later entry of the series (a late
     /// event) gains the contribution too.
     private func planRunningTotals(
-        _ view: CompiledView, _ viewKey: [UInt8], _ key: [UInt8], _ value: ExpressionValue?,
+        _ state: ViewState, _ stateKey: [UInt8], _ key: [UInt8], _ value: ExpressionValue?,
         _ txn: some TransactionReading, _ writes: inout Writes
     ) throws -> EventRejection? {
         var micros: Int128?
-        if view.aggregate != .count {
+        if state.kind != .count {
             guard case .number(let number) = value else { return nil }
             micros = number
         }
-        guard let contribution = RunningTotals.contribution(micros: micros, squares: view.aggregate == .stddev) else {
-            return overflow(view)
+        guard let contribution = RunningTotals.contribution(micros: micros, squares: state.kind == .squares) else {
+            return overflow()
         }
-        let prefix = ViewStateKey.seriesPrefix(viewKey)
+        let prefix = ViewStateKey.seriesPrefix(stateKey)
         var previous = RunningTotals()
         var later: [(key: [UInt8], totals: RunningTotals)] = []
         try txn.withCursor(database) { cursor in
@@ -98,23 +99,22 @@ struct ViewMaintenance {
                 previous = totals
             }
         }
-        guard let totals = previous.adding(contribution) else { return overflow(view) }
-        writes.puts.append((key, totals.encoded))
+        guard let totals = previous.adding(contribution) else { return overflow() }
+        writes.puts.append((key, totals.encoded(state.kind)))
         for entry in later {
-            guard let updated = entry.totals.adding(contribution) else { return overflow(view) }
-            writes.puts.append((entry.key, updated.encoded))
+            guard let updated = entry.totals.adding(contribution) else { return overflow() }
+            writes.puts.append((entry.key, updated.encoded(state.kind)))
         }
         return nil
     }
 
-    /// Widens the min/max of the tile holding `time` at every level.
+    /// Widens the min/max of the tile holding `time` at every level the state keeps.
     private func planTiles(
-        _ viewKey: [UInt8], time: Int64, value: ExpressionValue, encoded: [UInt8], _ txn: some TransactionReading,
-        _ writes: inout Writes
+        _ state: ViewState, _ stateKey: [UInt8], time: Int64, value: ExpressionValue, encoded: [UInt8],
+        _ txn: some TransactionReading, _ writes: inout Writes
     ) throws {
-        for level in 1...TileLevels.top {
-            let width = TileLevels.width(level)
-            let key = ViewStateKey.tile(viewKey, level: level, start: time - time % width)
+        for (level, width) in state.tileWidths.enumerated() {
+            let key = ViewStateKey.tile(stateKey, level: level + 1, start: time - time % width)
             let current = try key.withUnsafeBytes { try txn.get(database, $0).flatMap(StoredValue.decodeTile) }
             guard let current else {
                 writes.puts.append((key, StoredValue.tile(min: encoded, max: encoded)))
@@ -129,9 +129,8 @@ struct ViewMaintenance {
         }
     }
 
-    private func overflow(_ view: CompiledView) -> EventRejection {
-        EventRejection(
-            .outOfRange, "the running totals of view \(view.name) would overflow with this event's value")
+    private func overflow() -> EventRejection {
+        EventRejection(.outOfRange, "a view's running totals would overflow with this event's value")
     }
 }
 

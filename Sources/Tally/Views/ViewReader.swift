@@ -12,15 +12,17 @@ struct ViewReader<Transaction: TransactionReading> {
     let database: Database
 
     /// The view's value in each of its windows `(at − W, at]`, in window order.
-    func values(_ view: CompiledView, entity: [UInt8], at: Int64, lsnLimit: UInt64?) throws -> [FeatureValue] {
-        let viewKey = ViewStateKey.view(entity, code: view.code)
+    func values(_ view: CompiledView, _ state: ViewState, entity: [UInt8], at: Int64, lsnLimit: UInt64?) throws
+        -> [FeatureValue]
+    {
+        let viewKey = ViewStateKey.view(entity, code: state.code)
         let prefix = ViewStateKey.seriesPrefix(viewKey)
         var totalsAtEnd: RunningTotals?
         return try view.definition.windows.map { window in
             let low = window.milliseconds.map { max(0, at - $0 + 1) } ?? 0
-            if let lsnLimit { return try recompute(view, prefix, low: low, high: at, lsnLimit: lsnLimit) }
-            switch view.layout {
-            case .runningTotals:
+            if let lsnLimit { return try recompute(view, state, prefix, low: low, high: at, lsnLimit: lsnLimit) }
+            switch state.kind {
+            case .count, .totals, .squares:
                 let end = try totalsAtEnd ?? totals(prefix, atOrBefore: at)
                 totalsAtEnd = end
                 return finish(view, end.subtracting(try totals(prefix, atOrBefore: low - 1)))
@@ -28,8 +30,8 @@ struct ViewReader<Transaction: TransactionReading> {
                 return finish(
                     view,
                     try view.aggregate == .last ? last(prefix, low: low, high: at) : first(prefix, low: low, high: at))
-            case .valuesWithTiles:
-                return finish(view, try extreme(viewKey, low: low, high: at, max: view.aggregate == .max))
+            case .extremes:
+                return finish(view, try extreme(state, viewKey, low: low, high: at, max: view.aggregate == .max))
             case .members:
                 return .int(Int64(try members(prefix, low: low, high: at, lsnLimit: nil)))
             }
@@ -73,9 +75,11 @@ struct ViewReader<Transaction: TransactionReading> {
         }
     }
 
-    /// The min or max over `[low, high]`: raw entries at the ragged ends, then ever coarser tiles,
-    /// at most 15 per side per level.
-    private func extreme(_ viewKey: [UInt8], low: Int64, high: Int64, max wantMax: Bool) throws -> ExpressionValue? {
+    /// The min or max over `[low, high]`: raw entries at the ragged ends (under a second each),
+    /// then ever coarser tiles, at most 15 per side per level.
+    private func extreme(_ state: ViewState, _ viewKey: [UInt8], low: Int64, high: Int64, max wantMax: Bool) throws
+        -> ExpressionValue?
+    {
         var best: ExpressionValue?
         func consider(_ value: ExpressionValue) {
             guard value != .null else { return }
@@ -89,11 +93,11 @@ struct ViewReader<Transaction: TransactionReading> {
         var high = high
         var level = 0
         while low <= high {
-            if level == TileLevels.top {
+            if level == state.tileWidths.count {
                 try scan(viewKey, level: level, low: low, high: high, consider)
                 break
             }
-            let width = TileLevels.width(level + 1)
+            let width = state.tileWidths[level]
             let leftEnd = Swift.min((low + width - 1) / width * width - 1, high)
             if low <= leftEnd { try scan(viewKey, level: level, low: low, high: leftEnd, consider) }
             low = leftEnd + 1
@@ -161,10 +165,10 @@ struct ViewReader<Transaction: TransactionReading> {
     // MARK: recomputation at an older LSN
 
     private func recompute(
-        _ view: CompiledView, _ prefix: [UInt8], low: Int64, high: Int64, lsnLimit: UInt64
+        _ view: CompiledView, _ state: ViewState, _ prefix: [UInt8], low: Int64, high: Int64, lsnLimit: UInt64
     ) throws -> FeatureValue {
-        switch view.layout {
-        case .runningTotals:
+        switch state.kind {
+        case .count, .totals, .squares:
             // Each entry's contribution is its totals minus the previous entry's (any LSN).
             var previous = try totals(prefix, atOrBefore: low - 1)
             var sum = RunningTotals()
@@ -174,7 +178,7 @@ struct ViewReader<Transaction: TransactionReading> {
                 previous = current
             }
             return finish(view, sum)
-        case .values, .valuesWithTiles:
+        case .values, .extremes:
             var chosen: ExpressionValue?
             try forEachEntry(prefix, low: low, high: high) { lsn, raw in
                 guard lsn <= lsnLimit else { return }

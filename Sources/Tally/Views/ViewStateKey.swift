@@ -7,6 +7,8 @@
 /// | entity · view code (2) · 0x01 · event time (8) · LSN (8) | per layout: running totals, value or member |
 /// | entity · view code (2) · 0x02 · level (1) · tile start (8) | min and max of the tile (min/max views) |
 ///
+/// The view code is the code of a view *state* (``ViewState``), which several views may share.
+///
 /// `entity` is a tag (1 string, 2 int) then the UTF-8 bytes with a 2-byte length, or the int as 8
 /// order-preserving bytes. All integers are big-endian so memcmp order is numeric order. Keys are
 /// at most 3 + 256 + 2 + 1 + 16 = 278 bytes, under LMDB's 511.
@@ -59,13 +61,12 @@ enum ViewStateKey {
 
 /// Running totals of an invertible aggregate up to one series entry: the count of contributions,
 /// the sum of their values and the sum of their squares, all exact (values in micro-units, squares
-/// in micro-units squared). Stored as 8 + 16 + 16 bytes.
+/// in micro-units squared). Stored as the count (8 bytes), then the sum (16) for totals, then the
+/// squares (16) for stddev: 8, 24 or 40 bytes, so a count costs no sums.
 struct RunningTotals: Equatable {
     var count: Int64 = 0
     var sum: Int128 = 0
     var squares: Int128 = 0
-
-    static let encodedSize = 40
 
     /// `self + other`, nil on overflow.
     func adding(_ other: RunningTotals) -> RunningTotals? {
@@ -91,11 +92,12 @@ struct RunningTotals: Equatable {
         return RunningTotals(count: 1, sum: micros, squares: square.partialValue)
     }
 
-    var encoded: [UInt8] {
+    func encoded(_ kind: ViewStateKind) -> [UInt8] {
         var bytes = BigEndian.bytes(UInt64(bitPattern: count))
-        bytes.reserveCapacity(Self.encodedSize)
+        guard kind != .count else { return bytes }
+        bytes.reserveCapacity(40)
         Self.append(sum, to: &bytes)
-        Self.append(squares, to: &bytes)
+        if kind == .squares { Self.append(squares, to: &bytes) }
         return bytes
     }
 
@@ -106,10 +108,10 @@ struct RunningTotals: Equatable {
     }
 
     init?(_ raw: UnsafeRawBufferPointer) {
-        guard raw.count == Self.encodedSize else { return nil }
+        guard raw.count == 8 || raw.count == 24 || raw.count == 40 else { return nil }
         count = Int64(bitPattern: UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)))
-        sum = Self.int128(raw, at: 8)
-        squares = Self.int128(raw, at: 24)
+        sum = raw.count >= 24 ? Self.int128(raw, at: 8) : 0
+        squares = raw.count == 40 ? Self.int128(raw, at: 24) : 0
     }
 
     static func append(_ value: Int128, to bytes: inout [UInt8]) {
@@ -175,16 +177,5 @@ enum StoredValue {
         case (.string(let x), .string(let y)): x < y
         default: false
         }
-    }
-}
-
-/// Tile levels of min/max views: level k covers 16^k ms (k = 1…12; 16^12 ms ≈ 8,900 years).
-enum TileLevels {
-    static let top = 12
-
-    static func width(_ level: Int) -> Int64 {
-        var width: Int64 = 1
-        for _ in 0..<level { width *= 16 }
-        return width
     }
 }
