@@ -10,6 +10,8 @@ import Testing
 final class ServeProcess: @unchecked Sendable {
     let process = Process()
     private let output = Pipe()
+    /// Everything the server printed on standard output so far.
+    private let printed = SharedText()
     private(set) var port = 0
     /// What the server printed up to its "listening on" line.
     private(set) var banner = ""
@@ -29,13 +31,17 @@ final class ServeProcess: @unchecked Sendable {
                 "--port", String(port), "--log-level", "warning",
             ] + (tokenFile.map { ["--token-file", $0] } ?? [])
         process.standardOutput = output
+        let printed = printed
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            printed.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+        }
         try process.run()
         var text = ""
-        let handle = output.fileHandleForReading
-        while !(text.contains("listening on") && text.hasSuffix("\n")) {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        for _ in 0..<600 {  // at most 30 s
+            text = printed.withLock { $0 }
+            if (text.contains("listening on") && text.hasSuffix("\n")) || !process.isRunning { break }
+            usleep(50_000)
         }
         guard let range = text.range(of: "http://127.0.0.1:"),
             let parsed = Int(text[range.upperBound...].prefix { $0.isNumber })
@@ -54,6 +60,12 @@ final class ServeProcess: @unchecked Sendable {
         }
         return process.terminationStatus
     }
+}
+
+/// Text appended by one thread and read by another.
+final class SharedText: Sendable {
+    private let text = Mutex("")
+    func withLock<R>(_ body: (inout String) -> R) -> R { text.withLock { body(&$0) } }
 }
 
 /// The bodies of acknowledged events, shared by the client tasks.
