@@ -20,6 +20,12 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Layer 0: Debian's liblmdb-dev as a system library.
@@ -33,10 +39,32 @@ let package = Package(
         .target(name: "Tally", dependencies: ["TallyLMDB", "Yams"], swiftSettings: strict),
         // A seeded synthetic card-payment stream (sample data, demo, benchmarks).
         .target(name: "CardStream", swiftSettings: strict),
+        // Layer 3: the HTTP/JSON server (`tally serve`).
+        .target(
+            name: "TallyServer",
+            dependencies: [
+                "Tally",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         // Layer 4: the `tally` command line.
         .executableTarget(
             name: "TallyCommand",
-            dependencies: ["Tally", "CardStream", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Tally", "TallyServer", "CardStream",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict),
         // Tools: release-mode benchmarks (see Tools/README.md).
         .executableTarget(
@@ -57,6 +85,15 @@ let package = Package(
         .testTarget(
             name: "TallyTests",
             dependencies: ["Tally", "CLMDB", "CrashProbe"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "TallyServerTests",
+            dependencies: [
+                "Tally", "TallyServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
     ]
 )

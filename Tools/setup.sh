@@ -28,6 +28,12 @@ if ! python3 -c 'import jsonschema; from yaml.cyaml import CParser' >/dev/null 2
         || { export DEBIAN_FRONTEND=noninteractive; as_root apt-get update -qq; as_root apt-get install -y -qq python3-jsonschema python3-yaml >/dev/null; }
 fi
 
+# The server's OpenAPI test validates live answers with openapi-schema-validator.
+if ! python3 -c 'import openapi_schema_validator, openapi_spec_validator' >/dev/null 2>&1; then
+    echo "tally setup: installing python3 openapi-schema-validator and openapi-spec-validator" >&2
+    python3 -m pip install --quiet openapi-schema-validator openapi-spec-validator
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
     for candidate in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
         [ -x "$candidate/swift" ] && export PATH="$candidate:$PATH" && break

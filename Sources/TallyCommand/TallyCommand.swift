@@ -7,5 +7,6 @@ struct TallyCommand: AsyncParsableCommand {
         abstract: "A decision-coherent context store on LMDB.",
         subcommands: [
             Check.self, Ingest.self, Get.self, Catalog.self, Generate.self, Stats.self, Backup.self, Doctor.self,
+            Serve.self, Tokens.self, Demo.self,
         ])
 }

@@ -1,0 +1,45 @@
+import HTTPTypes
+import Hummingbird
+
+/// Turns every error into the JSON envelope (router-level 404 and 405 included) and counts every
+/// request by endpoint pattern, method and status.
+struct EnvelopeMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let metrics: ServerMetrics
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let started = ContinuousClock.now
+        var response: Response
+        var endpoint = context.endpointPath ?? "unmatched"
+        do {
+            response = try await next(request, context)
+        } catch {
+            var answer = APIError.from(error)
+            if let routerError = error as? HTTPError, routerError.status == .notFound {
+                answer = notFound(request)
+                endpoint = "unmatched"
+            }
+            response = try answer.response(from: request, context: context)
+        }
+        if endpoint == "NotFound" { endpoint = "unmatched" }
+        metrics.requestFinished(
+            endpoint: endpoint, method: request.method.rawValue, status: response.status.code,
+            duration: ContinuousClock.now - started)
+        return response
+    }
+
+    /// The router found no route: 405 with `Allow` when the path exists with other methods, else 404.
+    private func notFound(_ request: Request) -> APIError {
+        let methods = Route.methods(at: request.uri.path)
+        guard !methods.isEmpty else {
+            return APIError(.notFound, "not_found", "no such endpoint: \(request.uri.path)")
+        }
+        let allowed = methods.map(\.rawValue).joined(separator: ", ")
+        return APIError(
+            .methodNotAllowed, "method_not_allowed",
+            "\(request.method.rawValue) is not allowed on \(request.uri.path); allowed: \(allowed)",
+            headers: [.allow: allowed])
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+import Hummingbird
+
+extension Request {
+    /// The whole body, refusing more than `limit` bytes with 413 `body_too_large` — before reading
+    /// when `Content-Length` says so, else as soon as the stream passes it.
+    func collectBody(limit: Int) async throws -> [UInt8] {
+        let tooLarge = APIError(
+            .contentTooLarge, "body_too_large", "the request body is larger than the limit of \(limit) bytes")
+        if let length = headers[.contentLength].flatMap(Int.init), length > limit { throw tooLarge }
+        var bytes: [UInt8] = []
+        for try await buffer in body {
+            guard bytes.count + buffer.readableBytes <= limit else { throw tooLarge }
+            bytes.append(contentsOf: buffer.readableBytesView)
+        }
+        return bytes
+    }
+
+    /// The media type of the body, lowercased, without parameters (nil when absent).
+    var mediaType: String? {
+        guard let value = headers[.contentType] else { return nil }
+        let type = value.split(separator: ";", maxSplits: 1).first ?? ""
+        return type.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+}

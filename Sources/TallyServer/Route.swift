@@ -1,0 +1,32 @@
+import HTTPTypes
+
+/// One endpoint of the API: method, path pattern (`:name` matches one segment) and the role it
+/// needs (nil: open). The table drives registration, authorization and the 405 answers.
+struct Route: Sendable {
+    let method: HTTPRequest.Method
+    let path: String
+    let role: Role?
+
+    static let events = Route(method: .post, path: "/v1/events", role: .ingest)
+    static let entity = Route(method: .get, path: "/v1/entities/:entity/:key", role: .read)
+    static let vectors = Route(method: .post, path: "/v1/vectors", role: .read)
+    static let getDefinitions = Route(method: .get, path: "/v1/definitions", role: .read)
+    static let putDefinitions = Route(method: .put, path: "/v1/definitions", role: .admin)
+    static let health = Route(method: .get, path: "/healthz", role: nil)
+    static let ready = Route(method: .get, path: "/readyz", role: nil)
+    static let metrics = Route(method: .get, path: "/metrics", role: .admin)
+
+    static let all: [Route] = [events, entity, vectors, getDefinitions, putDefinitions, health, ready, metrics]
+
+    /// Methods the API serves at `path`, in table order (empty: no such path).
+    static func methods(at path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return all.filter { route in
+            let pattern = route.path.split(separator: "/", omittingEmptySubsequences: false)
+            return pattern.count == segments.count
+                && zip(pattern, segments).allSatisfy { want, have in
+                    want.hasPrefix(":") ? !have.isEmpty : want == have
+                }
+        }.map(\.method)
+    }
+}

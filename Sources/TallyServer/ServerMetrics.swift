@@ -1,0 +1,114 @@
+import CoreMetrics
+import Foundation
+import Metrics
+import Prometheus
+import Tally
+
+/// The server's metrics, in its own Prometheus registry (so two servers in one process — tests —
+/// count apart). `tally serve` also bootstraps the global `MetricsSystem` with ``factory``, so
+/// swift-metrics from libraries land in the same `/metrics` answer.
+///
+/// | metric | type | labels |
+/// |---|---|---|
+/// | `tally_ingest_events_total` | counter | `result` (`accepted`, `duplicate`, `rejected`), `code` (rejections) |
+/// | `tally_ingest_requests_total` | counter | `outcome` (`committed`, or the error code) |
+/// | `tally_ingest_batch_size` | histogram | |
+/// | `tally_ingest_commit_seconds` | histogram | (queue wait + durable commit) |
+/// | `tally_http_requests_total` | counter | `endpoint`, `method`, `status` |
+/// | `tally_http_request_duration_seconds` | histogram | `endpoint`, `method` |
+/// | `tally_store_lsn`, `tally_store_watermark_ms`, `tally_store_freshness_seconds` | gauge | read at scrape |
+/// | `tally_store_map_size_bytes`, `tally_store_used_bytes`, `tally_store_readers_in_use`, `tally_store_reader_slots`, `tally_store_pending_writes`, `tally_store_commits`, `tally_store_ready` | gauge | read at scrape |
+public final class ServerMetrics: Sendable {
+    /// The registry `/metrics` renders.
+    public let registry: PrometheusCollectorRegistry
+    /// A swift-metrics factory writing into ``registry``.
+    public let factory: PrometheusMetricsFactory
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+        ]
+        factory.defaultValueHistogramBuckets = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 100_000]
+        self.factory = factory
+    }
+
+    /// Counts one HTTP request by endpoint pattern (e.g. `/v1/entities/:entity/:key`).
+    func requestFinished(endpoint: String, method: String, status: Int, duration: Duration) {
+        CoreMetrics.Counter(
+            label: "tally_http_requests_total",
+            dimensions: [("endpoint", endpoint), ("method", method), ("status", String(status))], factory: factory
+        ).increment()
+        CoreMetrics.Timer(
+            label: "tally_http_request_duration_seconds", dimensions: [("endpoint", endpoint), ("method", method)],
+            factory: factory
+        ).recordNanoseconds(Self.nanoseconds(duration))
+    }
+
+    /// Counts the outcome of every event of a committed ingest request, exactly.
+    func ingested(_ result: IngestResult, duration: Duration) {
+        var accepted = 0
+        var duplicates = 0
+        var rejected: [String: Int] = [:]
+        for outcome in result.outcomes {
+            switch outcome {
+            case .accepted: accepted += 1
+            case .duplicate: duplicates += 1
+            case .rejected(let rejection): rejected[rejection.code.rawValue, default: 0] += 1
+            }
+        }
+        eventCounter(result: "accepted", code: "").increment(by: accepted)
+        eventCounter(result: "duplicate", code: "").increment(by: duplicates)
+        for (code, count) in rejected { eventCounter(result: "rejected", code: code).increment(by: count) }
+        ingestRequest(outcome: "committed")
+        CoreMetrics.Recorder(label: "tally_ingest_batch_size", factory: factory).record(result.outcomes.count)
+        CoreMetrics.Timer(label: "tally_ingest_commit_seconds", factory: factory).recordNanoseconds(
+            Self.nanoseconds(duration))
+    }
+
+    /// Counts an ingest request that failed whole (malformed body, limits, overload).
+    func ingestFailed(code: String) { ingestRequest(outcome: code) }
+
+    private func ingestRequest(outcome: String) {
+        CoreMetrics.Counter(label: "tally_ingest_requests_total", dimensions: [("outcome", outcome)], factory: factory)
+            .increment()
+    }
+
+    private func eventCounter(result: String, code: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(
+            label: "tally_ingest_events_total", dimensions: [("result", result), ("code", code)], factory: factory)
+    }
+
+    /// Sets the store gauges (cheap reads: the metadata and LMDB's environment info), then renders
+    /// the Prometheus text.
+    func render(store: Tally, now: Int64) -> [UInt8] {
+        func gauge(_ name: String, _ value: Double) {
+            CoreMetrics.Gauge(label: name, factory: factory).record(value)
+        }
+        if let statistics = try? store.statistics() {
+            gauge("tally_store_lsn", Double(statistics.lsn.rawValue))
+            gauge("tally_store_map_size_bytes", Double(statistics.mapSizeBytes))
+            gauge("tally_store_used_bytes", Double(statistics.usedBytes))
+            gauge("tally_store_readers_in_use", Double(statistics.readerSlotsInUse))
+            gauge("tally_store_reader_slots", Double(statistics.readerSlots))
+            gauge("tally_store_commits", Double(statistics.commits))
+            gauge("tally_store_map_growths", Double(statistics.mapGrowths))
+            if let watermark = statistics.watermark {
+                gauge("tally_store_watermark_ms", Double(watermark))
+                gauge("tally_store_freshness_seconds", Double(now - watermark) / 1000)
+            }
+        }
+        gauge("tally_store_pending_writes", Double(store.pendingWrites))
+        gauge("tally_store_ready", store.writeRefusal == nil ? 1 : 0)
+        gauge("tally_definitions_version", Double(store.servedDefinitionsVersion))
+        return registry.emitToBuffer()
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,107 @@
+import HTTPTypes
+import Hummingbird
+import Tally
+
+extension TallyServer {
+    /// `GET /v1/definitions`: the definitions the store serves, as a catalog, with their version.
+    func definitionsResponse() -> Response {
+        let version = store.servedDefinitionsVersion
+        var json = JSONOutput(reservingCapacity: 4096)
+        json.object { json in
+            json.member("version") { $0.number(version) }
+            if let definitions = store.servedDefinitions {
+                Self.write(definitions, into: &json)
+            }
+        }
+        return .json(json.bytes)
+    }
+
+    private static func write(_ definitions: Definitions, into json: inout JSONOutput) {
+        json.member("settings") { json in
+            json.object { json in
+                json.member("max_future_ms") { $0.number(definitions.settings.maxFuture) }
+                json.member("retention_ms") { $0.number(definitions.settings.retention) }
+            }
+        }
+        json.member("outcomes") { json in
+            json.array { json in for outcome in definitions.outcomes { json.element { $0.string(outcome) } } }
+        }
+        list("entities", definitions.entities, into: &json) { entity, json in
+            json.member("name") { $0.string(entity.name) }
+            json.member("key") { $0.string(entity.keyType.rawValue) }
+            catalog(entity.catalog, into: &json)
+        }
+        list("events", definitions.events, into: &json) { event, json in
+            json.member("name") { $0.string(event.name) }
+            json.member("id") { $0.string(event.idField) }
+            json.member("time") { $0.string(event.timeField) }
+            json.member("lateness_ms") { $0.number(event.lateness) }
+            list("fields", event.fields, into: &json) { field, json in
+                json.member("name") { $0.string(field.name) }
+                json.member("type") { $0.string(field.type.description) }
+            }
+            catalog(event.catalog, into: &json)
+        }
+        list("views", definitions.views, into: &json) { view, json in
+            json.member("name") { $0.string(view.name) }
+            json.member("entity") { $0.string(view.entity) }
+            list("from", view.sources, into: &json) { source, json in
+                json.member("event") { $0.string(source.eventType) }
+                json.member("value") { $0.optionalString(source.value) }
+            }
+            json.member("aggregate") { $0.string(view.aggregate.rawValue) }
+            json.member("argument") { $0.optionalString(view.argument) }
+            json.member("where") { $0.optionalString(view.filter) }
+            strings("windows", view.windows.map(\.description), into: &json)
+            strings("served_names", view.servedNames, into: &json)
+            catalog(view.catalog, into: &json)
+        }
+        list("lists", definitions.lists, into: &json) { item, json in
+            json.member("name") { $0.string(item.name) }
+            json.member("of") { json in
+                json.object { json in
+                    switch item.of {
+                    case .entity(let entity): json.member("entity") { $0.string(entity) }
+                    case .scalar(let type): json.member("type") { $0.string(type.rawValue) }
+                    }
+                }
+            }
+            catalog(item.catalog, into: &json)
+        }
+        list("flags", definitions.flags, into: &json) { flag, json in
+            json.member("name") { $0.string(flag.name) }
+            json.member("entity") { $0.string(flag.entity) }
+            json.member("set_when") { $0.string(flag.setWhen) }
+            strings("on", flag.on, into: &json)
+            json.member("for_ms") { json in if let ms = flag.duration { json.number(ms) } else { json.null() } }
+            catalog(flag.catalog, into: &json)
+        }
+        list("rules", definitions.rules, into: &json) { rule, json in
+            json.member("name") { $0.string(rule.name) }
+            json.member("when") { $0.string(rule.when) }
+            json.member("outcome") { $0.string(rule.outcome) }
+            catalog(rule.catalog, into: &json)
+        }
+    }
+
+    /// `"name":[{…},…]`, each element an object whose members `body` writes.
+    private static func list<Item>(
+        _ name: String, _ items: [Item], into json: inout JSONOutput, _ body: (Item, inout JSONOutput) -> Void
+    ) {
+        json.member(name) { json in
+            json.array { json in
+                for item in items { json.element { json in json.object { body(item, &$0) } } }
+            }
+        }
+    }
+
+    private static func strings(_ name: String, _ values: [String], into json: inout JSONOutput) {
+        json.member(name) { json in json.array { json in for value in values { json.element { $0.string(value) } } } }
+    }
+
+    private static func catalog(_ info: CatalogInfo, into json: inout JSONOutput) {
+        json.member("description") { $0.optionalString(info.description) }
+        json.member("owner") { $0.optionalString(info.owner) }
+        strings("tags", info.tags, into: &json)
+    }
+}

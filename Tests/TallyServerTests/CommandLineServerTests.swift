@@ -1,0 +1,63 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import TallyServer
+
+@Suite("tally get and tally tokens")
+struct CommandLineServerTests {
+    /// Runs the built `tally` with `arguments`; returns exit status and standard output.
+    static func tally(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ServeProcess.tallyPath)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    @Test("tally get (read-only beside the server) prints exactly what GET /v1/entities answers")
+    func getMatchesTheAPI() async throws {
+        let fixture = try ServerFixture()
+        defer { fixture.remove() }
+        let at = baseTime + 5000
+        try await fixture.test(.live) { client in
+            let events = (0..<3).map { authorization("g\($0)", amount: "1.25", time: baseTime + Int64($0)) }
+            _ = try await client.send(
+                "/v1/events", .post, headers: fixture.headers(.ingest), body: "[\(events.joined(separator: ","))]")
+            let api = try await client.send("/v1/entities/card/c1?at=\(at)", .get, headers: fixture.headers(.read))
+            #expect(api.status == .ok)
+            let direct = try Self.tally(["get", "card", "c1", "--at", String(at), "--data-dir", fixture.directory])
+            #expect(direct.status == 0)
+            #expect(direct.output == api.text)
+        }
+    }
+
+    @Test("tally demo serves, feeds the synthetic stream, reports every second and stops by itself")
+    func demo() throws {
+        let run = try Self.tally(["demo", "--port", "0", "--seconds", "2", "--rate", "50"])
+        #expect(run.status == 0)
+        #expect(run.output.contains("WITHOUT authentication"))
+        #expect(run.output.contains("t=1s lsn="), "\(run.output)")
+        #expect(run.output.contains("t=2s lsn="), "\(run.output)")
+    }
+
+    @Test("tally tokens add prints a secret once and stores only its hash with the role")
+    func tokensAdd() throws {
+        let path = NSTemporaryDirectory() + "tally-cli-tokens-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let added = try Self.tally(["tokens", "add", "--role", "read", "--name", "scorer", "--token-file", path])
+        #expect(added.status == 0)
+        #expect(added.output.hasPrefix("tally_"))
+        let file = try TokenFile.load(from: path)
+        #expect(file.tokens == [TokenFile.Entry(name: "scorer", role: .read, sha256: TokenFile.hash(added.output))])
+        let listed = try Self.tally(["tokens", "list", "--token-file", path])
+        #expect(listed.output == "scorer\tread")
+        #expect(try Self.tally(["tokens", "add", "--role", "root", "--token-file", path]).status != 0)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import TallyServer
+
+@Suite("metrics")
+struct MetricsTests {
+    /// `name{labels} value` lines of a Prometheus text answer, by name and label text.
+    static func samples(_ text: String, _ name: String) -> [String: Double] {
+        var result: [String: Double] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                continue
+            }
+            let head = line[..<space]
+            let labels = head.firstIndex(of: "{").map { String(head[$0...]) } ?? ""
+            result[labels] = value
+        }
+        return result
+    }
+
+    @Test("a known batch moves the event counters by exactly n accepted, d duplicates, r rejected by code")
+    func exactCounters() async throws {
+        let fixture = try ServerFixture()
+        defer { fixture.remove() }
+        try await fixture.test { client in
+            let admin = fixture.headers(.admin)
+            _ = try await client.send(
+                "/v1/events", .post, headers: fixture.headers(.ingest), body: authorization("pre"))
+            let before = Self.samples(
+                try await client.send("/metrics", .get, headers: admin).text, "tally_ingest_events_total")
+            // 3 accepted, 2 duplicates (one of an earlier request, one inside the batch), 3 rejected.
+            let batch = [
+                authorization("k1"), authorization("k2"), authorization("k3"), authorization("pre"),
+                authorization("k1"),
+                #"{"type":"nope"}"#, #"{"type":"nope2"}"#, authorization("k9", amount: "true"),
+            ]
+            let response = try await client.send(
+                "/v1/events", .post, headers: fixture.headers(.ingest), body: "[\(batch.joined(separator: ","))]")
+            #expect(response.json["accepted"] as? Int == 3)
+            #expect(response.json["duplicates"] as? Int == 2)
+            let text = try await client.send("/metrics", .get, headers: admin).text
+            let after = Self.samples(text, "tally_ingest_events_total")
+            func delta(_ labels: String) -> Double { (after[labels] ?? 0) - (before[labels] ?? 0) }
+            #expect(delta(#"{result="accepted",code=""}"#) == 3)
+            #expect(delta(#"{result="duplicate",code=""}"#) == 2)
+            #expect(delta(#"{result="rejected",code="unknown_type"}"#) == 2)
+            #expect(delta(#"{result="rejected",code="wrong_type"}"#) == 1)
+            let total: Double = after.values.reduce(0, +) - before.values.reduce(0, +)
+            #expect(total == 8)
+            // Store gauges, read at scrape time.
+            #expect(Self.samples(text, "tally_store_lsn")[""] == 4)
+            #expect(Self.samples(text, "tally_store_ready")[""] == 1)
+            #expect(Self.samples(text, "tally_store_freshness_seconds")[""] != nil)
+            #expect(text.contains("tally_ingest_batch_size_bucket"))
+            #expect(text.contains("tally_ingest_commit_seconds_bucket"))
+            #expect(text.contains(#"tally_http_requests_total{endpoint="/v1/events",method="POST",status="200"}"#))
+            #expect(text.contains("tally_http_request_duration_seconds_bucket"))
+        }
+    }
+
+    @Test("requests that fail whole are counted by code and move no event counter")
+    func failedRequests() async throws {
+        let fixture = try ServerFixture()
+        defer { fixture.remove() }
+        try await fixture.test { client in
+            _ = try await client.send("/v1/events", .post, headers: fixture.headers(.ingest), body: "{oops")
+            _ = try await client.send("/nowhere", .get)
+            let text = try await client.send("/metrics", .get, headers: fixture.headers(.admin)).text
+            #expect(Self.samples(text, "tally_ingest_requests_total")[#"{outcome="malformed_json"}"#] == 1)
+            let events: Double = Self.samples(text, "tally_ingest_events_total").values.reduce(0, +)
+            #expect(events == 0)
+            #expect(text.contains(#"tally_http_requests_total{endpoint="unmatched",method="GET",status="404"}"#))
+        }
+    }
+}

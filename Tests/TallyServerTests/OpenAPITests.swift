@@ -1,0 +1,150 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+@_spi(Testing) import Tally
+import Testing
+
+@testable import TallyServer
+
+@Suite("OpenAPI")
+struct OpenAPITests {
+    /// One recorded live answer, as Tools/check-openapi-responses.py reads it.
+    struct Record: Encodable, Sendable {
+        var method: String
+        var path: String
+        var status: Int
+        var contentType: String?
+        enum CodingKeys: String, CodingKey {
+            case method, path, status, headers, body
+            case contentType = "content_type"
+        }
+        var headers: [String: String]
+        var body: String
+    }
+
+    /// Requests covering every path and the statuses each one answers, with the path template.
+    static let requests:
+        [(template: String, method: HTTPRequest.Method, uri: String, role: Role?, type: String?, body: String?)] = [
+            ("/v1/events", .post, "/v1/events", .ingest, nil, authorization("o1")),
+            ("/v1/events", .post, "/v1/events", .ingest, nil, "[\(authorization("o2")),{\"type\":\"x\"}]"),
+            ("/v1/events", .post, "/v1/events", .ingest, "application/x-ndjson", authorization("o3") + "\n{bad"),
+            ("/v1/events", .post, "/v1/events", .ingest, nil, #"{"type":"x"}"#),
+            ("/v1/events", .post, "/v1/events", .ingest, nil, "{"),
+            ("/v1/events", .post, "/v1/events", .ingest, nil, "[" + String(repeating: " ", count: 70_000) + "]"),
+            ("/v1/events", .post, "/v1/events", .ingest, "text/csv", "a,b"),
+            ("/v1/events", .post, "/v1/events", nil, nil, authorization("o4")),
+            ("/v1/events", .post, "/v1/events", .read, nil, authorization("o4")),
+            ("/v1/events", .get, "/v1/events", .admin, nil, nil),
+            ("/v1/entities/{entity}/{key}", .get, "/v1/entities/card/c1", .read, nil, nil),
+            ("/v1/entities/{entity}/{key}", .get, "/v1/entities/card/c1?lsn=1&at=\(baseTime)", .read, nil, nil),
+            ("/v1/entities/{entity}/{key}", .get, "/v1/entities/planet/p1", .read, nil, nil),
+            ("/v1/entities/{entity}/{key}", .get, "/v1/entities/card/c1?lsn=x", .read, nil, nil),
+            ("/v1/entities/{entity}/{key}", .get, "/v1/entities/card/c1", .ingest, nil, nil),
+            ("/v1/entities/{entity}/{key}", .get, "/v1/entities/card/c1", nil, nil, nil),
+            (
+                "/v1/vectors", .post, "/v1/vectors", .read, nil,
+                #"{"entities":[{"entity":"card","key":"c1"},{"entity":"merchant","key":"m1"}]}"#
+            ),
+            ("/v1/vectors", .post, "/v1/vectors", .read, nil, #"{"entities":[{"entity":"planet","key":"c1"}]}"#),
+            ("/v1/vectors", .post, "/v1/vectors", .read, nil, #"{"entities":[]}"#),
+            (
+                "/v1/vectors", .post, "/v1/vectors", .read, nil,
+                #"{"entities":[\#((0..<3).map { _ in #"{"entity":"card","key":"c"}"# }.joined(separator: ","))]}"#
+            ),
+            ("/v1/vectors", .post, "/v1/vectors", .read, "text/plain", "{}"),
+            ("/v1/definitions", .get, "/v1/definitions", .read, nil, nil),
+            ("/v1/definitions", .put, "/v1/definitions", .admin, nil, "{}"),
+            ("/v1/definitions", .put, "/v1/definitions", .read, nil, "{}"),
+            ("/v1/definitions", .delete, "/v1/definitions", .admin, nil, nil),
+            ("/v2/unknown", .get, "/v2/unknown", .admin, nil, nil),
+            ("/healthz", .get, "/healthz", nil, nil, nil),
+            ("/readyz", .get, "/readyz", nil, nil, nil),
+            ("/metrics", .get, "/metrics", .admin, nil, nil),
+            ("/metrics", .get, "/metrics", .read, nil, nil),
+            ("/metrics", .get, "/metrics", nil, nil, nil),
+        ]
+
+    @Test("live responses of every path and status validate against Schemas/openapi.yaml")
+    func liveResponsesMatchTheSpec() async throws {
+        var limits = ServerLimits()
+        limits.maxBodyBytes = 64 << 10
+        limits.maxVectorsPerRequest = 2
+        let fixture = try ServerFixture(limits: limits)
+        defer { fixture.remove() }
+        var records = try await fixture.test(.live) { client in
+            var records: [Record] = []
+            for request in Self.requests {
+                let response = try await client.send(
+                    request.uri, request.method, headers: fixture.headers(request.role, contentType: request.type),
+                    body: request.body)
+                records.append(Self.record(request.template, request.method, response))
+            }
+            return records
+        }
+        // 503 from a store turned read-only (readyz and events), on a second live server.
+        fixture.store.injectCommitFailure(errno: 5)
+        records += try await fixture.test(.live) { client in
+            var records: [Record] = []
+            for (template, method, body) in [
+                ("/v1/events", HTTPRequest.Method.post, authorization("f1")),
+                ("/v1/events", .post, authorization("f2")),
+                ("/readyz", .get, nil),
+            ] {
+                let response = try await client.send(
+                    template, method, headers: fixture.headers(.admin), body: body)
+                records.append(Self.record(template, method, response))
+            }
+            return records
+        }
+        #expect(Set(records.map(\.status)).isSuperset(of: [200, 400, 401, 403, 404, 405, 413, 415, 422, 501, 503]))
+        let file = NSTemporaryDirectory() + "tally-openapi-records-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try JSONEncoder().encode(records).write(to: URL(fileURLWithPath: file))
+        let (status, output) = try Self.python(["Tools/check-openapi-responses.py", "Schemas/openapi.yaml", file])
+        #expect(status == 0, "\(output)")
+    }
+
+    @Test("the checker fails on a body off its schema, an undocumented status and a missing header")
+    func checkerCatchesMismatches() throws {
+        let records = [
+            Record(
+                method: "POST", path: "/v1/events", status: 200, contentType: "application/json", headers: [:],
+                body: #"{"accepted":"3","duplicates":0,"rejected":[],"lsn":1}"#),
+            Record(
+                method: "GET", path: "/healthz", status: 418, contentType: "application/json", headers: [:],
+                body: "{}"),
+            Record(
+                method: "GET", path: "/v1/definitions", status: 401, contentType: "application/json", headers: [:],
+                body: #"{"error":{"code":"unauthorized","message":"no"}}"#),
+        ]
+        let file = NSTemporaryDirectory() + "tally-openapi-bad-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try JSONEncoder().encode(records).write(to: URL(fileURLWithPath: file))
+        let (status, output) = try Self.python(["Tools/check-openapi-responses.py", "Schemas/openapi.yaml", file])
+        #expect(status == 1)
+        #expect(output.contains("#0 POST /v1/events -> 200: accepted"), "\(output)")
+        #expect(output.contains("#1 GET /healthz -> 418: status not documented"), "\(output)")
+        #expect(output.contains("#2 GET /v1/definitions -> 401: required header WWW-Authenticate missing"), "\(output)")
+    }
+
+    static func record(_ template: String, _ method: HTTPRequest.Method, _ response: TestResponse) -> Record {
+        var headers: [String: String] = [:]
+        for field in response.headers { headers[field.name.canonicalName] = field.value }
+        return Record(
+            method: method.rawValue, path: template, status: response.status.code,
+            contentType: response.headers[.contentType], headers: headers, body: response.text)
+    }
+
+    static func python(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+import Testing
+
+@testable import TallyServer
+
+/// `tally serve` as a child process on a loopback port.
+final class ServeProcess: @unchecked Sendable {
+    let process = Process()
+    private let output = Pipe()
+    /// Everything the server printed on standard output so far.
+    private let printed = SharedText()
+    private(set) var port = 0
+    /// What the server printed up to its "listening on" line.
+    private(set) var banner = ""
+
+    /// The `tally` executable, built next to the test bundle.
+    static var tallyPath: String {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("tally").path
+    }
+
+    /// Starts the server and waits (bounded) for its "listening on" line.
+    init(directory: String, tokenFile: String?, port: Int) throws {
+        process.executableURL = URL(fileURLWithPath: Self.tallyPath)
+        process.arguments =
+            [
+                "serve", "--definitions", "Examples/cards.yaml", "--data-dir", directory, "--host", "127.0.0.1",
+                "--port", String(port), "--log-level", "warning",
+            ] + (tokenFile.map { ["--token-file", $0] } ?? [])
+        process.standardOutput = output
+        let printed = printed
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            printed.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+        }
+        try process.run()
+        var text = ""
+        for _ in 0..<600 {  // at most 30 s
+            text = printed.withLock { $0 }
+            if (text.contains("listening on") && text.hasSuffix("\n")) || !process.isRunning { break }
+            usleep(50_000)
+        }
+        guard let range = text.range(of: "http://127.0.0.1:"),
+            let parsed = Int(text[range.upperBound...].prefix { $0.isNumber })
+        else { throw TestFailure("tally serve did not start: \(text)") }
+        self.port = parsed
+        self.banner = text
+    }
+
+    /// Sends `signal` and waits (bounded) for the exit; returns the exit status.
+    func stop(signal: Int32 = SIGTERM) throws -> Int32 {
+        kill(process.processIdentifier, signal)
+        for _ in 0..<600 where process.isRunning { usleep(50_000) }
+        guard !process.isRunning else {
+            kill(process.processIdentifier, SIGKILL)
+            throw TestFailure("tally serve did not stop within 30 s of signal \(signal)")
+        }
+        return process.terminationStatus
+    }
+}
+
+/// Text appended by one thread and read by another.
+final class SharedText: Sendable {
+    private let text = Mutex("")
+    func withLock<R>(_ body: (inout String) -> R) -> R { text.withLock { body(&$0) } }
+}
+
+/// The bodies of acknowledged events, shared by the client tasks.
+final class Acknowledged: Sendable {
+    let bodies = Mutex<[String]>([])
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+@Suite("tally serve, the process")
+struct ServeProcessTests {
+    @Test("the first run creates DATA_DIR/tokens.json (0600) with an admin token printed once; restarts keep it")
+    func firstRunCreatesTokens() async throws {
+        let directory = NSTemporaryDirectory() + "tally-serve-tokens-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try ServeProcess(directory: directory, tokenFile: nil, port: 0)
+        let secret = try #require(
+            first.banner.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("tally_") }.map(String.init))
+        let secretLine = secret.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(first.banner.contains(directory + "/tokens.json"))
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: directory + "/tokens.json")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let file = try String(contentsOfFile: directory + "/tokens.json", encoding: .utf8)
+        #expect(!file.contains(secretLine))
+        let port = first.port
+        let metrics = try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+            try await http.get("/metrics", headers: [.authorization: "Bearer \(secretLine)"])
+        }
+        #expect(metrics.status == .ok)
+        #expect(try first.stop() == 0)
+        let second = try ServeProcess(directory: directory, tokenFile: nil, port: port)
+        #expect(!second.banner.contains("tally_"))
+        let again = try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+            try await http.get("/metrics", headers: [.authorization: "Bearer \(secretLine)"])
+        }
+        #expect(again.status == .ok)
+        #expect(try second.stop() == 0)
+    }
+
+    @Test("SIGTERM under load loses no acknowledged event; a restart on the same port works at once")
+    func sigtermLosesNoAcknowledgedEvent() async throws {
+        let directory = NSTemporaryDirectory() + "tally-serve-sigterm-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var tokens = TokenFile()
+        let admin = tokens.add(name: "admin", role: .admin)
+        let tokenFile = directory + "/test-tokens.json"
+        try tokens.save(to: tokenFile)
+        let headers: HTTPFields = [.authorization: "Bearer \(admin)", .contentType: "application/json"]
+
+        let server = try ServeProcess(directory: directory + "/data", tokenFile: tokenFile, port: 0)
+        let port = server.port
+        let acknowledged = Acknowledged()
+        let clients = 4
+        let perClient = 400
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    try? await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+                        for index in 0..<perClient {
+                            let id = "sig-\(client)-\(index)"
+                            let body = authorization(id, card: "c\(client)", time: baseTime + Int64(index))
+                            guard
+                                let response = try? await http.post(
+                                    "/v1/events", headers: headers, body: ByteBuffer(string: body))
+                            else { return }
+                            guard response.status == .ok, let text = response.body.map({ String(buffer: $0) }),
+                                text.contains(#""accepted":1"#)
+                            else { return }
+                            acknowledged.bodies.withLock { $0.append(body) }
+                        }
+                    }
+                }
+            }
+            // SIGTERM once some events are acknowledged, while the clients keep sending.
+            group.addTask {
+                for _ in 0..<2000 where acknowledged.bodies.withLock({ $0.count }) < 100 {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                #expect(try server.stop() == 0)
+            }
+            try await group.waitForAll()
+        }
+        let acked = acknowledged.bodies.withLock { $0 }
+        #expect(acked.count >= 100)
+
+        // Restart at once on the same port: every acknowledged event is stored (a duplicate now).
+        let again = try ServeProcess(directory: directory + "/data", tokenFile: tokenFile, port: port)
+        #expect(again.port == port)
+        let check = try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+            try await http.post(
+                "/v1/events", headers: headers, body: ByteBuffer(string: "[\(acked.joined(separator: ","))]"))
+        }
+        #expect(check.status == .ok)
+        let json =
+            (try? JSONSerialization.jsonObject(with: Data(String(buffer: check.body ?? .init()).utf8)))
+            as? [String: Any]
+        #expect(json?["duplicates"] as? Int == acked.count)
+        #expect(json?["accepted"] as? Int == 0)
+        #expect(try again.stop(signal: SIGINT) == 0)
+    }
+}
