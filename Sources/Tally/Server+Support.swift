@@ -1,19 +1,10 @@
 import TallyLMDB
 
 // Small, additive accessors the HTTP server (module TallyServer) needs. Kept in one file so the
-// engine can move under it: each one only reads existing state.
+// engine can move under it: each one only reads existing state. (`servedDefinitions` and
+// `servedDefinitionsVersion` moved to Store/Tally+Definitions.swift on main.)
 
 extension Tally {
-    /// The definitions the store serves (nil for a store that has none yet).
-    ///
-    /// ```swift
-    /// if let definitions = store.servedDefinitions { print(definitions.views.count) }
-    /// ```
-    public var servedDefinitions: Definitions? { stored?.definitions }
-
-    /// The version of ``servedDefinitions`` (0 when there are none).
-    public var servedDefinitionsVersion: UInt32 { stored?.version ?? 0 }
-
     /// Why the store accepts no writes, or nil when it does: a store opened read-only, closed, or
     /// turned read-only by a failed commit or sync (``TallyError/Code/storeReadOnly``).
     ///
@@ -92,9 +83,4 @@ extension StrictJSON.Value {
         case .object(let members): self = .object(members.map { StrictJSON.Member(key: $0.key, value: Self($0.value)) })
         }
     }
-}
-
-extension Snapshot {
-    /// The definitions this snapshot is read with (nil for a store that has none).
-    public var servedDefinitions: Definitions? { stored?.definitions }
 }

@@ -31,6 +31,8 @@ public struct TallyError: Error, Sendable, CustomStringConvertible {
         public static let overloaded = Code("overloaded")
         /// The store is closed.
         public static let closed = Code("closed")
+        /// The store cannot answer yet (views not built, recovery or backfill in progress).
+        public static let notReady = Code("not_ready")
         /// An entity type the definitions do not declare.
         public static let unknownEntity = Code("unknown_entity")
         /// The disk is full.

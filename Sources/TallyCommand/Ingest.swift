@@ -2,28 +2,39 @@ import ArgumentParser
 import Foundation
 import Tally
 
-/// `tally ingest DEFS FILE.ndjson`: ingests an NDJSON file into the store in requests of
-/// `--batch-size` events, with a progress bar and a summary.
+/// `tally ingest [DEFS] FILE.ndjson`: ingests an NDJSON file into the store in requests of
+/// `--batch-size` events, with a progress bar and a summary. Without DEFS the store's own
+/// definitions are used.
 struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Ingest an NDJSON file of events into the store, applying DEFS.",
+        abstract: "Ingest an NDJSON file of events into the store (applying DEFS first, if given).",
         discussion:
             "Each request is one durable commit. Re-running the same file is safe: stored events come back as duplicates."
     )
 
-    @Argument(help: "The definitions file (YAML or JSON).") var definitions: String
-    @Argument(help: "NDJSON events, one per line ('-' for standard input).") var file: String
+    @Argument(
+        help:
+            "[DEFS] FILE: an optional definitions file (YAML or JSON), then NDJSON events, one per line ('-' for standard input)."
+    )
+    var arguments: [String]
     @OptionGroup var dataDirectory: DataDirectoryOption
     @Option(help: "Events per request (one commit each).") var batchSize = 1_024
     @Option(help: "Rejections to list in the summary.") var showRejections = 10
 
+    func validate() throws {
+        guard arguments.count == 1 || arguments.count == 2 else { throw ValidationError("expected [DEFS] FILE") }
+    }
+
     func run() async throws {
-        let loaded: Definitions
-        do {
-            loaded = try DefinitionsLoader.load(path: definitions)
-        } catch let error as DefinitionsError {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
-            throw ExitCode(1)
+        let file = arguments[arguments.count - 1]
+        var loaded: Definitions?
+        if arguments.count == 2 {
+            do {
+                loaded = try DefinitionsLoader.load(path: arguments[0])
+            } catch let error as DefinitionsError {
+                FileHandle.standardError.write(Data((error.description + "\n").utf8))
+                throw ExitCode(1)
+            }
         }
         let store = try Tally.open(directory: dataDirectory.resolved, definitions: loaded)
         defer { store.close() }

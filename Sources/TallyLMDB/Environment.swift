@@ -254,6 +254,15 @@ package final class Environment: @unchecked Sendable {
             readersInUse: Int(i.me_numreaders), maxReaders: Int(i.me_maxreaders))
     }
 
+    /// Copies the environment, consistent as of one read transaction, into the existing empty
+    /// directory `path` (`mdb_env_copy2`; `compact` leaves free pages out). Holds a reader slot
+    /// throughout, so the map is not resized under the copy.
+    package func copy(to path: String, compact: Bool) throws {
+        try read { _ in
+            try lmdbCheck(mdb_env_copy2(handle, path, compact ? UInt32(MDB_CP_COMPACT) : 0), "mdb_env_copy2(\(path))")
+        }
+    }
+
     /// Closes the environment. The caller must have stopped the writer and all readers.
     package func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }

@@ -138,4 +138,55 @@ import Testing
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("unknown_entity"), "\(unknown.stderr)")
     }
+
+    @Test func backupIsAConsistentStoreAndIngestWithoutDefinitionsUsesTheStoredOnes() throws {
+        let directory = TemporaryDirectory()
+        let copy = TemporaryDirectory()
+        defer {
+            directory.remove()
+            copy.remove()
+        }
+        let first = try Self.tally([
+            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
+        ])
+        #expect(first.status == 0, "\(first.stderr)")
+        // Without DEFS: the store's definitions; everything is a duplicate the second time.
+        let again = try Self.tally(["ingest", "Examples/cards-sample.ndjson", "--data-dir", directory.path])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("duplicates  3000"), "\(again.stdout)")
+        let backup = try Self.tally(["backup", copy.path, "--compact", "--data-dir", directory.path])
+        #expect(backup.status == 0, "\(backup.stderr)")
+        #expect(backup.stdout.contains("at lsn 2971"), "\(backup.stdout)")
+        let arguments = ["get", "card", "card_1", "--at", "1793491205998", "--lsn", "2000"]
+        let original = try Self.tally(arguments + ["--data-dir", directory.path])
+        let restored = try Self.tally(arguments + ["--data-dir", copy.path])
+        #expect(original.status == 0 && restored.status == 0, "\(original.stderr) \(restored.stderr)")
+        #expect(original.stdout == restored.stdout)
+        #expect(original.stdout.contains(#""lsn":2000"#))
+        let notEmpty = try Self.tally(["backup", copy.path, "--data-dir", directory.path])
+        #expect(notEmpty.status != 0)
+        #expect(notEmpty.stderr.contains("not empty"), "\(notEmpty.stderr)")
+    }
+
+    @Test func catalogListsEveryDefinitionWithItsMetadataAndVersion() throws {
+        let fromFile = try Self.tally(["catalog", "Examples/cards.yaml"])
+        #expect(fromFile.status == 0, "\(fromFile.stderr)")
+        #expect(fromFile.stdout.contains("owner: credit-risk"))
+        #expect(fromFile.stdout.contains("Authorized minus settled minus reversed"))
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        _ = try Self.tally([
+            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
+        ])
+        let served = try Self.tally(["catalog", "--json", "--data-dir", directory.path])
+        #expect(served.status == 0, "\(served.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(served.stdout.utf8)) as? [String: Any]
+        #expect((object?["definitions_version"] as? Int) == 1)
+        let entries = object?["entries"] as? [[String: Any]] ?? []
+        let kinds = Dictionary(grouping: entries, by: { $0["kind"] as? String ?? "" }).mapValues(\.count)
+        #expect(kinds == ["entity": 2, "event": 4, "view": 10, "list": 2, "flag": 1, "rule": 4], "\(kinds)")
+        let authorization = entries.first { ($0["name"] as? String) == "authorization" }
+        #expect((authorization?["tags"] as? [String]) == ["core"])
+        #expect((authorization?["owner"] as? String) == "payments")
+    }
 }

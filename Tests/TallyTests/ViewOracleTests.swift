@@ -84,12 +84,18 @@ import Testing
         // Read points: each event's time, ± 1 ms, and each window's far edge ± 1 ms from it.
         let widths: [Int64] = [1000, 60_000, 3_600_000, 30 * 86_400_000]
         var times: Set<Int64> = [base, watermark + 1]
-        for event in accepted.shuffled(using: &random).prefix(6) {
+        for event in accepted.shuffled(using: &random).prefix(4) {
             times.formUnion([event.time, event.time - 1, event.time + 1])
             let width = widths[Int(random.next() % UInt64(widths.count))]
             times.formUnion([event.time + width - 1, event.time + width, event.time + width + 1])
         }
-        let lsns = Set(heads + [UInt64(random.next() % UInt64(max(1, heads.last! + 1)))])
+        // The head, two earlier request boundaries and one LSN inside a request.
+        let lsns = Set(
+            [
+                heads.last!, heads[Int(random.next() % UInt64(heads.count))],
+                heads[Int(random.next() % UInt64(heads.count))],
+                UInt64(random.next() % UInt64(max(1, heads.last! + 1))),
+            ])
         let keys = [
             ("card", "c0"), ("card", "c1"), ("card", "c2"), ("merchant", "m0"), ("merchant", "m1"), ("card", "nobody"),
         ]

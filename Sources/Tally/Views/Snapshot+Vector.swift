@@ -37,6 +37,12 @@ extension Snapshot {
             let known = stored?.views.entityKeyTypes.keys.sorted().joined(separator: ", ") ?? "none"
             throw TallyError(.unknownEntity, "unknown entity type '\(entity)' (declared: \(known))")
         }
+        guard stored.views.unbuilt.isEmpty else {
+            throw TallyError(
+                .notReady,
+                "views \(stored.views.unbuilt.joined(separator: ", ")) are not built in this store yet: open it once "
+                    + "with the writer (tally serve or tally ingest) to build them from the log")
+        }
         let current = try tallyCall { try self.lsn }
         guard token.lsn <= current else {
             throw TallyError(.invalidArgument, "lsn \(token.lsn) is ahead of the store, which is at lsn \(current)")

@@ -10,14 +10,22 @@ struct ViewCatalog: Sendable {
     let statesByEventType: [UInt16: [Int]]
     /// Entity types by name, with their key types.
     let entityKeyTypes: [String: ScalarType]
+    /// Views whose state this store has not built yet (a read-only open of a store the writer has
+    /// not opened with these definitions).
+    let unbuilt: [String]
 
     init(definitions: Definitions, eventCodes: [String: UInt16], stateCodes: [String: UInt16]) {
         var compiled: [CompiledView] = []
         var states: [ViewState] = []
         var stateIndex: [UInt16: Int] = [:]
+        var unbuilt: [String] = []
         for view in definitions.views {
             let print = ViewState.fingerprint(view, definitions)
-            guard let code = stateCodes[print],
+            guard let code = stateCodes[print] else {
+                unbuilt.append(view.name)
+                continue
+            }
+            guard
                 let state = ViewState(view, code: code, definitions: definitions, eventCodes: eventCodes)
             else { continue }
             let index: Int
@@ -35,6 +43,7 @@ struct ViewCatalog: Sendable {
             for eventCode in state.sources.keys { byEventType[eventCode, default: []].append(index) }
         }
         views = compiled
+        self.unbuilt = unbuilt
         self.states = states
         statesByEventType = byEventType
         entityKeyTypes = Dictionary(uniqueKeysWithValues: definitions.entities.map { ($0.name, $0.keyType) })

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Tally
+
+/// `tally catalog [DEFS]`: every entity, event type, view, list, flag and rule with its catalog
+/// metadata, from a definitions file or the store's own definitions (read-only).
+struct Catalog: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List entities, event types, views, lists, flags and rules with description, owner and tags.",
+        discussion: "Without DEFS, lists the definitions the store serves, with their version (read-only).")
+
+    @Argument(help: "A definitions file (default: the store's definitions).") var definitions: String?
+    @OptionGroup var dataDirectory: DataDirectoryOption
+    @Flag(help: "Print JSON instead of a table.") var json = false
+
+    struct Entry: Encodable {
+        let kind: String
+        let name: String
+        let detail: String
+        let description: String?
+        let owner: String?
+        let tags: [String]
+    }
+
+    func run() async throws {
+        let (loaded, version) = try load()
+        let entries = Self.entries(loaded)
+        if json {
+            struct Document: Encodable {
+                let definitionsVersion: UInt32?
+                let entries: [Entry]
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            print(
+                String(
+                    decoding: try encoder.encode(Document(definitionsVersion: version, entries: entries)), as: UTF8.self
+                ))
+            return
+        }
+        print(version.map { "definitions version \($0)" } ?? "definitions from \(definitions ?? "")")
+        let widths = [8, entries.map(\.name.count).max() ?? 4, min(48, entries.map(\.detail.count).max() ?? 6)]
+        for entry in entries {
+            let columns = [
+                entry.kind.padding(toLength: widths[0], withPad: " ", startingAt: 0),
+                entry.name.padding(toLength: widths[1], withPad: " ", startingAt: 0),
+                entry.detail.padding(toLength: widths[2], withPad: " ", startingAt: 0),
+                entry.owner.map { "owner: \($0)" } ?? "",
+                entry.tags.isEmpty ? "" : "tags: " + entry.tags.joined(separator: ","),
+                entry.description ?? "",
+            ]
+            print(columns.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    private func load() throws -> (Definitions, UInt32?) {
+        if let definitions {
+            do {
+                return (try DefinitionsLoader.load(path: definitions), nil)
+            } catch let error as DefinitionsError {
+                FileHandle.standardError.write(Data((error.description + "\n").utf8))
+                throw ExitCode(1)
+            }
+        }
+        var options = Tally.Options()
+        options.access = .readOnly
+        let store = try Tally.open(directory: dataDirectory.resolved, options: options)
+        defer { store.close() }
+        guard let served = store.servedDefinitions else {
+            throw ValidationError("the store at \(dataDirectory.resolved) has no definitions; give a DEFS file")
+        }
+        return (served, try store.read { $0.definitionsVersion })
+    }
+
+    static func entries(_ d: Definitions) -> [Entry] {
+        func entry(_ kind: String, _ name: String, _ detail: String, _ info: CatalogInfo) -> Entry {
+            Entry(
+                kind: kind, name: name, detail: detail, description: info.description, owner: info.owner,
+                tags: info.tags)
+        }
+        var all: [Entry] = []
+        all += d.entities.map { entry("entity", $0.name, "key \($0.keyType.rawValue)", $0.catalog) }
+        all += d.events.map { entry("event", $0.name, "\($0.fields.count) fields, id \($0.idField)", $0.catalog) }
+        all += d.views.map { view in
+            let aggregate = view.argument.map { "\(view.aggregate.rawValue)(\($0))" } ?? view.aggregate.rawValue
+            let sources = view.sources.map(\.eventType).joined(separator: ",")
+            let windows = view.windows.map(\.description).joined(separator: ",")
+            return entry("view", view.name, "\(view.entity) \(aggregate) \(windows) from \(sources)", view.catalog)
+        }
+        all += d.lists.map { list in
+            let of: String
+            switch list.of {
+            case .entity(let name): of = name
+            case .scalar(let type): of = type.rawValue
+            }
+            return entry("list", list.name, "of \(of)", list.catalog)
+        }
+        all += d.flags.map { entry("flag", $0.name, "\($0.entity) when \($0.setWhen)", $0.catalog) }
+        all += d.rules.map { entry("rule", $0.name, "\($0.outcome) when \($0.when)", $0.catalog) }
+        return all
+    }
+}
