@@ -1,7 +1,8 @@
 import TallyLMDB
 
 // Small, additive accessors the HTTP server (module TallyServer) needs. Kept in one file so the
-// engine can move under it: each one only reads existing state.
+// engine can move under it: each one only reads existing state. (`servedDefinitions` and
+// `servedDefinitionsVersion` moved to Store/Tally+Definitions.swift on main.)
 
 extension Tally {
     /// Why the store accepts no writes, or nil when it does: a store opened read-only, closed, or
@@ -82,9 +83,4 @@ extension StrictJSON.Value {
         case .object(let members): self = .object(members.map { StrictJSON.Member(key: $0.key, value: Self($0.value)) })
         }
     }
-}
-
-extension Snapshot {
-    /// The definitions this snapshot is read with (nil for a store that has none).
-    public var servedDefinitions: Definitions? { stored?.definitions }
 }
