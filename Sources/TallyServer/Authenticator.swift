@@ -51,7 +51,7 @@ public struct Authenticator: Sendable {
                 headers: [.wwwAuthenticate: #"Bearer realm="tally", error="invalid_request""#])
         }
         let secret = header.dropFirst(prefix.count).trimmingSpaces()
-        let digest = SHA256.digest(Array(secret.utf8))
+        let digest = TokenDigest.digest(Array(secret.utf8))
         var match: Known?
         for candidate in known where Self.constantTimeEqual(candidate.digest, digest) && match == nil {
             match = candidate

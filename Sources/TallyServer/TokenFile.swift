@@ -43,7 +43,7 @@ public struct TokenFile: Sendable, Codable, Equatable {
     }
 
     /// The hash stored for `secret`.
-    public static func hash(_ secret: String) -> String { SHA256.hex(Array(secret.utf8)) }
+    public static func hash(_ secret: String) -> String { TokenDigest.hex(Array(secret.utf8)) }
 
     /// Adds a new token and returns its secret (the file keeps only the hash).
     public mutating func add(name: String, role: Role) -> String {
