@@ -24,7 +24,8 @@ extension TallyServer {
     private func ingestBody(_ request: Request) async throws -> (IngestResult, Bool) {
         let ndjson: Bool
         switch request.mediaType {
-        case nil, "application/json": ndjson = false
+        // curl -d sends application/x-www-form-urlencoded: the body is still JSON, take it as such.
+        case nil, "application/json", "application/x-www-form-urlencoded": ndjson = false
         case "application/x-ndjson", "application/ndjson", "application/jsonl": ndjson = true
         case let other?:
             throw APIError(

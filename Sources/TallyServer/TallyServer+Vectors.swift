@@ -21,7 +21,7 @@ extension TallyServer {
 
     /// `POST /v1/vectors`: several entities in one snapshot (one read transaction), in request order.
     func vectors(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        if let type = request.mediaType, type != "application/json" {
+        if let type = request.mediaType, type != "application/json", type != "application/x-www-form-urlencoded" {
             throw APIError(
                 .unsupportedMediaType, "unsupported_media_type",
                 "Content-Type \(type) is not accepted: send application/json")

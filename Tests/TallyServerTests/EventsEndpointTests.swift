@@ -179,4 +179,18 @@ struct EventsEndpointTests {
         }
         #expect(fixture.lsn == 0)
     }
+
+    @Test("curl's default form Content-Type still carries a JSON event")
+    func formContentTypeIsJSON() async throws {
+        let fixture = try ServerFixture()
+        defer { fixture.remove() }
+        try await fixture.test { client in
+            let response = try await client.send(
+                "/v1/events", .post,
+                headers: fixture.headers(.ingest, contentType: "application/x-www-form-urlencoded"),
+                body: authorization("t1"))
+            #expect(response.status == .ok)
+        }
+        #expect(fixture.lsn == 1)
+    }
 }
