@@ -14,7 +14,9 @@ struct ViewMaintenance {
     /// The writes one event makes to view state.
     struct Writes {
         var puts: [(key: [UInt8], value: [UInt8])] = []
-        var isEmpty: Bool { puts.isEmpty }
+        /// Keys to delete (applied before the puts).
+        var deletes: [[UInt8]] = []
+        var isEmpty: Bool { puts.isEmpty && deletes.isEmpty }
     }
 
     /// Plans the view updates of one event about to be stored at `lsn`. `only` restricts them to
@@ -50,9 +52,13 @@ struct ViewMaintenance {
                 if let rejection = try planRunningTotals(state, stateKey, key, value, txn, &writes) {
                     return .failure(rejection)
                 }
-            case .values, .members:
+            case .values:
                 guard let value, let encoded = StoredValue.encode(value) else { continue }
                 writes.puts.append((key, encoded))
+            case .members:
+                guard let value, let encoded = StoredValue.encode(value) else { continue }
+                writes.puts.append((key, encoded))
+                try planMemberIndex(stateKey, member: encoded, time: time, lsn: lsn, txn, &writes)
             case .extremes:
                 guard let value, let encoded = StoredValue.encode(value) else { continue }
                 writes.puts.append((key, encoded))
@@ -65,6 +71,7 @@ struct ViewMaintenance {
     }
 
     func apply(_ writes: Writes, in txn: WriteTransaction) throws {
+        for key in writes.deletes { try txn.delete(database, key) }
         for (key, value) in writes.puts { try txn.put(database, key, value) }
     }
 
@@ -127,6 +134,34 @@ struct ViewMaintenance {
             let newMax = higher ? encoded : StoredValue.encode(current.max) ?? encoded
             writes.puts.append((key, StoredValue.tile(min: newMin, max: newMax)))
         }
+    }
+
+    /// Keeps each member's latest occurrence and the members ordered by it, so a distinct count
+    /// at or after the entity's newest event counts members, not events (``ViewStateKey``). A
+    /// member too long for an LMDB key marks the entity's index unusable; reads then scan.
+    private func planMemberIndex(
+        _ stateKey: [UInt8], member: [UInt8], time: Int64, lsn: UInt64, _ txn: some TransactionReading,
+        _ writes: inout Writes
+    ) throws {
+        let memberKey = ViewStateKey.member(stateKey, member)
+        guard ViewStateKey.lastSeen(stateKey, time: time, lsn: lsn, member: member).count <= ViewStateKey.maxKeyBytes
+        else {
+            writes.puts.append((ViewStateKey.memberIndexUnusable(stateKey), []))
+            return
+        }
+        let previous = try memberKey.withUnsafeBytes { try txn.get(database, $0) }.map { raw in
+            (
+                time: Int64(bitPattern: BigEndian.uint64(UnsafeRawBufferPointer(rebasing: raw[0..<8])) ?? 0),
+                lsn: BigEndian.uint64(UnsafeRawBufferPointer(rebasing: raw[8..<16])) ?? 0
+            )
+        }
+        if let previous {
+            guard (time, lsn) > (previous.time, previous.lsn) else { return }  // a late, older occurrence
+            writes.deletes.append(
+                ViewStateKey.lastSeen(stateKey, time: previous.time, lsn: previous.lsn, member: member))
+        }
+        writes.puts.append((ViewStateKey.lastSeen(stateKey, time: time, lsn: lsn, member: member), []))
+        writes.puts.append((memberKey, BigEndian.bytes(UInt64(time)) + BigEndian.bytes(lsn)))
     }
 
     private func overflow() -> EventRejection {

@@ -33,6 +33,7 @@ struct ViewReader<Transaction: TransactionReading> {
             case .extremes:
                 return finish(view, try extreme(state, viewKey, low: low, high: at, max: view.aggregate == .max))
             case .members:
+                if let count = try distinctFromIndex(viewKey, prefix, low: low, at: at) { return .int(count) }
                 return .int(Int64(try members(prefix, low: low, high: at, lsnLimit: nil)))
             }
         }
@@ -150,6 +151,36 @@ struct ViewReader<Transaction: TransactionReading> {
                 try body(lsn, current.value)
                 entry = try cursor.next()
             }
+        }
+    }
+
+    /// Distinct members from the latest-occurrence index: exact when `at` is at or after the
+    /// entity's newest contribution (then a member is in `(at − W, at]` iff its latest occurrence
+    /// is), one entry per member. Nil when the index cannot answer (an older `at`, or a member too
+    /// long for the index).
+    private func distinctFromIndex(_ viewKey: [UInt8], _ prefix: [UInt8], low: Int64, at: Int64) throws -> Int64? {
+        let unusable = try ViewStateKey.memberIndexUnusable(viewKey).withUnsafeBytes { try txn.get(database, $0) }
+        guard unusable == nil else { return nil }
+        let newest: Int64? = try txn.withCursor(database) { cursor in
+            let end = prefix + [UInt8](repeating: 0xFF, count: 16)
+            let after = try end.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            guard let before = after == nil ? try cursor.last() : try cursor.previous(),
+                ViewStateKey.hasPrefix(before.key, prefix)
+            else { return nil }
+            return ViewStateKey.timeAndLSN(before.key, prefixCount: prefix.count).time
+        }
+        guard let newest else { return 0 }
+        guard at >= newest else { return nil }
+        let indexPrefix = viewKey + [ViewStateKey.lastSeenTag]
+        let start = ViewStateKey.lastSeen(viewKey, time: low, lsn: 0, member: [])
+        return try txn.withCursor(database) { cursor in
+            var count: Int64 = 0
+            var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            while let current = entry, ViewStateKey.hasPrefix(current.key, indexPrefix) {
+                count += 1
+                entry = try cursor.next()
+            }
+            return count
         }
     }
 

@@ -6,6 +6,9 @@
 /// | entity · 0x0000 | newest LSN that changed any view of this entity key (8 bytes) |
 /// | entity · view code (2) · 0x01 · event time (8) · LSN (8) | per layout: running totals, value or member |
 /// | entity · view code (2) · 0x02 · level (1) · tile start (8) | min and max of the tile (min/max views) |
+/// | entity · view code (2) · 0x03 · member | the member's latest (event time, LSN) (count_distinct) |
+/// | entity · view code (2) · 0x04 · event time (8) · LSN (8) · member | empty: members by latest occurrence |
+/// | entity · view code (2) · 0x05 | empty: some member was too long for the two keys above |
 ///
 /// The view code is the code of a view *state* (``ViewState``), which several views may share.
 ///
@@ -15,6 +18,19 @@
 enum ViewStateKey {
     static let seriesTag: UInt8 = 1
     static let tileTag: UInt8 = 2
+    static let memberTag: UInt8 = 3
+    static let lastSeenTag: UInt8 = 4
+    static let memberIndexUnusableTag: UInt8 = 5
+    /// LMDB's key limit.
+    static let maxKeyBytes = 511
+
+    static func member(_ view: [UInt8], _ member: [UInt8]) -> [UInt8] { view + [memberTag] + member }
+
+    static func lastSeen(_ view: [UInt8], time: Int64, lsn: UInt64, member: [UInt8]) -> [UInt8] {
+        view + [lastSeenTag] + BigEndian.bytes(UInt64(max(0, time))) + BigEndian.bytes(lsn) + member
+    }
+
+    static func memberIndexUnusable(_ view: [UInt8]) -> [UInt8] { view + [memberIndexUnusableTag] }
 
     /// The entity part of every key; nil for a value that cannot be a key of `type`.
     static func entity(_ key: FieldValue) -> [UInt8]? {
