@@ -1,3 +1,5 @@
+import Tally
+
 /// Writes JSON straight into bytes: minimal escaping, UTF-8 as is, no whitespace. Responses on the
 /// hot path (ingest answers, vectors) are built with it rather than with `JSONEncoder`.
 ///
@@ -56,21 +58,7 @@ struct JSONOutput {
     }
 
     mutating func string(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20:
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, Self.hex[Int(byte >> 4)]])
-                bytes.append(Self.hex[Int(byte & 0xF)])
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
+        JSONText.appendString(text, to: &bytes)
     }
 
     mutating func number<Number: BinaryInteger>(_ value: Number) {
@@ -99,5 +87,4 @@ struct JSONOutput {
         if let text { string(text) } else { null() }
     }
 
-    private static let hex = Array("0123456789abcdef".utf8)
 }

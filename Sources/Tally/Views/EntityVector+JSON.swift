@@ -1,3 +1,17 @@
+/// JSON text helpers shared by the engine and the server, so strings are escaped one way.
+public enum JSONText {
+    /// Appends `text` as a JSON string: quotes, backslashes and control characters escaped, UTF-8
+    /// as is.
+    ///
+    /// ```swift
+    /// var out: [UInt8] = []
+    /// JSONText.appendString("a\"b", to: &out)   // "a\"b" with the quote escaped
+    /// ```
+    public static func appendString(_ text: String, to buffer: inout [UInt8]) {
+        JSONWriter.appendString(text, to: &buffer)
+    }
+}
+
 extension FeatureValue {
     /// Appends the value as JSON: decimals as numbers with their exact digits, timestamps as
     /// epoch ms, strings escaped.
