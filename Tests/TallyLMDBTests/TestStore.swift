@@ -41,9 +41,9 @@ final class TestStore: @unchecked Sendable {
     }
 }
 
-/// Waits (polling) until `condition` holds or `seconds` pass; returns whether it held.
-/// Polls `condition` until it holds or `seconds` pass. The default is generous on purpose: under the full
-/// suite other tests can hold both cooperative threads for seconds; a passing wait costs nothing.
+/// Polls `condition` until it holds or `seconds` pass; returns whether it held. The default is
+/// generous on purpose: under the full suite other tests can hold both cooperative threads for
+/// seconds; a passing wait costs nothing.
 func eventually(seconds: Double = 120, _ condition: () -> Bool) async -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
