@@ -41,6 +41,8 @@ public struct TallyError: Error, Sendable, CustomStringConvertible {
         public static let invalidDefinitions = Code("invalid_definitions")
         /// New definitions change event types in a way stored events cannot follow.
         public static let incompatibleDefinitions = Code("incompatible_definitions")
+        /// A definitions change is still being backfilled; apply again once it is served.
+        public static let changeInProgress = Code("definitions_change_in_progress")
         /// The store has no definitions yet: open it with some.
         public static let noDefinitions = Code("no_definitions")
         /// The request body is not valid JSON (with the byte position).

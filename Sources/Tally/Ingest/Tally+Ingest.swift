@@ -9,15 +9,14 @@ extension Tally {
     /// result.accepted   // 1
     /// ```
     public func ingest(_ events: [Event]) async throws(TallyError) -> IngestResult {
-        let decoder = try eventDecoder()
-        return try await ingest(decoded: events.map { decoder.decode($0) })
+        try await ingest { decoder in events.map { decoder.decode($0) } }
     }
 
     /// Ingests a JSON body: one event object, or an array of them. A body that is not valid JSON
     /// (or is neither an object nor an array) fails whole with ``TallyError/Code/malformedJSON``
     /// and changes nothing; events inside a valid body are judged one by one.
     public func ingest(json body: [UInt8]) async throws(TallyError) -> IngestResult {
-        let decoder = try eventDecoder()
+        _ = try newestDefinitions()
         let value: JSONValue
         do {
             value = try StrictJSONParser.parse(body)
@@ -27,9 +26,9 @@ extension Tally {
         switch value {
         case .array(let elements):
             try checkCount(elements.count)
-            return try await ingest(decoded: elements.map { decoder.decode($0) })
+            return try await ingest { decoder in elements.map { decoder.decode($0) } }
         case .object:
-            return try await ingest(decoded: [decoder.decode(value)])
+            return try await ingest { decoder in [decoder.decode(value)] }
         default:
             throw TallyError(
                 .malformedJSON, "the body must be an event object or an array of events, not \(value.kind)")
@@ -39,29 +38,32 @@ extension Tally {
     /// Ingests NDJSON: one event per line (blank lines are skipped). A line that is not valid JSON
     /// rejects that event (`malformed_json`); the others go on.
     public func ingest(ndjson body: [UInt8]) async throws(TallyError) -> IngestResult {
-        let decoder = try eventDecoder()
+        _ = try newestDefinitions()
         let lines = body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).filter { line in
             !line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
         }
         try checkCount(lines.count)
-        let decoded = lines.map { line -> Result<DecodedEvent, EventRejection> in
-            let parsed: Result<JSONValue, JSONSyntaxError> = line.withUnsafeBufferPointer { buffer in
+        let parsed = lines.map { line -> Result<JSONValue, JSONSyntaxError> in
+            line.withUnsafeBufferPointer { buffer in
                 Result { () throws(JSONSyntaxError) in try StrictJSONParser.parse(buffer) }
             }
-            switch parsed {
-            case .success(let value): return decoder.decode(value)
-            case .failure(let error): return .failure(EventRejection(.malformedJSON, error.description))
+        }
+        return try await ingest { decoder in
+            parsed.map { line -> Result<DecodedEvent, EventRejection> in
+                switch line {
+                case .success(let value): return decoder.decode(value)
+                case .failure(let error): return .failure(EventRejection(.malformedJSON, error.description))
+                }
             }
         }
-        return try await ingest(decoded: decoded)
     }
 
-    private func eventDecoder() throws(TallyError) -> EventDecoder {
-        guard let stored else {
+    private func newestDefinitions() throws(TallyError) -> StoredDefinitions {
+        guard let newest = definitionsState.current.newest else {
             throw TallyError(
                 .noDefinitions, "the store at \(directory) has no definitions: open it with some (tally ingest DEFS …)")
         }
-        return EventDecoder(catalog: stored.catalog, idHash: options.idHash)
+        return newest
     }
 
     private func checkCount(_ count: Int) throws(TallyError) {
@@ -71,19 +73,41 @@ extension Tally {
         }
     }
 
-    /// Applies decoded events in one write request (never split across transactions): per event,
-    /// in request order, duplicate → conflict → lateness/future, then append.
-    func ingest(decoded events: [Result<DecodedEvent, EventRejection>]) async throws(TallyError) -> IngestResult {
+    /// Decodes with the newest definitions and applies the events in one write request (never
+    /// split across transactions): per event, in request order, duplicate → conflict →
+    /// lateness/future, then append. If a definitions change began after decoding, the events are
+    /// decoded again with the new version before anything is written.
+    func ingest(
+        decoding: (EventDecoder) -> [Result<DecodedEvent, EventRejection>]
+    ) async throws(TallyError) -> IngestResult {
+        while true {
+            let newest = try newestDefinitions()
+            let events = decoding(EventDecoder(catalog: newest.catalog, idHash: options.idHash))
+            if let result = try await ingest(decoded: events, version: newest.version) { return result }
+        }
+    }
+
+    /// Nil when the definitions decoding used are no longer the newest.
+    private func ingest(
+        decoded events: [Result<DecodedEvent, EventRejection>], version: UInt32
+    ) async throws(TallyError) -> IngestResult? {
         guard !events.isEmpty else { throw TallyError(.invalidArgument, "an ingest request needs at least one event") }
-        guard let stored else { throw TallyError(.noDefinitions, "the store has no definitions") }
         let databases = databases
         let clock = options.wallClock
-        let maxFuture = stored.catalog.maxFuture
-        let views = ViewMaintenance(catalog: stored.views, database: databases.views)
+        let state = definitionsState
         let cost = events.count
         return try await write(cost: cost) { txn in
-            try IngestTransaction(txn: txn, databases: databases, views: views, now: clock(), maxFuture: maxFuture)
-                .apply(events)
+            // The writer thread alone changes definitions, so what it reads here holds for the
+            // whole of this request.
+            let current = state.current
+            guard let newest = current.newest, newest.version == version, let catalog = current.maintenance else {
+                return nil
+            }
+            let views = ViewMaintenance(catalog: catalog, database: databases.views)
+            return try IngestTransaction(
+                txn: txn, databases: databases, views: views, now: clock(), maxFuture: newest.catalog.maxFuture
+            )
+            .apply(events)
         }
     }
 }

@@ -2,14 +2,19 @@
 ///
 /// | bytes | field |
 /// |---|---|
-/// | 1 | kind: 0 raw (benchmarks and tests), 1 event |
+/// | 1 | kind: 0 raw (benchmarks and tests), 1 event, 2 definitions change |
 /// | 2 | event type code, big-endian (events) |
 /// | 8 | event time, epoch ms, big-endian (events) |
 /// | 8 | ingest time, epoch ms, big-endian (events) |
 /// | rest | raw bytes, or the event's canonical JSON |
+///
+/// A definitions change holds the served version (4 bytes, big-endian) after the kind.
 enum LogRecord {
     static let rawKind: UInt8 = 0
     static let eventKind: UInt8 = 1
+    static let definitionsKind: UInt8 = 2
+
+    static func definitionsChange(version: UInt32) -> [UInt8] { [definitionsKind] + BigEndian.bytes(version) }
     static let eventHeaderSize = 19
 
     static func event(typeCode: UInt16, time: Int64, ingestTime: Int64, payload: [UInt8]) -> [UInt8] {

@@ -44,7 +44,7 @@ extension Snapshot {
     private func decodeLoggedEvent(_ lsn: LSN, _ bytes: UnsafeRawBufferPointer) -> LoggedEvent? {
         guard let stored = LogRecord.decodeEvent(bytes) else { return nil }
         let json = String(decoding: stored.payload, as: UTF8.self)
-        guard let schema = self.stored?.catalog.schemasByCode[stored.typeCode],
+        guard let schema = definitions.schema(code: stored.typeCode),
             case .object(let members)? = try? StrictJSONParser.parse(json)
         else {
             return LoggedEvent(

@@ -4,11 +4,31 @@ import TallyLMDB
 public struct Snapshot {
     let transaction: ReadTransaction
     let databases: Tally.Databases
+    /// Every definitions version of the store (reads at an LSN use the version served then).
+    let definitions: DefinitionsState.Current
+    /// The definitions reads at this snapshot's LSN use.
     let stored: StoredDefinitions?
     /// The wall clock (epoch ms): the default `at` of a read.
     let wallClock: @Sendable () -> Int64
 
-    /// The version of the definitions this snapshot is read with (0 if the store has none).
+    init(
+        transaction: ReadTransaction, databases: Tally.Databases, definitions: DefinitionsState.Current,
+        wallClock: @escaping @Sendable () -> Int64
+    ) throws {
+        self.transaction = transaction
+        self.databases = databases
+        self.definitions = definitions
+        self.wallClock = wallClock
+        let head = try MetaKey.headLSN.withUnsafeBytes { key in
+            try transaction.get(databases.meta, key).flatMap(BigEndian.uint64)
+        }
+        stored = definitions.served(at: head ?? 0)
+    }
+
+    /// The definitions reads at `lsn` use.
+    func stored(at lsn: LSN) -> StoredDefinitions? { definitions.served(at: lsn.rawValue) }
+
+    /// The version of the definitions reads at this snapshot's LSN use (0 if the store has none).
     public var definitionsVersion: UInt32 { stored?.version ?? 0 }
 
     /// The watermark: the newest event time (epoch ms) the store has accepted; nil before the first.

@@ -38,7 +38,7 @@ extension Tally {
             mapSizeBytes: info.mapSize, usedBytes: info.usedBytes, pageSize: info.pageSize,
             readerSlotsInUse: info.readersInUse, readerSlots: info.maxReaders,
             commits: writer?.committedTransactions ?? 0, mapGrowths: environment.resizeCount, durability: durability,
-            watermark: watermark, definitionsVersion: stored?.version ?? 0)
+            watermark: watermark, definitionsVersion: servedDefinitionsVersion)
     }
 
     /// LMDB entries of database `name` (`meta`, `log`, `ids`, `views`) touched since open, when

@@ -16,7 +16,7 @@ struct StoredDefinitions: Sendable {
         return encoder
     }()
 
-    /// Reads what the store holds (nil for a store that never had definitions).
+    /// Reads the newest definitions the store holds (nil for a store that never had definitions).
     static func read(_ txn: some TransactionReading, meta: Database) throws -> StoredDefinitions? {
         guard let json = try txn.value(meta, MetaKey.definitions) else { return nil }
         let definitions = try JSONDecoder().decode(Definitions.self, from: Data(json))
@@ -24,6 +24,20 @@ struct StoredDefinitions: Sendable {
             try txn.value(meta, MetaKey.definitionsVersion).flatMap { bytes in
                 bytes.withUnsafeBytes { BigEndian.uint32($0) }
             } ?? 1
+        return try StoredDefinitions(
+            definitions: definitions, version: version, viewCodes: ViewCodes.read(txn, meta: meta), txn, meta: meta)
+    }
+
+    /// The definitions of one recorded version.
+    init(_ record: DefinitionsRecord, _ txn: some TransactionReading, meta: Database) throws {
+        try self.init(
+            definitions: record.definitions, version: record.version, viewCodes: record.viewCodes, txn, meta: meta)
+    }
+
+    private init(
+        definitions: Definitions, version: UInt32, viewCodes: [String: UInt16], _ txn: some TransactionReading,
+        meta: Database
+    ) throws {
         var codes: [String: UInt16] = [:]
         for event in definitions.events {
             guard
@@ -33,10 +47,16 @@ struct StoredDefinitions: Sendable {
             else { throw TallyError(.storageFailure, "the store has no code for event type \(event.name)") }
             codes[event.name] = code
         }
-        let viewCodes = try ViewCodes.read(txn, meta: meta)
-        return StoredDefinitions(
+        self.init(
             definitions: definitions, version: version, catalog: EventCatalog(definitions: definitions, codes: codes),
             views: ViewCatalog(definitions: definitions, eventCodes: codes, stateCodes: viewCodes))
+    }
+
+    private init(definitions: Definitions, version: UInt32, catalog: EventCatalog, views: ViewCatalog) {
+        self.definitions = definitions
+        self.version = version
+        self.catalog = catalog
+        self.views = views
     }
 
     /// Makes `new` the store's definitions in `txn`: unchanged definitions keep their version;

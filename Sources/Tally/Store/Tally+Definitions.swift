@@ -4,8 +4,8 @@ extension Tally {
     /// ```swift
     /// if let definitions = store.servedDefinitions { print(definitions.views.count) }
     /// ```
-    public var servedDefinitions: Definitions? { stored?.definitions }
+    public var servedDefinitions: Definitions? { definitionsState.current.newestServed?.definitions }
 
     /// The version of ``servedDefinitions`` (0 when there are none).
-    public var servedDefinitionsVersion: UInt32 { stored?.version ?? 0 }
+    public var servedDefinitionsVersion: UInt32 { definitionsState.current.newestServed?.version ?? 0 }
 }

@@ -20,8 +20,8 @@ public final class Tally: Sendable {
     /// Nil when opened read-only.
     let writer: Writer?
     let databases: Databases
-    /// The definitions in force (nil for a store that has none yet).
-    let stored: StoredDefinitions?
+    /// Every definitions version, the newest, and a change in progress.
+    let definitionsState: DefinitionsState
 
     struct Databases: Sendable {
         let meta: Database
@@ -29,21 +29,26 @@ public final class Tally: Sendable {
         let ids: Database
         let idCollisions: Database
         let views: Database
+
+        init(_ environment: Environment) {
+            meta = environment.database(StoreLayout.meta.name)
+            log = environment.database(StoreLayout.log.name)
+            ids = environment.database(StoreLayout.ids.name)
+            idCollisions = environment.database(StoreLayout.idCollisions.name)
+            views = environment.database(StoreLayout.views.name)
+        }
     }
 
     private init(
-        directory: String, options: Options, environment: Environment, writer: Writer?, stored: StoredDefinitions?
+        directory: String, options: Options, environment: Environment, writer: Writer?,
+        definitions: DefinitionsState.Current
     ) {
         self.directory = directory
         self.options = options
         self.environment = environment
         self.writer = writer
-        self.stored = stored
-        self.databases = Databases(
-            meta: environment.database(StoreLayout.meta.name), log: environment.database(StoreLayout.log.name),
-            ids: environment.database(StoreLayout.ids.name),
-            idCollisions: environment.database(StoreLayout.idCollisions.name),
-            views: environment.database(StoreLayout.views.name))
+        self.definitionsState = DefinitionsState(definitions)
+        self.databases = Databases(environment)
     }
 
     /// Opens the store in `directory`, creating it when opened for writing.
@@ -62,10 +67,10 @@ public final class Tally: Sendable {
         do {
             let environment = try Environment.open(
                 path: directory, options: options.environmentOptions, databases: StoreLayout.all)
-            let stored: StoredDefinitions?
+            let definitionsState: DefinitionsState.Current
             do {
                 try checkFormat(environment, directory: directory, writable: options.access == .readWrite)
-                stored = try loadDefinitions(
+                definitionsState = try loadDefinitions(
                     environment, definitions, directory: directory, writable: options.access == .readWrite)
             } catch {
                 environment.close()
@@ -73,36 +78,52 @@ public final class Tally: Sendable {
             }
             let writer = options.access == .readWrite ? Writer(environment: environment) : nil
             return Tally(
-                directory: directory, options: options, environment: environment, writer: writer, stored: stored)
+                directory: directory, options: options, environment: environment, writer: writer,
+                definitions: definitionsState)
         } catch {
             throw TallyError.fromStorage(error, path: directory)
         }
     }
 
-    /// Applies `definitions` (writable) or reads the stored ones. Runs before the writer thread
-    /// starts, in one transaction begun and committed on this thread.
+    /// Reads the stored definitions; a writable open also finishes a change a crash interrupted
+    /// and applies `definitions`, each step in its own transaction begun and committed on this
+    /// thread, before the writer thread starts (so no read sees a view half built).
     private static func loadDefinitions(
         _ environment: Environment, _ definitions: Definitions?, directory: String, writable: Bool
-    ) throws -> StoredDefinitions? {
-        let meta = environment.database(StoreLayout.meta.name)
-        guard let definitions else {
-            return try environment.read { txn in try StoredDefinitions.read(txn, meta: meta) }
-        }
+    ) throws -> DefinitionsState.Current {
+        let databases = Databases(environment)
+        var current = try environment.read { txn in try DefinitionsChange.load(txn, meta: databases.meta) }
         guard writable else {
-            throw TallyError(.openedReadOnly, "definitions can only be applied by the writing process")
+            guard definitions == nil else {
+                throw TallyError(.openedReadOnly, "definitions can only be applied by the writing process")
+            }
+            return current
         }
-        let txn = try environment.beginWriteTransaction()
-        do {
-            let (stored, freshViews) = try StoredDefinitions.apply(definitions, in: txn, meta: meta)
-            try ViewBackfill.run(
-                stored, codes: freshViews, in: txn, log: environment.database(StoreLayout.log.name),
-                views: environment.database(StoreLayout.views.name))
-            try txn.commit()
-            return stored
-        } catch {
-            txn.abort()
-            throw error
+        func inTransaction(_ body: (WriteTransaction) throws -> Void) throws {
+            let txn = try environment.beginWriteTransaction()
+            do {
+                try body(txn)
+                try txn.commit()
+            } catch {
+                txn.abort()
+                throw error
+            }
         }
+        try inTransaction { txn in try DefinitionsChange.recordLegacyVersion(current, in: txn, meta: databases.meta) }
+        while current.pending != nil {
+            try inTransaction { txn in
+                current = try DefinitionsChange.step(current, chunk: DefinitionsChange.chunk, in: txn, databases).current
+            }
+        }
+        if let definitions {
+            try inTransaction { txn in current = try DefinitionsChange.begin(definitions, current, in: txn, databases) }
+            while current.pending != nil {
+                try inTransaction { txn in
+                    current = try DefinitionsChange.step(current, chunk: DefinitionsChange.chunk, in: txn, databases).current
+                }
+            }
+        }
+        return current
     }
 
     /// Stamps a new store with the format version, or checks an existing one's. Runs before the
@@ -155,7 +176,10 @@ public final class Tally: Sendable {
     public func read<Result>(_ body: (Snapshot) throws -> Result) throws -> Result {
         do {
             return try environment.read { txn in
-                try body(Snapshot(transaction: txn, databases: databases, stored: stored, wallClock: options.wallClock))
+                try body(
+                    Snapshot(
+                        transaction: txn, databases: databases, definitions: definitionsState.current,
+                        wallClock: options.wallClock))
             }
         } catch let error as LMDBError {
             throw TallyError.fromStorage(error, path: directory)

@@ -17,7 +17,8 @@ extension Snapshot {
         guard time >= 0, time <= Timestamp.maximum else {
             throw TallyError(.invalidArgument, "at = \(time) is not a time between 1970 and 9999 (epoch ms)")
         }
-        return SnapshotToken(lsn: lsn ?? current, at: time, definitionsVersion: definitionsVersion)
+        let point = lsn ?? current
+        return SnapshotToken(lsn: point, at: time, definitionsVersion: stored(at: point)?.version ?? 0)
     }
 
     /// The served views of one entity at `token`: every window `(token.at − W, token.at]`, counting
@@ -33,6 +34,7 @@ extension Snapshot {
     /// Throws ``TallyError/Code/unknownEntity`` for an entity type the definitions do not declare
     /// and ``TallyError/Code/invalidArgument`` for a key that is not one of its keys.
     public func vector(entity: String, key: String, at token: SnapshotToken) throws(TallyError) -> EntityVector {
+        let stored = stored(at: token.lsn)
         guard let stored, let keyType = stored.views.entityKeyTypes[entity] else {
             let known = stored?.views.entityKeyTypes.keys.sorted().joined(separator: ", ") ?? "none"
             throw TallyError(.unknownEntity, "unknown entity type '\(entity)' (declared: \(known))")

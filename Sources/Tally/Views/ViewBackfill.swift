@@ -1,43 +1,42 @@
 import TallyLMDB
 
-/// Builds the state of views new to a store from the events its log holds, in the transaction
-/// that makes them served, so no read ever sees a view half-built. (Chunked, resumable backfill
-/// that does not hold the writer is issue 6.)
+/// Builds the state of views new to a store from the events its log holds, in chunks
+/// (``DefinitionsChange``): each chunk is one write transaction, so ingest goes on between them,
+/// and the new views are served only once every chunk is done.
 enum ViewBackfill {
-    /// Replays every logged event into the views `codes` of `stored`. Returns the events replayed.
-    @discardableResult
-    static func run(
-        _ stored: StoredDefinitions, codes: Set<UInt16>, in txn: WriteTransaction, log: Database, views: Database
-    ) throws -> Int {
-        guard !codes.isEmpty else { return 0 }
+    /// Replays up to `limit` logged events with LSN in `start...end` into the states `codes` of
+    /// `stored`. Returns the next LSN to replay and the events replayed.
+    static func replay(
+        _ stored: StoredDefinitions, codes: Set<UInt16>, from start: UInt64, through end: UInt64, limit: Int,
+        in txn: WriteTransaction, log: Database, views: Database
+    ) throws -> (next: UInt64, replayed: Int) {
         let maintenance = ViewMaintenance(catalog: stored.views, database: views)
-        var next: UInt64 = 1
-        var replayed = 0
-        while true {
-            // Copy a chunk out of the log, then write: values from the map are valid only until the
-            // next write (LMDB.md rule 6).
-            var chunk: [(lsn: UInt64, code: UInt16, time: Int64, payload: [UInt8])] = []
-            try txn.withCursor(log) { cursor in
-                var entry = try BigEndian.bytes(next).withUnsafeBytes { try cursor.seek(atLeast: $0) }
-                while let current = entry, chunk.count < 4096, let lsn = BigEndian.uint64(current.key) {
-                    if let event = LogRecord.decodeEvent(current.value) {
-                        chunk.append((lsn, event.typeCode, event.time, Array(event.payload)))
-                    }
-                    next = lsn + 1
-                    entry = try cursor.next()
+        var next = start
+        // Copy the chunk out of the log, then write: values from the map are valid only until the
+        // next write (LMDB.md rule 6).
+        var chunk: [(lsn: UInt64, code: UInt16, time: Int64, payload: [UInt8])] = []
+        try txn.withCursor(log) { cursor in
+            var entry = try BigEndian.bytes(start).withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            while let current = entry, chunk.count < limit, let lsn = BigEndian.uint64(current.key), lsn <= end {
+                if let event = LogRecord.decodeEvent(current.value) {
+                    chunk.append((lsn, event.typeCode, event.time, Array(event.payload)))
                 }
+                next = lsn + 1
+                entry = try cursor.next()
             }
-            if chunk.isEmpty { return replayed }
-            for record in chunk {
-                guard let schema = stored.catalog.schemasByCode[record.code],
-                    let values = schema.values(canonicalPayload: record.payload)
-                else { continue }
-                let planned = try maintenance.plan(
-                    schema: schema, values: values, time: record.time, lsn: record.lsn, in: txn, only: codes)
-                if case .success(let writes) = planned { try maintenance.apply(writes, in: txn) }
-                replayed += 1
-            }
+            if entry == nil || chunk.count < limit { next = max(next, end + 1) }
         }
+        for record in chunk {
+            guard let schema = stored.catalog.schemasByCode[record.code],
+                let values = schema.values(canonicalPayload: record.payload)
+            else { continue }
+            let planned = try maintenance.plan(
+                schema: schema, values: values, time: record.time, lsn: record.lsn, in: txn, only: codes)
+            // An accepted event that would overflow a new state's running totals adds nothing to
+            // it (docs/DEFINITIONS.md); every other state keeps it.
+            if case .success(let writes) = planned { try maintenance.apply(writes, in: txn) }
+        }
+        return (next, chunk.count)
     }
 }
 

@@ -38,15 +38,36 @@ struct ViewCatalog: Sendable {
             }
             compiled.append(CompiledView(definition: view, state: index, numbersAreInts: state.numbersAreInts))
         }
+        views = compiled
+        self.unbuilt = unbuilt
+        self.states = states
+        statesByEventType = Self.index(states)
+        entityKeyTypes = Dictionary(uniqueKeysWithValues: definitions.entities.map { ($0.name, $0.keyType) })
+    }
+
+    /// What ingest maintains while a new definitions version is backfilled: the states of every
+    /// catalog in `catalogs`, each once (by code); reads use the views of the first.
+    init(maintaining catalogs: [ViewCatalog]) {
+        var states: [ViewState] = []
+        var seen: Set<UInt16> = []
+        for catalog in catalogs {
+            for state in catalog.states where seen.insert(state.code).inserted { states.append(state) }
+        }
+        views = catalogs.first?.views ?? []
+        unbuilt = catalogs.first?.unbuilt ?? []
+        entityKeyTypes = catalogs.reversed().reduce(into: [:]) { types, catalog in
+            types.merge(catalog.entityKeyTypes) { _, newer in newer }
+        }
+        self.states = states
+        statesByEventType = Self.index(states)
+    }
+
+    private static func index(_ states: [ViewState]) -> [UInt16: [Int]] {
         var byEventType: [UInt16: [Int]] = [:]
         for (index, state) in states.enumerated() {
             for eventCode in state.sources.keys { byEventType[eventCode, default: []].append(index) }
         }
-        views = compiled
-        self.unbuilt = unbuilt
-        self.states = states
-        statesByEventType = byEventType
-        entityKeyTypes = Dictionary(uniqueKeysWithValues: definitions.entities.map { ($0.name, $0.keyType) })
+        return byEventType
     }
 }
 

@@ -66,7 +66,17 @@ struct ViewMaintenance {
             }
             if !touchedEntities.contains(entity) { touchedEntities.append(entity) }
         }
-        for entity in touchedEntities { writes.puts.append((ViewStateKey.head(entity), BigEndian.bytes(lsn))) }
+        for entity in touchedEntities {
+            let head = ViewStateKey.head(entity)
+            // A backfilled event is older than live ones: the head keeps the entity's newest LSN.
+            if only != nil,
+                let newest = try head.withUnsafeBytes({ try txn.get(database, $0) }).flatMap(BigEndian.uint64),
+                newest >= lsn
+            {
+                continue
+            }
+            writes.puts.append((head, BigEndian.bytes(lsn)))
+        }
         return .success(writes)
     }
 

@@ -1,0 +1,55 @@
+import Synchronization
+
+/// What the store's definitions are right now, in memory: every version it has applied (a read at
+/// an old LSN uses the version served then), the newest one (ingest decodes with it), the states
+/// ingest maintains, and a change in progress.
+///
+/// Only the writer thread changes it, inside the write transaction that makes the change, and
+/// only after that transaction's writes succeeded; a transaction re-applied after an abort sets
+/// the same value again. A reader never sees a version before the LSN it is served from commits.
+final class DefinitionsState: Sendable {
+    struct Current: Sendable {
+        /// Every applied version, by number.
+        var versions: [UInt32: StoredDefinitions] = [:]
+        /// (LSN served from, version), ascending.
+        var served: [(from: UInt64, version: UInt32)] = []
+        /// The newest applied version: ingest decodes events with it (nil: no definitions yet).
+        var newest: StoredDefinitions?
+        /// The states ingest maintains: the served version's and, during a change, the new one's.
+        var maintenance: ViewCatalog?
+        /// A version being backfilled.
+        var pending: PendingDefinitions?
+
+        /// The version reads at `lsn` use.
+        func served(at lsn: UInt64) -> StoredDefinitions? {
+            var low = 0
+            var high = served.count
+            while low < high {
+                let middle = (low + high) / 2
+                if served[middle].from <= lsn { low = middle + 1 } else { high = middle }
+            }
+            guard low > 0 else { return served.first.flatMap { versions[$0.version] } }
+            return versions[served[low - 1].version]
+        }
+
+        /// The newest served version (what reads at the head use, once its LSN is committed).
+        var newestServed: StoredDefinitions? { served.last.flatMap { versions[$0.version] } }
+
+        /// The schema of a stored event's type code in any version, newest first.
+        func schema(code: UInt16) -> EventSchema? {
+            if let schema = newest?.catalog.schemasByCode[code] { return schema }
+            for version in versions.keys.sorted(by: >) {
+                if let schema = versions[version]?.catalog.schemasByCode[code] { return schema }
+            }
+            return nil
+        }
+    }
+
+    private let state: Mutex<Current>
+
+    init(_ current: Current) { state = Mutex(current) }
+
+    var current: Current { state.withLock { $0 } }
+
+    func update(_ body: (inout Current) -> Void) { state.withLock { body(&$0) } }
+}
