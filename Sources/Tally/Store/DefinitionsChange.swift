@@ -14,9 +14,6 @@ import TallyLMDB
 /// Every step computes its result from what the transaction reads and from `current`'s versions,
 /// so a step re-applied after an abort gives the same result.
 enum DefinitionsChange {
-    /// Events one backfill transaction replays.
-    static let chunk = 2_048
-
     /// The definitions a store holds, for opening it. A store written before versions were
     /// recorded serves its one version from LSN 0.
     static func load(_ txn: some TransactionReading, meta: Database) throws -> DefinitionsState.Current {

@@ -62,11 +62,7 @@ extension Tally {
         let databases = databases
         let before = state.current
         let previous = before.newestServed?.version ?? 0
-        let began = try await write { txn in
-            let updated = try DefinitionsChange.begin(definitions, state.current, in: txn, databases)
-            state.update { $0 = updated }
-            return updated
-        }
+        let began = try await beginDefinitionsChange(definitions)
         let version = began.newest?.version ?? previous
         let fresh = Set(began.pending?.fresh ?? [])
         let catalog = began.versions[version]?.views
@@ -90,15 +86,29 @@ extension Tally {
             servedFrom: servedFrom, backfilledViews: backfilled, replayedEvents: replayed)
     }
 
+    /// Begins a definitions change without running its backfill (tests: a crash during the
+    /// backfill leaves the store in this state).
+    @discardableResult
+    func beginDefinitionsChange(_ definitions: Definitions) async throws(TallyError) -> DefinitionsState.Current {
+        let state = definitionsState
+        let databases = databases
+        return try await write { txn in
+            let updated = try DefinitionsChange.begin(definitions, state.current, in: txn, databases)
+            state.update { $0 = updated }
+            return updated
+        }
+    }
+
     /// Runs the pending change's backfill chunks until its version is served; returns the events
     /// replayed.
     func backfillPendingDefinitions() async throws(TallyError) -> UInt64 {
         let state = definitionsState
         let databases = databases
+        let chunk = options.backfillChunk
         var replayed: UInt64 = 0
         while state.current.pending != nil {
-            replayed = try await write(cost: DefinitionsChange.chunk) { txn in
-                let step = try DefinitionsChange.step(state.current, chunk: DefinitionsChange.chunk, in: txn, databases)
+            replayed = try await write(cost: chunk) { txn in
+                let step = try DefinitionsChange.step(state.current, chunk: chunk, in: txn, databases)
                 state.update { $0 = step.current }
                 return step.replayed
             }

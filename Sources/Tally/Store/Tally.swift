@@ -71,7 +71,7 @@ public final class Tally: Sendable {
             do {
                 try checkFormat(environment, directory: directory, writable: options.access == .readWrite)
                 definitionsState = try loadDefinitions(
-                    environment, definitions, directory: directory, writable: options.access == .readWrite)
+                    environment, definitions, chunk: options.backfillChunk, writable: options.access == .readWrite)
             } catch {
                 environment.close()
                 throw error
@@ -89,7 +89,7 @@ public final class Tally: Sendable {
     /// and applies `definitions`, each step in its own transaction begun and committed on this
     /// thread, before the writer thread starts (so no read sees a view half built).
     private static func loadDefinitions(
-        _ environment: Environment, _ definitions: Definitions?, directory: String, writable: Bool
+        _ environment: Environment, _ definitions: Definitions?, chunk: Int, writable: Bool
     ) throws -> DefinitionsState.Current {
         let databases = Databases(environment)
         var current = try environment.read { txn in try DefinitionsChange.load(txn, meta: databases.meta) }
@@ -112,14 +112,14 @@ public final class Tally: Sendable {
         try inTransaction { txn in try DefinitionsChange.recordLegacyVersion(current, in: txn, meta: databases.meta) }
         while current.pending != nil {
             try inTransaction { txn in
-                current = try DefinitionsChange.step(current, chunk: DefinitionsChange.chunk, in: txn, databases).current
+                current = try DefinitionsChange.step(current, chunk: chunk, in: txn, databases).current
             }
         }
         if let definitions {
             try inTransaction { txn in current = try DefinitionsChange.begin(definitions, current, in: txn, databases) }
             while current.pending != nil {
                 try inTransaction { txn in
-                    current = try DefinitionsChange.step(current, chunk: DefinitionsChange.chunk, in: txn, databases).current
+                    current = try DefinitionsChange.step(current, chunk: chunk, in: txn, databases).current
                 }
             }
         }

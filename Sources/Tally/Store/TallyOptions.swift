@@ -43,6 +43,8 @@ extension Tally {
         @_spi(Testing) public var idHash: @Sendable ([UInt8]) -> UInt64 = IdIndexKey.hash
         /// Group-commit gather window (see docs/STORAGE.md); tuned by benchmarks.
         @_spi(Testing) public var gatherWindow: Duration = .microseconds(200)
+        /// Logged events one backfill transaction replays (see ``Tally/apply(_:waitUntilServed:)``).
+        @_spi(Testing) public var backfillChunk: Int = 2_048
         /// Count LMDB entries touched per database (see ``Tally/entryAccesses(in:)``).
         @_spi(Testing) public var countEntryAccesses = false
 

@@ -1,0 +1,246 @@
+import Foundation
+import Testing
+
+@_spi(Testing) @testable import Tally
+
+/// Definitions applied to a serving store (issue 6): new views backfilled in chunks and equal to
+/// the oracle once served, never seen half built, removed views still answering old tokens, a
+/// backfill resumed after the store is reopened, refused changes that change nothing.
+@Suite struct DefinitionsChangeTests {
+    static let t0: Int64 = 1_780_000_000_000
+    static let clock: Int64 = t0 + 30 * 86_400_000
+
+    /// The fixture's definitions without three views (a sum, a max and a distinct count), which
+    /// a change then adds.
+    static let without: Definitions = {
+        var definitions = ViewFixture.definitions
+        definitions.views.removeAll { ["total", "high", "merchants"].contains($0.name) }
+        return definitions
+    }()
+
+    static func open(_ directory: TemporaryDirectory, _ definitions: Definitions?, chunk: Int = 64) throws -> Tally {
+        var options = Tally.Options()
+        options.durability = .relaxed(flushInterval: .seconds(5))
+        options.wallClock = { clock }
+        options.backfillChunk = chunk
+        return try Tally.open(directory: directory.path, definitions: definitions, options: options)
+    }
+
+    /// A stream of auth events over `cards` cards, some at equal times, with their oracle records
+    /// once ingested.
+    struct Stream {
+        var accepted: [ViewFixture.Accepted] = []
+        var next = 0
+
+        mutating func ingest(_ store: Tally, count: Int, cards: Int = 12, lateBy: Int64 = 0) async throws {
+            var lines: [String] = []
+            var pending: [(time: Int64, card: String, merchant: String, amount: Decimal, n: Int64, country: String)] =
+                []
+            for _ in 0..<count {
+                let index = next
+                next += 1
+                let time = DefinitionsChangeTests.t0 + Int64(index / 2) * 700 - (index % 5 == 0 ? lateBy : 0)
+                let card = "c\(index * 7 % cards)"
+                let merchant = "m\(index % 5)"
+                let amount = Decimal(index % 97) + Decimal(string: "0.25")!
+                let country = ["FR", "DE", "US"][index % 3]
+                lines.append(
+                    #"{"type":"auth","id":"e\#(index)","ts":\#(time),"card":"\#(card)","merchant":"\#(merchant)","amount":\#(amount),"n":\#(index % 9),"country":"\#(country)"}"#
+                )
+                pending.append((time, card, merchant, amount, Int64(index % 9), country))
+            }
+            let result = try await store.ingest(json: Array("[\(lines.joined(separator: ","))]".utf8))
+            for (outcome, event) in zip(result.outcomes, pending) {
+                guard case .accepted(let lsn) = outcome else {
+                    Issue.record("event not accepted: \(outcome)")
+                    continue
+                }
+                accepted.append(
+                    .init(
+                        lsn: lsn.rawValue, type: "auth", time: event.time, card: event.card, merchant: event.merchant,
+                        amount: event.amount, n: event.n, country: event.country, mcc: nil))
+            }
+        }
+
+        var cards: [String] { Array(Set(accepted.map(\.card))).sorted() }
+        var lastTime: Int64 { accepted.map(\.time).max() ?? DefinitionsChangeTests.t0 }
+    }
+
+    /// Every view of every card at (lsn, at) equals the oracle; returns the vectors' definitions
+    /// version.
+    @discardableResult
+    static func expectOracle(
+        _ store: Tally, _ stream: Stream, lsn: UInt64? = nil, at: Int64, served: Definitions,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> UInt32 {
+        var version: UInt32 = 0
+        try store.read { snapshot in
+            let token = try snapshot.token(lsn: lsn.map { LSN($0) }, at: at)
+            version = token.definitionsVersion
+            let names = Set(served.views.flatMap(\.servedNames))
+            for card in stream.cards {
+                let vector = try snapshot.vector(entity: "card", key: card, at: token)
+                let expected = ViewFixture.oracle(
+                    stream.accepted, entity: "card", key: card, lsn: token.lsn.rawValue, at: at
+                ).filter { names.contains($0.key) }
+                #expect(Set(vector.views.map(\.name)) == Set(expected.keys), sourceLocation: sourceLocation)
+                for (name, value) in expected where !ViewFixture.agree(name, vector[view: name], value) {
+                    Issue.record(
+                        "\(card) \(name) at lsn \(token.lsn) at \(at): \(String(describing: vector[view: name])) vs oracle \(value)",
+                        sourceLocation: sourceLocation)
+                }
+            }
+        }
+        return version
+    }
+
+    @Test func aViewAddedWhileServingIsBackfilledAndEqualsTheOracle() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Self.open(directory, Self.without)
+        defer { store.close() }
+        var stream = Stream()
+        try await stream.ingest(store, count: 1_500)
+        let before = try store.read { try $0.lsn }.rawValue
+
+        let report = try await store.apply(ViewFixture.definitions)
+        #expect(report.previousVersion == 1 && report.version == 2 && report.changed)
+        #expect(report.servedFrom == LSN(before + 1), "the change is logged at the next LSN")
+        // `total` (a sum) reads the running totals `mean` (an avg of the same field) already keeps.
+        #expect(Set(report.backfilledViews) == ["high", "merchants"])
+        #expect(report.replayedEvents == 1_500)
+        #expect(store.definitionsChangeInProgress == nil)
+        #expect(store.servedDefinitionsVersion == 2)
+
+        // Events after the change, some late inside the bound, feed the new views at ingest.
+        try await stream.ingest(store, count: 300, lateBy: 20 * 60_000)
+        let at = stream.lastTime + 1
+        #expect(try Self.expectOracle(store, stream, at: at, served: ViewFixture.definitions) == 2)
+        #expect(try Self.expectOracle(store, stream, at: at - 61_000, served: ViewFixture.definitions) == 2)
+        // Reads before the change keep the version served then, without the new views.
+        #expect(try Self.expectOracle(store, stream, lsn: before, at: at, served: Self.without) == 1)
+        #expect(try Self.expectOracle(store, stream, lsn: before + 1, at: at, served: ViewFixture.definitions) == 2)
+    }
+
+    @Test func readsDuringTheBackfillSeeTheOldVersionOrTheWholeNewOne() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Self.open(directory, Self.without, chunk: 16)
+        defer { store.close() }
+        var stream = Stream()
+        try await stream.ingest(store, count: 3_000, cards: 20)
+
+        let report = try await store.apply(ViewFixture.definitions, waitUntilServed: false)
+        #expect(report.servedFrom == nil && report.version == 2)
+        #expect(store.definitionsChangeInProgress?.version == 2)
+        // Ingest goes on during the backfill.
+        let writer = Task { [stream] in
+            var stream = stream
+            for _ in 0..<10 { try await stream.ingest(store, count: 20, cards: 20, lateBy: 600_000) }
+            return stream
+        }
+        var oldReads = 0
+        var newReads = 0
+        while store.definitionsChangeInProgress != nil || newReads == 0 {
+            let (version, names) = try store.read { snapshot in
+                let token = try snapshot.token(at: Self.clock)
+                let vector = try snapshot.vector(entity: "card", key: "c3", at: token)
+                return (token.definitionsVersion, Set(vector.views.map(\.name)))
+            }
+            if version == 1 {
+                oldReads += 1
+                #expect(!names.contains("total_lifetime") && !names.contains("high_30d"))
+            } else {
+                newReads += 1
+                #expect(names.contains("total_lifetime") && names.contains("merchants_lifetime"))
+            }
+            await Task.yield()
+        }
+        #expect(oldReads > 0, "some reads ran while the backfill was in progress")
+        stream = try await writer.value
+        try Self.expectOracle(store, stream, at: stream.lastTime + 1, served: ViewFixture.definitions)
+        try Self.expectOracle(store, stream, at: Self.clock, served: ViewFixture.definitions)
+    }
+
+    @Test func aRemovedViewStillAnswersOldTokens() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Self.open(directory, ViewFixture.definitions)
+        defer { store.close() }
+        var stream = Stream()
+        try await stream.ingest(store, count: 200)
+        let old = try store.read { try $0.token(at: stream.lastTime + 1) }
+        let before = try store.read { try $0.vector(entity: "card", key: "c1", at: old) }
+        #expect(before[view: "high_30d"] != nil)
+
+        #expect(try await store.apply(Self.without).version == 2)
+        try await stream.ingest(store, count: 50)
+        let again = try store.read { try $0.vector(entity: "card", key: "c1", at: old) }
+        #expect(again.views.map(\.name) == before.views.map(\.name))
+        #expect(again.views.map(\.value) == before.views.map(\.value), "the old token gives the identical answer")
+        let now = try store.read { try $0.vector(entity: "card", key: "c1", at: $0.token(at: stream.lastTime + 1)) }
+        #expect(now[view: "high_30d"] == nil && now[view: "cnt_60s"] != nil)
+        try Self.expectOracle(store, stream, at: stream.lastTime + 1, served: Self.without)
+        try Self.expectOracle(store, stream, lsn: old.lsn.rawValue, at: old.at, served: ViewFixture.definitions)
+    }
+
+    @Test func aBackfillInterruptedByAStopResumesWhenTheStoreIsOpenedAgain() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var stream = Stream()
+        do {
+            let store = try Self.open(directory, Self.without)
+            defer { store.close() }
+            try await stream.ingest(store, count: 700)
+            // The change begins (durably) but none of its backfill runs: what a kill right after
+            // the first transaction leaves.
+            try await store.beginDefinitionsChange(ViewFixture.definitions)
+            #expect(store.definitionsChangeInProgress?.version == 2)
+            try await stream.ingest(store, count: 40, lateBy: 60_000)
+            #expect(try store.read { $0.definitionsVersion } == 1)
+        }
+        let store = try Self.open(directory, nil)
+        defer { store.close() }
+        #expect(store.definitionsChangeInProgress == nil, "opening finishes the backfill")
+        #expect(store.servedDefinitionsVersion == 2)
+        try Self.expectOracle(store, stream, at: stream.lastTime + 1, served: ViewFixture.definitions)
+    }
+
+    @Test func refusedChangesChangeNothing() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Self.open(directory, Self.without)
+        defer { store.close() }
+        var stream = Stream()
+        try await stream.ingest(store, count: 100)
+        let lsn = try store.read { try $0.lsn }
+
+        var incompatible = ViewFixture.definitions
+        let auth = incompatible.events.firstIndex { $0.name == "auth" }!
+        let amount = incompatible.events[auth].fields.firstIndex { $0.name == "amount" }!
+        incompatible.events[auth].fields[amount].type = FieldType(.int)
+        await #expect(throws: TallyError.self) { try await store.apply(incompatible) }
+        do {
+            try await store.apply(incompatible)
+        } catch {
+            #expect(error.code == .incompatibleDefinitions)
+        }
+        #expect(store.servedDefinitionsVersion == 1)
+        #expect(try store.read { try $0.lsn } == lsn)
+
+        let same = try await store.apply(Self.without)
+        #expect(!same.changed && same.version == 1 && same.servedFrom == LSN(0))
+        #expect(try store.read { try $0.lsn } == lsn, "unchanged definitions log nothing")
+
+        try await store.beginDefinitionsChange(ViewFixture.definitions)
+        do {
+            try await store.apply(Self.without)
+            Issue.record("a second change during a backfill must be refused")
+        } catch {
+            #expect(error.code == .changeInProgress)
+        }
+        #expect(try await store.backfillPendingDefinitions() == 100)
+        #expect(store.servedDefinitionsVersion == 2)
+        try Self.expectOracle(store, stream, at: stream.lastTime + 1, served: ViewFixture.definitions)
+    }
+}
