@@ -30,9 +30,11 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// |---|---|
     /// | `invalid_argument`, `malformed_json` | 400 |
     /// | `unknown_entity` | 404 |
+    /// | `incompatible_definitions`, `definitions_change_in_progress` | 409 |
+    /// | `invalid_definitions` | 422 |
     /// | `not_retained` | 410 |
     /// | `too_many_events` | 413 |
-    /// | `overloaded` (with `Retry-After: 1`), `store_read_only`, `closed`, `no_definitions` | 503 |
+    /// | `overloaded` (with `Retry-After: 1`), `store_read_only`, `closed`, `no_definitions`, `not_ready` | 503 |
     /// | anything else | 500 |
     public init(_ error: TallyError) {
         let code = error.code.rawValue
@@ -41,13 +43,17 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             self.init(.badRequest, code, error.message)
         case "unknown_entity":
             self.init(.notFound, code, error.message)
+        case "incompatible_definitions", "definitions_change_in_progress":
+            self.init(.conflict, code, error.message)
+        case "invalid_definitions":
+            self.init(.unprocessableContent, code, error.message)
         case "not_retained":
             self.init(.gone, code, error.message)
         case "too_many_events":
             self.init(.contentTooLarge, code, error.message)
         case "overloaded":
             self.init(.serviceUnavailable, code, error.message, headers: [.retryAfter: "1"])
-        case "store_read_only", "closed", "no_definitions":
+        case "store_read_only", "closed", "no_definitions", "not_ready":
             self.init(.serviceUnavailable, code, error.message)
         default:
             self.init(.internalServerError, code, error.message)

@@ -6,14 +6,71 @@ extension TallyServer {
     /// `GET /v1/definitions`: the definitions the store serves, as a catalog, with their version.
     func definitionsResponse() -> Response {
         let version = store.servedDefinitionsVersion
+        let progress = store.definitionsChangeInProgress
         var json = JSONOutput(reservingCapacity: 4096)
         json.object { json in
             json.member("version") { $0.number(version) }
+            json.member("change_in_progress") { json in
+                if let progress { Self.write(progress, into: &json) } else { json.null() }
+            }
             if let definitions = store.servedDefinitions {
                 Self.write(definitions, into: &json)
             }
         }
         return .json(json.bytes)
+    }
+
+    /// `PUT /v1/definitions`: applies the definitions in the body (YAML, or JSON which YAML reads
+    /// too). New views are backfilled from the log before they are served; the answer comes once
+    /// they are (200), or at once with `?wait=false` (202, progress in `GET /v1/definitions`).
+    func applyDefinitions(_ request: Request) async throws -> Response {
+        let wait: Bool
+        switch request.uri.queryParameters["wait"].map(String.init) {
+        case nil, "true": wait = true
+        case "false": wait = false
+        case let other?:
+            throw APIError(.badRequest, "invalid_argument", "wait must be true or false, not '\(other.prefix(32))'")
+        }
+        switch request.mediaType {
+        case nil, "application/yaml", "application/x-yaml", "text/yaml", "application/json", "text/plain": break
+        case let other?:
+            throw APIError(
+                .unsupportedMediaType, "unsupported_media_type",
+                "Content-Type \(other) is not accepted: send the definitions file as application/yaml or application/json")
+        }
+        let body = try await request.collectBody(limit: limits.maxBodyBytes)
+        guard let text = String(validating: body, as: UTF8.self) else {
+            throw APIError(.badRequest, "invalid_definitions", "the definitions are not valid UTF-8")
+        }
+        let definitions: Definitions
+        do {
+            definitions = try DefinitionsLoader.load(text: text, source: "request body")
+        } catch {
+            throw APIError(.unprocessableContent, "invalid_definitions", error.description)
+        }
+        let report = try await store.apply(definitions, waitUntilServed: wait)
+        var json = JSONOutput()
+        json.object { json in
+            json.member("status") { $0.string(report.servedFrom == nil ? "backfilling" : "served") }
+            json.member("version") { $0.number(report.version) }
+            json.member("previous_version") { $0.number(report.previousVersion) }
+            json.member("changed") { $0.bool(report.changed) }
+            json.member("served_from_lsn") { json in
+                if let lsn = report.servedFrom { json.number(lsn.rawValue) } else { json.null() }
+            }
+            Self.strings("backfilled_views", report.backfilledViews, into: &json)
+            json.member("replayed_events") { $0.number(report.replayedEvents) }
+        }
+        return .json(json.bytes, status: report.servedFrom == nil ? .accepted : .ok)
+    }
+
+    private static func write(_ progress: DefinitionsProgress, into json: inout JSONOutput) {
+        json.object { json in
+            json.member("version") { $0.number(progress.version) }
+            json.member("target_lsn") { $0.number(progress.target.rawValue) }
+            json.member("next_lsn") { $0.number(progress.next.rawValue) }
+            json.member("replayed_events") { $0.number(progress.replayedEvents) }
+        }
     }
 
     private static func write(_ definitions: Definitions, into json: inout JSONOutput) {

@@ -47,12 +47,7 @@ public struct TallyServer: Sendable {
         on(.entity, router) { request, context in try await entityVector(request, context) }
         on(.vectors, router) { request, context in try await vectors(request, context) }
         on(.getDefinitions, router) { _, _ in definitionsResponse() }
-        on(.putDefinitions, router) { _, _ in
-            throw APIError(
-                .notImplemented, "not_implemented",
-                "changing definitions through the API needs backfill, which comes with a later release; "
-                    + "restart `tally serve --definitions FILE` to apply new definitions")
-        }
+        on(.putDefinitions, router) { request, _ in try await applyDefinitions(request) }
         on(.health, router) { _, _ in
             var json = JSONOutput()
             json.object { $0.member("status") { $0.string("ok") } }
@@ -122,6 +117,13 @@ public struct TallyServer: Sendable {
 
     private func readiness() throws -> Response {
         if let refusal = store.writeRefusal { throw APIError(refusal) }
+        if let progress = store.definitionsChangeInProgress {
+            throw APIError(
+                .serviceUnavailable, "not_ready",
+                "definitions version \(progress.version) is being backfilled: \(progress.replayedEvents) events "
+                    + "replayed, up to LSN \(progress.target); reads are served with version "
+                    + "\(store.servedDefinitionsVersion) meanwhile")
+        }
         let lsn = try store.read { snapshot in try snapshot.lsn }
         var json = JSONOutput()
         json.object { json in

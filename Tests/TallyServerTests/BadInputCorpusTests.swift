@@ -158,7 +158,17 @@ struct BadInputCorpusTests {
         BadRequest(
             "vectors: text/plain", .post, "/v1/vectors", contentType: "text/plain", body: "{}", 415,
             "unsupported_media_type"),
-        BadRequest("PUT definitions", .put, "/v1/definitions", body: "{}", 501, "not_implemented"),
+        BadRequest("PUT definitions: no entities or events", .put, "/v1/definitions", body: "{}", 422, "invalid_definitions"),
+        BadRequest(
+            "PUT definitions: not YAML", .put, "/v1/definitions", body: "entities: [unclosed", 422,
+            "invalid_definitions"),
+        BadRequest(
+            "PUT definitions: amount becomes an int", .put, "/v1/definitions",
+            body: DefinitionsEndpointTests.cardsText.replacingOccurrences(of: "amount: decimal", with: "amount: int"),
+            409, "incompatible_definitions"),
+        BadRequest(
+            "PUT definitions: wait=maybe", .put, "/v1/definitions?wait=maybe", body: DefinitionsEndpointTests.cardsText,
+            400, "invalid_argument"),
     ]
 
     static var limits: ServerLimits {
