@@ -36,7 +36,8 @@ extension TallyServer {
         case let other?:
             throw APIError(
                 .unsupportedMediaType, "unsupported_media_type",
-                "Content-Type \(other) is not accepted: send the definitions file as application/yaml or application/json")
+                "Content-Type \(other) is not accepted: send the definitions file as application/yaml or application/json"
+            )
         }
         let body = try await request.collectBody(limit: limits.maxBodyBytes)
         guard let text = String(validating: body, as: UTF8.self) else {

@@ -158,7 +158,8 @@ struct BadInputCorpusTests {
         BadRequest(
             "vectors: text/plain", .post, "/v1/vectors", contentType: "text/plain", body: "{}", 415,
             "unsupported_media_type"),
-        BadRequest("PUT definitions: no entities or events", .put, "/v1/definitions", body: "{}", 422, "invalid_definitions"),
+        BadRequest(
+            "PUT definitions: no entities or events", .put, "/v1/definitions", body: "{}", 422, "invalid_definitions"),
         BadRequest(
             "PUT definitions: not YAML", .put, "/v1/definitions", body: "entities: [unclosed", 422,
             "invalid_definitions"),

@@ -38,6 +38,34 @@ struct CommandLineServerTests {
         }
     }
 
+    @Test("tally apply --url changes a running server's definitions; without --url it names the server")
+    func applyThroughTheServer() async throws {
+        let directory = NSTemporaryDirectory() + "tally-apply-url-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var tokens = TokenFile()
+        let admin = tokens.add(name: "admin", role: .admin)
+        let reader = tokens.add(name: "reader", role: .read)
+        try tokens.save(to: directory + "/tokens.json")
+        let server = try ServeProcess(directory: directory + "/data", tokenFile: directory + "/tokens.json", port: 0)
+        defer { _ = try? server.stop() }
+        let file = directory + "/cards2.yaml"
+        try DefinitionsEndpointTests.withAddedView.write(toFile: file, atomically: true, encoding: .utf8)
+        let url = "http://127.0.0.1:\(server.port)"
+
+        let busy = try Self.tally(["apply", file, "--data-dir", directory + "/data"])
+        #expect(busy.status != 0, "the server holds the store")
+        let refused = try Self.tally(["apply", file, "--url", url, "--token", reader])
+        #expect(refused.status != 0, "a read token may not change definitions")
+        let applied = try Self.tally(["apply", file, "--url", url, "--token", admin])
+        #expect(applied.status == 0)
+        let answer = try JSONSerialization.jsonObject(with: Data(applied.output.utf8)) as? [String: Any]
+        #expect(answer?["version"] as? Int == 2 && answer?["status"] as? String == "served", "\(applied.output)")
+        let vector = try Self.tally(["get", "card", "c1", "--data-dir", directory + "/data"])
+        #expect(vector.output.contains(#""card_big_auth_count_1h":0"#), "\(vector.output)")
+        #expect(vector.output.contains(#""definitions_version":2"#), "\(vector.output)")
+    }
+
     @Test("tally demo serves, feeds the synthetic stream, reports every second and stops by itself")
     func demo() throws {
         let run = try Self.tally(["demo", "--port", "0", "--seconds", "2", "--rate", "50"])

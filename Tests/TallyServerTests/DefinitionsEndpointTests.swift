@@ -15,7 +15,9 @@ import Testing
     /// count), so it must be backfilled.
     static let withAddedView = cardsText.replacingOccurrences(
         of: "\nviews:\n",
-        with: "\nviews:\n  card_big_auth_count_1h: { entity: card, from: authorization, where: \"amount >= 20\", aggregate: count, window: 1h }\n")
+        with:
+            "\nviews:\n  card_big_auth_count_1h: { entity: card, from: authorization, where: \"amount >= 20\", aggregate: count, window: 1h }\n"
+    )
 
     @Test("PUT /v1/definitions backfills a new view, then serves it from the change's LSN")
     func aNewViewIsBackfilledThenServed() async throws {
@@ -29,7 +31,8 @@ import Testing
             let ingest = try await client.send(
                 "/v1/events", .post, headers: fixture.headers(.ingest), body: "[\(events.joined(separator: ","))]")
             #expect(ingest.json["accepted"] as? Int == 3)
-            let before = try await client.send("/v1/entities/card/c1?at=\(baseTime + 5_000)", .get, headers: fixture.headers(.read))
+            let before = try await client.send(
+                "/v1/entities/card/c1?at=\(baseTime + 5_000)", .get, headers: fixture.headers(.read))
             #expect((before.json["views"] as? [String: Any])?["card_big_auth_count_1h"] == nil)
 
             let put = try await client.send(
@@ -43,7 +46,8 @@ import Testing
             #expect(put.json["backfilled_views"] as? [String] == ["card_big_auth_count_1h"])
             #expect(put.json["replayed_events"] as? Int == 3)
 
-            let after = try await client.send("/v1/entities/card/c1?at=\(baseTime + 5_000)", .get, headers: fixture.headers(.read))
+            let after = try await client.send(
+                "/v1/entities/card/c1?at=\(baseTime + 5_000)", .get, headers: fixture.headers(.read))
             let views = after.json["views"] as? [String: Any] ?? [:]
             #expect(views["card_big_auth_count_1h"] as? Int == 1, "only the 40.00 authorization is ≥ 20")
             #expect((after.json["snapshot"] as? [String: Any])?["definitions_version"] as? Int == 2)

@@ -54,7 +54,10 @@ struct OpenAPITests {
             ("/v1/vectors", .post, "/v1/vectors", .read, "text/plain", "{}"),
             ("/v1/definitions", .get, "/v1/definitions", .read, nil, nil),
             ("/v1/definitions", .put, "/v1/definitions", .admin, nil, "{}"),
-            ("/v1/definitions", .put, "/v1/definitions", .admin, "application/yaml", DefinitionsEndpointTests.cardsText),
+            (
+                "/v1/definitions", .put, "/v1/definitions", .admin, "application/yaml",
+                DefinitionsEndpointTests.cardsText
+            ),
             (
                 "/v1/definitions", .put, "/v1/definitions", .admin, "application/yaml",
                 DefinitionsEndpointTests.cardsText.replacingOccurrences(of: "amount: decimal", with: "amount: int")
@@ -105,7 +108,8 @@ struct OpenAPITests {
             }
             return records
         }
-        #expect(Set(records.map(\.status)).isSuperset(of: [200, 202, 400, 401, 403, 404, 405, 409, 413, 415, 422, 503]))
+        #expect(
+            Set(records.map(\.status)).isSuperset(of: [200, 202, 400, 401, 403, 404, 405, 409, 413, 415, 422, 503]))
         let file = NSTemporaryDirectory() + "tally-openapi-records-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: file) }
         try JSONEncoder().encode(records).write(to: URL(fileURLWithPath: file))

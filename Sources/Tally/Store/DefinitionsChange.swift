@@ -46,7 +46,8 @@ enum DefinitionsChange {
         guard try DefinitionsHistory.records(txn, meta: meta).isEmpty, let stored = current.newest else { return }
         try DefinitionsHistory.write(
             DefinitionsRecord(
-                version: stored.version, definitions: stored.definitions, viewCodes: try ViewCodes.read(txn, meta: meta),
+                version: stored.version, definitions: stored.definitions,
+                viewCodes: try ViewCodes.read(txn, meta: meta),
                 servedFrom: 0), in: txn, meta: meta)
     }
 
@@ -74,7 +75,8 @@ enum DefinitionsChange {
                 servedFrom: nil), in: txn, meta: meta)
         let head = try headLSN(txn, meta)
         guard !fresh.isEmpty, head > 0 else { return try serve(stored, next, in: txn, databases) }
-        let pending = PendingDefinitions(version: stored.version, fresh: fresh.sorted(), target: head, next: 1, replayed: 0)
+        let pending = PendingDefinitions(
+            version: stored.version, fresh: fresh.sorted(), target: head, next: 1, replayed: 0)
         try DefinitionsHistory.write(pending, in: txn, meta: meta)
         next.pending = pending
         next.maintenance = maintenance(next)
@@ -125,7 +127,8 @@ enum DefinitionsChange {
         }
         try DefinitionsHistory.write(
             DefinitionsRecord(
-                version: stored.version, definitions: stored.definitions, viewCodes: try ViewCodes.read(txn, meta: meta),
+                version: stored.version, definitions: stored.definitions,
+                viewCodes: try ViewCodes.read(txn, meta: meta),
                 servedFrom: from), in: txn, meta: meta)
         try DefinitionsHistory.write(nil, in: txn, meta: meta)
         var next = current
