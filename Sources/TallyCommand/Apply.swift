@@ -26,13 +26,7 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "An admin token for --url (default: $TALLY_TOKEN).") var token: String?
 
     func run() async throws {
-        let definitions: Definitions
-        do {
-            definitions = try DefinitionsLoader.load(path: definitionsFile)
-        } catch let error as DefinitionsError {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
-            throw ExitCode(1)
-        }
+        let definitions = try DefinitionsFile.load(definitionsFile)
         if let url {
             try await applyThroughServer(url: url)
             return

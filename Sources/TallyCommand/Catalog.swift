@@ -56,12 +56,7 @@ struct Catalog: AsyncParsableCommand {
 
     private func load() throws -> (Definitions, UInt32?) {
         if let definitions {
-            do {
-                return (try DefinitionsLoader.load(path: definitions), nil)
-            } catch let error as DefinitionsError {
-                FileHandle.standardError.write(Data((error.description + "\n").utf8))
-                throw ExitCode(1)
-            }
+            return (try DefinitionsFile.load(definitions), nil)
         }
         var options = Tally.Options()
         options.access = .readOnly

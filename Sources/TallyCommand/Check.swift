@@ -11,16 +11,11 @@ struct Check: AsyncParsableCommand {
     var definitions: String
 
     func run() async throws {
-        do {
-            let loaded = try DefinitionsLoader.load(path: definitions)
-            let servedViews = loaded.views.reduce(0) { $0 + $1.servedNames.count }
-            print(
-                "\(definitions): ok — \(loaded.entities.count) entities, \(loaded.events.count) event types, "
-                    + "\(loaded.views.count) views (\(servedViews) served), \(loaded.lists.count) lists, "
-                    + "\(loaded.flags.count) flags, \(loaded.rules.count) rules")
-        } catch let error as DefinitionsError {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
-            throw ExitCode(1)
-        }
+        let loaded = try DefinitionsFile.load(definitions)
+        let servedViews = loaded.views.reduce(0) { $0 + $1.servedNames.count }
+        print(
+            "\(definitions): ok — \(loaded.entities.count) entities, \(loaded.events.count) event types, "
+                + "\(loaded.views.count) views (\(servedViews) served), \(loaded.lists.count) lists, "
+                + "\(loaded.flags.count) flags, \(loaded.rules.count) rules")
     }
 }

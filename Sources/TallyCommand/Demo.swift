@@ -26,13 +26,7 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Stop after this many seconds (0: run until Ctrl-C).") var seconds = 0
 
     func run() async throws {
-        let loaded: Definitions
-        do {
-            loaded = try DefinitionsLoader.load(path: definitions)
-        } catch let error as DefinitionsError {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
-            throw ExitCode(1)
-        }
+        let loaded = try DefinitionsFile.load(definitions)
         let temporary = dataDir == nil
         let directory = dataDir ?? NSTemporaryDirectory() + "tally-demo-\(UUID().uuidString)"
         defer { if temporary { try? FileManager.default.removeItem(atPath: directory) } }

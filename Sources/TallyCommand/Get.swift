@@ -40,13 +40,7 @@ struct Get: AsyncParsableCommand {
 
     private func open(definitions path: String?) throws -> Tally {
         if let path {
-            let loaded: Definitions
-            do {
-                loaded = try DefinitionsLoader.load(path: path)
-            } catch let error as DefinitionsError {
-                FileHandle.standardError.write(Data((error.description + "\n").utf8))
-                throw ExitCode(1)
-            }
+            let loaded = try DefinitionsFile.load(path)
             do {
                 return try Tally.open(directory: dataDirectory.resolved, definitions: loaded)
             } catch {

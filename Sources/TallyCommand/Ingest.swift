@@ -28,14 +28,7 @@ struct Ingest: AsyncParsableCommand {
     func run() async throws {
         let file = arguments[arguments.count - 1]
         var loaded: Definitions?
-        if arguments.count == 2 {
-            do {
-                loaded = try DefinitionsLoader.load(path: arguments[0])
-            } catch let error as DefinitionsError {
-                FileHandle.standardError.write(Data((error.description + "\n").utf8))
-                throw ExitCode(1)
-            }
-        }
+        if arguments.count == 2 { loaded = try DefinitionsFile.load(arguments[0]) }
         let store = try Tally.open(directory: dataDirectory.resolved, definitions: loaded)
         defer { store.close() }
         let reader = try LineReader(path: file)

@@ -31,13 +31,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
 
     func run() async throws {
-        let loaded: Definitions?
-        do {
-            loaded = try definitions.map { try DefinitionsLoader.load(path: $0) }
-        } catch let error as DefinitionsError {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
-            throw ExitCode(1)
-        }
+        let loaded = try definitions.map { try DefinitionsFile.load($0) }
         let directory = dataDirectory.resolved
         var options = Tally.Options()
         options.maxEventsPerRequest = maxEvents
