@@ -43,12 +43,10 @@ enum DefinitionsChange {
     static func recordLegacyVersion(_ current: DefinitionsState.Current, in txn: WriteTransaction, meta: Database)
         throws
     {
-        guard try DefinitionsHistory.records(txn, meta: meta).isEmpty, let stored = current.newest else { return }
-        try DefinitionsHistory.write(
-            DefinitionsRecord(
-                version: stored.version, definitions: stored.definitions,
-                viewCodes: try ViewCodes.read(txn, meta: meta),
-                servedFrom: 0), in: txn, meta: meta)
+        guard let stored = current.newest,
+            try txn.value(meta, DefinitionsHistory.recordKey(stored.version)) == nil
+        else { return }
+        try DefinitionsHistory.write(stored.record(servedFrom: 0), in: txn, meta: meta)
     }
 
     /// Begins making `new` the store's definitions. Unchanged definitions change nothing; a change
@@ -69,10 +67,7 @@ enum DefinitionsChange {
         var next = current
         next.versions[stored.version] = stored
         next.newest = stored
-        try DefinitionsHistory.write(
-            DefinitionsRecord(
-                version: stored.version, definitions: new, viewCodes: try ViewCodes.read(txn, meta: meta),
-                servedFrom: nil), in: txn, meta: meta)
+        try DefinitionsHistory.write(stored.record(servedFrom: nil), in: txn, meta: meta)
         let head = try headLSN(txn, meta)
         guard !fresh.isEmpty, head > 0 else { return try serve(stored, next, in: txn, databases) }
         let pending = PendingDefinitions(
@@ -115,21 +110,14 @@ enum DefinitionsChange {
     ) throws -> DefinitionsState.Current {
         let meta = databases.meta
         var from: UInt64 = 0
-        let earlier = try DefinitionsHistory.records(txn, meta: meta).contains {
-            $0.version != stored.version && $0.servedFrom != nil
-        }
-        if earlier {
+        if current.served.contains(where: { $0.version != stored.version }) {
             from = try headLSN(txn, meta) + 1
             try txn.put(
                 databases.log, BigEndian.bytes(from), LogRecord.definitionsChange(version: stored.version),
                 flags: .append)
             try txn.put(meta, MetaKey.headLSN, BigEndian.bytes(from))
         }
-        try DefinitionsHistory.write(
-            DefinitionsRecord(
-                version: stored.version, definitions: stored.definitions,
-                viewCodes: try ViewCodes.read(txn, meta: meta),
-                servedFrom: from), in: txn, meta: meta)
+        try DefinitionsHistory.write(stored.record(servedFrom: from), in: txn, meta: meta)
         try DefinitionsHistory.write(nil, in: txn, meta: meta)
         var next = current
         next.served.removeAll { $0.version == stored.version }

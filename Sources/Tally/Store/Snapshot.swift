@@ -6,6 +6,8 @@ public struct Snapshot {
     let databases: Tally.Databases
     /// Every definitions version of the store (reads at an LSN use the version served then).
     let definitions: DefinitionsState.Current
+    /// The highest LSN visible, read once when the snapshot begins.
+    private let head: LSN
     /// The definitions reads at this snapshot's LSN use.
     let stored: StoredDefinitions?
     /// The wall clock (epoch ms): the default `at` of a read.
@@ -22,6 +24,7 @@ public struct Snapshot {
         let head = try MetaKey.headLSN.withUnsafeBytes { key in
             try transaction.get(databases.meta, key).flatMap(BigEndian.uint64)
         }
+        self.head = LSN(head ?? 0)
         stored = definitions.served(at: head ?? 0)
     }
 
@@ -42,15 +45,10 @@ public struct Snapshot {
         }
     }
 
-    /// The highest LSN visible in this snapshot (``LSN/zero`` for an empty store).
+    /// The highest LSN visible in this snapshot (``LSN/zero`` for an empty store). It stays
+    /// throwing for source compatibility; the snapshot reads it once, when it begins.
     public var lsn: LSN {
-        get throws {
-            try storageCall {
-                try MetaKey.headLSN.withUnsafeBytes { key in
-                    try transaction.get(databases.meta, key).flatMap(BigEndian.uint64).map { LSN($0) } ?? .zero
-                }
-            }
-        }
+        get throws { head }
     }
 
     /// Runs a read of this snapshot with typed throws: binding errors become ``TallyError``.

@@ -9,6 +9,8 @@ struct StoredDefinitions: Sendable {
     let catalog: EventCatalog
     /// The served views, compiled, with their codes.
     let views: ViewCatalog
+    /// The state codes `views` read, by fingerprint (``ViewCodes``).
+    let viewCodes: [String: UInt16]
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -47,16 +49,22 @@ struct StoredDefinitions: Sendable {
             else { throw TallyError(.storageFailure, "the store has no code for event type \(event.name)") }
             codes[event.name] = code
         }
-        self.init(
-            definitions: definitions, version: version, catalog: EventCatalog(definitions: definitions, codes: codes),
-            views: ViewCatalog(definitions: definitions, eventCodes: codes, stateCodes: viewCodes))
+        self.init(definitions: definitions, version: version, eventCodes: codes, viewCodes: viewCodes)
     }
 
-    private init(definitions: Definitions, version: UInt32, catalog: EventCatalog, views: ViewCatalog) {
+    private init(
+        definitions: Definitions, version: UInt32, eventCodes: [String: UInt16], viewCodes: [String: UInt16]
+    ) {
         self.definitions = definitions
         self.version = version
-        self.catalog = catalog
-        self.views = views
+        catalog = EventCatalog(definitions: definitions, codes: eventCodes)
+        views = ViewCatalog(definitions: definitions, eventCodes: eventCodes, stateCodes: viewCodes)
+        self.viewCodes = viewCodes
+    }
+
+    /// The record of this version in the store's history.
+    func record(servedFrom: UInt64?) -> DefinitionsRecord {
+        DefinitionsRecord(version: version, definitions: definitions, viewCodes: viewCodes, servedFrom: servedFrom)
     }
 
     /// Makes `new` the store's definitions in `txn`: unchanged definitions keep their version;
@@ -103,10 +111,7 @@ struct StoredDefinitions: Sendable {
             try txn.put(meta, MetaKey.definitions, Array(try encoder.encode(new)))
             try txn.put(meta, MetaKey.definitionsVersion, BigEndian.bytes(version))
         }
-        let stored = StoredDefinitions(
-            definitions: new, version: version, catalog: EventCatalog(definitions: new, codes: codes),
-            views: ViewCatalog(definitions: new, eventCodes: codes, stateCodes: viewCodes))
-        return (stored, fresh)
+        return (StoredDefinitions(definitions: new, version: version, eventCodes: codes, viewCodes: viewCodes), fresh)
     }
 
     /// Why stored events of a type could not be read under the new definitions. Adding event

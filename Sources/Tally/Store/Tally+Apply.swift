@@ -59,7 +59,6 @@ extension Tally {
         -> DefinitionsChangeReport
     {
         let state = definitionsState
-        let databases = databases
         let before = state.current
         let previous = before.newestServed?.version ?? 0
         let began = try await beginDefinitionsChange(definitions)
@@ -86,8 +85,8 @@ extension Tally {
             servedFrom: servedFrom, backfilledViews: backfilled, replayedEvents: replayed)
     }
 
-    /// Begins a definitions change without running its backfill (tests: a crash during the
-    /// backfill leaves the store in this state).
+    /// Begins a definitions change without running its backfill (``apply(_:waitUntilServed:)``
+    /// runs it next; tests stop here to leave what a crash during the backfill leaves).
     @discardableResult
     func beginDefinitionsChange(_ definitions: Definitions) async throws(TallyError) -> DefinitionsState.Current {
         let state = definitionsState

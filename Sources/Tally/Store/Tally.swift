@@ -109,19 +109,18 @@ public final class Tally: Sendable {
                 throw error
             }
         }
-        try inTransaction { txn in try DefinitionsChange.recordLegacyVersion(current, in: txn, meta: databases.meta) }
-        while current.pending != nil {
-            try inTransaction { txn in
-                current = try DefinitionsChange.step(current, chunk: chunk, in: txn, databases).current
-            }
-        }
-        if let definitions {
-            try inTransaction { txn in current = try DefinitionsChange.begin(definitions, current, in: txn, databases) }
+        func finishPendingChange() throws {
             while current.pending != nil {
                 try inTransaction { txn in
                     current = try DefinitionsChange.step(current, chunk: chunk, in: txn, databases).current
                 }
             }
+        }
+        try inTransaction { txn in try DefinitionsChange.recordLegacyVersion(current, in: txn, meta: databases.meta) }
+        try finishPendingChange()
+        if let definitions {
+            try inTransaction { txn in current = try DefinitionsChange.begin(definitions, current, in: txn, databases) }
+            try finishPendingChange()
         }
         return current
     }
