@@ -73,7 +73,7 @@ package final class Environment: @unchecked Sendable {
                 staleReaders: Int(dead))
         } catch {
             if let raw { mdb_env_close(raw) }
-            if lockFD >= 0 { Glibc.close(lockFD) }
+            if lockFD >= 0 { releaseWriterLock(lockFD) }
             throw error
         }
     }
@@ -268,7 +268,16 @@ package final class Environment: @unchecked Sendable {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         gate.quiesce { pooled in for transaction in pooled { mdb_txn_abort(transaction) } }
         mdb_env_close(handle)
-        if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
+        if lockDescriptor >= 0 { Environment.releaseWriterLock(lockDescriptor) }
+    }
+
+    /// Unlocks before closing: a child forked by another thread (a `Process` about to `exec`)
+    /// shares the open file description, and `close` alone would leave the `flock` held until
+    /// that child execs, so an immediate reopen could see `writerLocked`. `LOCK_UN` releases the
+    /// lock on the description itself.
+    private static func releaseWriterLock(_ descriptor: Int32) {
+        _ = flock(descriptor, LOCK_UN)
+        Glibc.close(descriptor)
     }
 
     static func roundToPage(_ size: Int) -> Int {

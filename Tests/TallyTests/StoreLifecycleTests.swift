@@ -38,6 +38,34 @@ import Testing
         #expect { try Tally.open(directory: directory.path) } throws: { ($0 as? TallyError)?.code == .storeBusy }
     }
 
+    /// A child forked by another thread shares the lock's open file description until it execs;
+    /// `dup` makes the same sharing deterministic. Closing the store must still free it at once.
+    @Test func closingFreesTheWriterLockEvenWhileAForkedChildSharesIt() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Tally.open(directory: directory.path)
+        let shared = try #require(Self.descriptor(of: directory.path + "/tally.lock"))
+        let child = dup(shared)
+        #expect(child >= 0)
+        defer { Glibc.close(child) }
+        store.close()
+        let reopened = try Tally.open(directory: directory.path)
+        reopened.close()
+    }
+
+    /// The descriptor this process holds on `path`, found through /proc/self/fd.
+    private static func descriptor(of path: String) -> Int32? {
+        let target = (path as NSString).resolvingSymlinksInPath
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for entry in entries {
+            guard let fd = Int32(entry),
+                let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(entry)")
+            else { continue }
+            if link == target || link == path { return fd }
+        }
+        return nil
+    }
+
     @Test func readOnlyOpenOfAMissingStoreSaysSo() {
         var options = Tally.Options()
         options.access = .readOnly
