@@ -45,6 +45,9 @@ public struct TallyError: Error, Sendable, CustomStringConvertible {
         public static let changeInProgress = Code("definitions_change_in_progress")
         /// The store has no definitions yet: open it with some.
         public static let noDefinitions = Code("no_definitions")
+        /// A read point older than what retention keeps; the message names the oldest answerable
+        /// LSN and time.
+        public static let notRetained = Code("not_retained")
         /// The request body is not valid JSON (with the byte position).
         public static let malformedJSON = Code("malformed_json")
         /// More events in one request than `maxEventsPerRequest`.

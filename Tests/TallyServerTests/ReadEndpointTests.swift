@@ -39,6 +39,40 @@ struct ReadEndpointTests {
         }
     }
 
+    @Test("a read older than retention answers 410 not_retained naming the oldest answerable point")
+    func notRetained() async throws {
+        let fixture = try ServerFixture()
+        defer { fixture.remove() }
+        let month: Int64 = 31 * 86_400_000
+        try await fixture.test { client in
+            for (id, time) in [("r1", baseTime), ("r2", baseTime + 1000), ("r3", baseTime + month)] {
+                let response = try await client.send(
+                    "/v1/events", .post, headers: fixture.headers(.ingest), body: authorization(id, time: time))
+                #expect(response.status == .ok)
+            }
+            while try await fixture.store.reclaimRetained().didWork {}
+            let floor = try fixture.store.retentionFloor
+            #expect(floor.lsn == LSN(2))
+            let old = try await client.send(
+                "/v1/entities/card/c1?at=\(baseTime - 2 * 3_600_000)", .get, headers: fixture.headers(.read))
+            #expect(old.status == .gone)
+            #expect(old.json["error"].flatMap { ($0 as? [String: Any])?["code"] as? String } == "not_retained")
+            #expect(old.text.contains("oldest answerable point is lsn 2 at \(floor.time)"), "\(old.text)")
+            let oldToken = try await client.send(
+                "/v1/entities/card/c1?lsn=1&at=\(baseTime + month)", .get, headers: fixture.headers(.read))
+            #expect(oldToken.status == .gone)
+            // Still answered at and after the floor, dropped events included.
+            let now = try await client.send(
+                "/v1/entities/card/c1?at=\(baseTime + 1000)", .get, headers: fixture.headers(.read))
+            #expect(now.status == .ok)
+            #expect(now.text.contains(#""card_txn_count_1h":2"#), "\(now.text)")
+            let vectors = try await client.send(
+                "/v1/vectors", .post, headers: fixture.headers(.read, contentType: "application/json"),
+                body: #"{"entities":[{"entity":"card","key":"c1"}],"at":\#(baseTime - 2 * 3_600_000)}"#)
+            #expect(vectors.status == .gone, "\(vectors.text)")
+        }
+    }
+
     @Test("vectors carry the maintained values: counts, exact decimals as JSON numbers, nulls; old tokens are exact")
     func values() async throws {
         let fixture = try ServerFixture()

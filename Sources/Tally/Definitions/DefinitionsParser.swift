@@ -20,6 +20,14 @@ struct DefinitionsParser {
         if let node = section["outcomes"] { definitions.outcomes += outcomes(node) }
         if let node = section["entities"] { definitions.entities = entities(node) }
         if let node = section["events"] { definitions.events = events(node) }
+        for event in definitions.events where event.lateness > definitions.settings.retention {
+            // Retention drops the log and the id index behind the watermark: an event later than
+            // that would find neither its duplicate nor the events its windows started from.
+            reader.report(
+                "events.\(event.name).lateness", section["events"],
+                "lateness (\(event.lateness) ms) is longer than settings.retention (\(definitions.settings.retention) ms)"
+            )
+        }
         if let node = section["views"] { definitions.views = views(node, definitions) }
         if let node = section["lists"] { definitions.lists = lists(node, definitions) }
         if let node = section["flags"] { definitions.flags = flags(node, definitions) }

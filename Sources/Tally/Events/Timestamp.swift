@@ -79,4 +79,30 @@ enum Timestamp {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
     }
+
+    /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-30T12:00:00.000Z`; `-∞` for `Int64.min`.
+    static func format(_ ms: Int64) -> String {
+        guard ms != .min else { return "-∞" }
+        let inDay = Int((ms % 86_400_000 + 86_400_000) % 86_400_000)
+        let days = Int((ms - Int64(inDay)) / 86_400_000)
+        let (year, month, day) = civilFromDays(days)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let millis = inDay % 1000
+        let milliText = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
+        return "\(year)-\(two(month))-\(two(day))T\(two(inDay / 3_600_000)):\(two(inDay / 60_000 % 60)):"
+            + "\(two(inDay / 1000 % 60)).\(milliText)Z"
+    }
+
+    /// The civil date of a day count since 1970-01-01 (the inverse of ``daysFromCivil``).
+    static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
 }

@@ -128,6 +128,13 @@ struct IngestTransaction {
         var lsn = head
         var outcomes: [EventOutcome] = []
         outcomes.reserveCapacity(events.count)
+        var collisions: Bool?
+        func collisionsPresent() throws -> Bool {
+            if let collisions { return collisions }
+            let present = try txn.withCursor(databases.idCollisions) { try $0.first() != nil }
+            collisions = present
+            return present
+        }
         for item in events {
             guard case .success(let event) = item else {
                 if case .failure(let rejection) = item { outcomes.append(.rejected(rejection)) }
@@ -152,6 +159,14 @@ struct IngestTransaction {
                 hit = try lookup(databases.ids, event.idIndexKey)
             }
             var needsCollisionEntry = false
+            if insertedIndexEntry, try collisionsPresent(), let stored = try lookup(databases.idCollisions, event.idKey)
+            {
+                // Retention dropped the event that held this hash, but a colliding id it kept is
+                // still stored under its full id.
+                try txn.delete(databases.ids, event.idIndexKey)
+                outcomes.append(try judge(event, against: stored) ?? conflict(event, stored))
+                continue
+            }
             if let hit {
                 if let outcome = try judge(event, against: hit) {
                     outcomes.append(outcome)

@@ -41,6 +41,12 @@ enum MetaKey {
     static let viewCodes = Array("view_codes".utf8)
     /// UInt16 big-endian: the next view code to assign.
     static let nextViewCode = Array("view_next_code".utf8)
+    /// 24 bytes: the ``RetentionFloor`` (highest dropped LSN, oldest answerable time, watermark).
+    static let retentionFloor = Array("retention_floor".utf8)
+    /// A view-state sweep in progress (``ViewStateSweep``): the next `views` key to visit.
+    static let sweepPosition = Array("retention_sweep_position".utf8)
+    /// Int64 big-endian: the floor time the last completed view-state sweep reclaimed up to.
+    static let sweptThrough = Array("retention_swept_through".utf8)
     /// UInt64 big-endian: wall-clock ms of the last `tally doctor` write check.
     static let lastHealthCheck = Array("last_health_check_ms".utf8)
 }

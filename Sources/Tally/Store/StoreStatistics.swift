@@ -19,13 +19,20 @@ public struct StoreStatistics: Sendable, Codable {
     /// Newest event time accepted (epoch ms); nil before the first event.
     public var watermark: Int64?
     public var definitionsVersion: UInt32
+    /// The highest LSN retention dropped (0: none); reads need an LSN at least this.
+    public var retentionFloorLSN: LSN = LSN(0)
+    /// The oldest `at` answered (epoch ms); nil while retention dropped nothing.
+    public var retentionFloorTime: Int64?
 }
 
 extension Tally {
     /// Describes the store as of now.
     public func statistics() throws -> StoreStatistics {
-        let (lsn, entries, watermark) = try read { snapshot in
-            (try snapshot.lsn, try snapshot.transaction.entryCount(databases.log), try snapshot.watermark)
+        let (lsn, entries, watermark, floor) = try read { snapshot in
+            (
+                try snapshot.lsn, try snapshot.transaction.entryCount(databases.log), try snapshot.watermark,
+                try snapshot.retentionFloor
+            )
         }
         let info = environment.info
         let durability: String =
@@ -38,7 +45,8 @@ extension Tally {
             mapSizeBytes: info.mapSize, usedBytes: info.usedBytes, pageSize: info.pageSize,
             readerSlotsInUse: info.readersInUse, readerSlots: info.maxReaders,
             commits: writer?.committedTransactions ?? 0, mapGrowths: environment.resizeCount, durability: durability,
-            watermark: watermark, definitionsVersion: servedDefinitionsVersion)
+            watermark: watermark, definitionsVersion: servedDefinitionsVersion, retentionFloorLSN: floor.lsn,
+            retentionFloorTime: floor.isEmpty ? nil : floor.time)
     }
 
     /// LMDB entries of database `name` (`meta`, `log`, `ids`, `views`) touched since open, when

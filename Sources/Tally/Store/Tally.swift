@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TallyLMDB
 
 /// A Tally store: one LMDB environment in one directory, one writer thread, bounded readers.
@@ -22,6 +23,8 @@ public final class Tally: Sendable {
     let databases: Databases
     /// Every definitions version, the newest, and a change in progress.
     let definitionsState: DefinitionsState
+    /// Background retention (writable stores with ``Options/retentionInterval``).
+    private let retention = Mutex<Task<Void, Never>?>(nil)
 
     struct Databases: Sendable {
         let meta: Database
@@ -77,9 +80,13 @@ public final class Tally: Sendable {
                 throw error
             }
             let writer = options.access == .readWrite ? Writer(environment: environment) : nil
-            return Tally(
+            let store = Tally(
                 directory: directory, options: options, environment: environment, writer: writer,
                 definitions: definitionsState)
+            if writer != nil, let interval = options.retentionInterval {
+                store.retention.withLock { $0 = startRetention(store, every: interval) }
+            }
+            return store
         } catch {
             throw TallyError.fromStorage(error, path: directory)
         }
@@ -160,6 +167,7 @@ public final class Tally: Sendable {
     /// Stops the writer (committing queued writes first) and closes the environment. Reads and
     /// writes after `close` are programming errors. Idempotent.
     public func close() {
+        retention.withLock { $0?.cancel() }
         writer?.close()
         environment.close()
     }

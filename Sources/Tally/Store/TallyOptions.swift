@@ -34,6 +34,11 @@ extension Tally {
         public var maxPendingWrites: Int = 65_536
         /// Events one ingest request may carry.
         public var maxEventsPerRequest: Int = 100_000
+        /// How long background retention waits after a step that found nothing to drop (see
+        /// docs/RETENTION.md); nil turns it off (``Tally/reclaimRetained(limit:)`` drives it by hand).
+        public var retentionInterval: Duration? = .seconds(1)
+        /// How far (ms of event time) the retention floor moves before another view-state sweep.
+        @_spi(Testing) public var sweepEvery: Int64 = 3_600_000
         /// The wall clock (epoch ms) for `max_future` and ingest times; tests pin it.
         @_spi(Testing) public var wallClock: @Sendable () -> Int64 = {
             Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))

@@ -3,7 +3,8 @@ import TallyLMDB
 
 extension Snapshot {
     /// Resolves a read point: `lsn` defaults to this snapshot's LSN (a larger one is
-    /// ``TallyError/Code/invalidArgument``), `at` to the wall clock (epoch ms).
+    /// ``TallyError/Code/invalidArgument``), `at` to the wall clock (epoch ms). A point older than
+    /// what retention keeps (``retentionFloor``) is ``TallyError/Code/notRetained``.
     ///
     /// ```swift
     /// let token = try store.read { try $0.token(at: 1_732_370_000_000) }
@@ -18,6 +19,7 @@ extension Snapshot {
             throw TallyError(.invalidArgument, "at = \(time) is not a time between 1970 and 9999 (epoch ms)")
         }
         let point = lsn ?? current
+        if let refusal = try tallyCall({ try retentionFloor }).refusal(lsn: point, at: time) { throw refusal }
         return SnapshotToken(lsn: point, at: time, definitionsVersion: stored(at: point)?.version ?? 0)
     }
 
@@ -49,6 +51,7 @@ extension Snapshot {
         guard token.lsn <= current else {
             throw TallyError(.invalidArgument, "lsn \(token.lsn) is ahead of the store, which is at lsn \(current)")
         }
+        if let refusal = try tallyCall({ try retentionFloor }).refusal(lsn: token.lsn, at: token.at) { throw refusal }
         let encoded = try Self.entityKey(key, type: keyType, entity: entity)
         return try tallyCall {
             let newest =

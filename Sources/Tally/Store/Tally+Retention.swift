@@ -1,0 +1,125 @@
+import Synchronization
+import TallyLMDB
+
+/// What one retention step did (``Tally/reclaimRetained(limit:)``).
+public struct RetentionProgress: Sendable, Equatable {
+    /// Log records dropped (with their idempotency entries).
+    public var droppedRecords = 0
+    /// View-state keys the sweep visited.
+    public var visitedStateKeys = 0
+    /// View-state entries the sweep deleted.
+    public var reclaimedStateEntries = 0
+    /// The oldest answerable read point after the step.
+    public var floor: RetentionFloor = .none
+
+    /// Whether the step changed anything (a caller loops while it does).
+    public var didWork: Bool { droppedRecords > 0 || visitedStateKeys > 0 }
+}
+
+extension Tally {
+    /// The oldest read point answered exactly; reads before it fail with
+    /// ``TallyError/Code/notRetained``.
+    public var retentionFloor: RetentionFloor {
+        get throws { try read { try $0.retentionFloor } }
+    }
+
+    /// One retention step, in one write transaction queued behind (and grouped with) ingest: drops
+    /// up to `limit` log records older than the retention period, then, when the floor has moved
+    /// since the last sweep, visits up to `4 × limit` view-state keys. Nothing happens while a
+    /// definitions change is backfilling. The store runs these steps by itself (see
+    /// ``Options/retentionInterval``); call this to drive retention by hand.
+    @discardableResult
+    public func reclaimRetained(limit: Int = 1_024) async throws(TallyError) -> RetentionProgress {
+        let state = definitionsState
+        let databases = databases
+        let idHash = options.idHash
+        let sweepEvery = options.sweepEvery
+        return try await write(cost: limit) { txn in
+            let current = state.current
+            guard current.pending == nil else {
+                return RetentionProgress(floor: try RetentionFloor.read(txn, meta: databases.meta))
+            }
+            let log = try LogRetention.step(current, limit: limit, idHash: idHash, in: txn, databases)
+            var progress = RetentionProgress(droppedRecords: log.dropped, floor: log.floor)
+            let floor = log.floor
+            guard floor.time != .min else { return progress }
+            let position = try txn.value(databases.meta, MetaKey.sweepPosition)
+            let swept =
+                try txn.value(databases.meta, MetaKey.sweptThrough).flatMap { bytes in
+                    bytes.withUnsafeBytes { BigEndian.int64($0) }
+                } ?? .min
+            let due = floor.time > swept && (swept == .min || floor.time - swept >= sweepEvery)
+            guard position != nil || due else { return progress }
+            let sweep = try ViewStateSweep.step(
+                from: position.flatMap { $0.isEmpty ? nil : $0 }, limit: 4 * limit,
+                reclaims: ViewStateSweep.reclaims(current, floor: floor), in: txn, views: databases.views)
+            if let next = sweep.next {
+                try txn.put(databases.meta, MetaKey.sweepPosition, next)
+            } else {
+                _ = try txn.delete(databases.meta, MetaKey.sweepPosition)
+                try txn.put(databases.meta, MetaKey.sweptThrough, BigEndian.bytes(floor.time))
+            }
+            progress.visitedStateKeys = sweep.visited
+            progress.reclaimedStateEntries = sweep.reclaimed
+            return progress
+        }
+    }
+
+    /// Runs retention steps while they find work, then waits `interval`; ends when the store
+    /// closes. Holds the store only weakly (and never across the wait), so dropping the store
+    /// still closes it.
+    static func startRetention(_ store: Tally, every interval: Duration) -> Task<Void, Never> {
+        Task { [weak store] in
+            while !Task.isCancelled {
+                guard let worked = await retentionTurn(store) else { return }
+                if !worked { try? await Task.sleep(for: interval) }
+            }
+        }
+    }
+
+    /// One background step: whether it found work; nil when the store is gone, closed or
+    /// read-only. A full write queue just means "try again later". An idle store costs one read
+    /// transaction per turn, never a write (a write is a commit, and a commit is an fsync).
+    private static func retentionTurn(_ store: Tally?) async -> Bool? {
+        guard let store else { return nil }
+        do {
+            guard try store.retentionDue() else { return false }
+            return try await store.reclaimRetained().didWork
+        } catch let error as TallyError {
+            return error.code == .overloaded ? false : nil
+        } catch {
+            return nil
+        }
+    }
+
+    /// Whether a retention step would find work, judged from one read transaction: the oldest
+    /// retained record is past the retention period, or a view-state sweep is running or due.
+    func retentionDue() throws -> Bool {
+        let state = definitionsState.current
+        guard state.pending == nil, let newest = state.newest else { return false }
+        let sweepEvery = options.sweepEvery
+        return try read { snapshot in
+            let txn = snapshot.transaction
+            let meta = databases.meta
+            guard let watermark = try snapshot.watermark else { return false }
+            let floor = try RetentionFloor.read(txn, meta: meta)
+            let oldest = try txn.withCursor(databases.log) { cursor in
+                try BigEndian.bytes(floor.lsn.rawValue + 1).withUnsafeBytes { key in
+                    try cursor.seek(atLeast: key).map { LogRecord.decodeEvent($0.value)?.time ?? floor.watermark }
+                }
+            }
+            if let oldest, max(floor.watermark, oldest) != .min,
+                max(floor.watermark, oldest) < watermark - newest.definitions.settings.retention
+            {
+                return true
+            }
+            guard floor.time != .min else { return false }
+            if try txn.value(meta, MetaKey.sweepPosition) != nil { return true }
+            let swept =
+                try txn.value(meta, MetaKey.sweptThrough).flatMap { bytes in
+                    bytes.withUnsafeBytes { BigEndian.int64($0) }
+                } ?? .min
+            return floor.time > swept && (swept == .min || floor.time - swept >= sweepEvery)
+        }
+    }
+}

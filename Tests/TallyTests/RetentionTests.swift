@@ -1,0 +1,216 @@
+import Foundation
+import PropertyBased
+import Testing
+
+@_spi(Testing) @testable import Tally
+
+/// Retention drops the log, the id index and view state, and no answer it still gives changes:
+/// every view (lifetime and windows longer than the retention included) equals the oracle over
+/// *every* accepted event, dropped ones too, at every answerable (lsn, at); older points fail
+/// with `not_retained`.
+@Suite struct RetentionTests {
+    static let base: Int64 = 1_780_000_000_000
+    static let hour: Int64 = 3_600_000
+    static let definitions: Definitions = try! DefinitionsLoader.load(
+        text: "settings: { retention: 1h }\n" + ViewFixture.definitionsText)
+
+    struct Outcome {
+        var dropped = 0
+        var reclaimed = 0
+    }
+
+    static func options() -> Tally.Options {
+        var options = Tally.Options()
+        options.durability = .relaxed(flushInterval: .seconds(5))
+        options.wallClock = { base + 400 * 86_400_000 }
+        options.retentionInterval = nil  // driven by hand, between requests
+        options.sweepEvery = 0
+        return options
+    }
+
+    /// Runs retention until it finds nothing more to do, in small steps.
+    static func drain(_ store: Tally, _ outcome: inout Outcome) async throws {
+        while true {
+            let step = try await store.reclaimRetained(limit: 7)
+            outcome.dropped += step.droppedRecords
+            outcome.reclaimed += step.reclaimedStateEntries
+            if !step.didWork { return }
+        }
+    }
+
+    @discardableResult
+    static func check(seed: UInt64) async throws -> Outcome {
+        var random = SplitMix64(seed: seed)
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Tally.open(directory: directory.path, definitions: definitions, options: options())
+        defer { store.close() }
+        var outcome = Outcome()
+        var accepted: [ViewFixture.Accepted] = []
+        var watermark = base
+        var heads: [UInt64] = [0]
+        var sent: [String] = []
+        for _ in 0..<Int(4 + random.next() % 6) {
+            var events: [(json: String, accepted: (UInt64) -> ViewFixture.Accepted)] = []
+            for _ in 0..<Int(1 + random.next() % 8) {
+                // Resend an earlier event now and then: a retained one is a duplicate, a dropped
+                // one is late; neither may be accepted twice.
+                if !sent.isEmpty, random.next() % 8 == 0 {
+                    let json = sent[Int(random.next() % UInt64(sent.count))]
+                    events.append((json, { _ in fatalError("a resent event was accepted") }))
+                    continue
+                }
+                var event = ViewOracleTests.randomEvent(&random, watermark: watermark)
+                // Advance by up to 40 minutes per event too, so the hour of retention moves on.
+                if random.next() % 3 == 0 {
+                    let shifted = watermark + Int64(random.next() % UInt64(40 * 60_000))
+                    event = Self.retimed(event, to: shifted, &random)
+                }
+                events.append(event)
+            }
+            let result = try await store.ingest(
+                json: Array(("[" + events.map(\.json).joined(separator: ",") + "]").utf8))
+            for (event, eventOutcome) in zip(events, result.outcomes) {
+                guard case .accepted(let lsn) = eventOutcome else { continue }
+                let record = event.accepted(lsn.rawValue)
+                accepted.append(record)
+                sent.append(event.json)
+                watermark = max(watermark, record.time)
+            }
+            heads.append(result.lsn.rawValue)
+            try await drain(store, &outcome)
+        }
+        let ids = accepted.map { "\($0.type)/\($0.lsn)" }
+        #expect(Set(ids).count == ids.count)
+        let floor = try store.retentionFloor
+        try checkLog(store, floor: floor, seed: seed)
+        try checkRefusals(store, floor: floor, seed: seed)
+        // Answerable points: the floor's own time and LSN, event times ± 1 ms and window edges.
+        let widths: [Int64] = [1000, 60_000, hour, 30 * 86_400_000]
+        var times: Set<Int64> = [max(floor.time, 0), watermark + 1]
+        for event in accepted.shuffled(using: &random).prefix(6) {
+            times.formUnion([event.time, event.time - 1, event.time + 1])
+            let width = widths[Int(random.next() % UInt64(widths.count))]
+            times.formUnion([event.time + width - 1, event.time + width, event.time + width + 1])
+        }
+        let answerable = heads.filter { $0 >= floor.lsn.rawValue }
+        let lsns = Set([heads.last!, floor.lsn.rawValue, answerable[Int(random.next() % UInt64(answerable.count))]])
+        let keys = [("card", "c0"), ("card", "c1"), ("card", "c2"), ("merchant", "m0"), ("merchant", "m2")]
+        for time in times.sorted() where time >= floor.time && time >= 0 {
+            for lsn in lsns.sorted() {
+                let vectors = try store.read { snapshot in
+                    let token = try snapshot.token(lsn: LSN(lsn), at: time)
+                    return try keys.map { try snapshot.vector(entity: $0.0, key: $0.1, at: token) }
+                }
+                for (vector, (entity, key)) in zip(vectors, keys) {
+                    let expected = ViewFixture.oracle(accepted, entity: entity, key: key, lsn: lsn, at: time)
+                    for (name, value) in vector.views where !ViewFixture.agree(name, value, expected[name]) {
+                        Issue.record(
+                            "seed \(seed): \(entity) \(key) \(name) at lsn \(lsn), t \(time) (floor \(floor.lsn), \(floor.time)): got \(value), oracle \(expected[name].map(String.init(describing:)) ?? "none")"
+                        )
+                    }
+                }
+            }
+        }
+        return outcome
+    }
+
+    /// `event` moved to `time` (same fields, fresh id so it is no duplicate).
+    static func retimed(
+        _ event: (json: String, accepted: (UInt64) -> ViewFixture.Accepted), to time: Int64,
+        _ random: inout SplitMix64
+    ) -> (json: String, accepted: (UInt64) -> ViewFixture.Accepted) {
+        let template = event.accepted(0)
+        let id = "r\(random.next())"
+        let fields = event.json.replacingOccurrences(
+            of: #""id":"[^"]*","ts":[0-9]+"#, with: #""id":"\#(id)","ts":\#(time)"#, options: .regularExpression)
+        return (
+            fields,
+            { lsn in
+                ViewFixture.Accepted(
+                    lsn: lsn, type: template.type, time: time, card: template.card, merchant: template.merchant,
+                    amount: template.amount, n: template.n, country: template.country, mcc: template.mcc)
+            }
+        )
+    }
+
+    /// The log holds nothing at or below the floor's LSN, and everything above it.
+    static func checkLog(_ store: Tally, floor: RetentionFloor, seed: UInt64) throws {
+        try store.read { snapshot in
+            #expect(try snapshot.event(at: floor.lsn) == nil || floor.isEmpty, "seed \(seed)")
+            var first: LSN?
+            try snapshot.forEachEvent { event in
+                first = event.lsn
+                return false
+            }
+            if let first { #expect(first > floor.lsn, "seed \(seed)") }
+        }
+    }
+
+    /// A point before the floor fails with `not_retained`, naming the floor.
+    static func checkRefusals(_ store: Tally, floor: RetentionFloor, seed: UInt64) throws {
+        guard !floor.isEmpty else { return }
+        try store.read { snapshot in
+            #expect { try snapshot.token(lsn: LSN(floor.lsn.rawValue - 1)) } throws: {
+                ($0 as? TallyError)?.code == .notRetained
+            }
+            do {
+                _ = try snapshot.token(at: floor.time - 1)
+                Issue.record("seed \(seed): at before the floor was answered")
+            } catch let error as TallyError {
+                #expect(error.code == .notRetained)
+                #expect(error.message.contains("lsn \(floor.lsn)"), "\(error.message)")
+            }
+            let stale = SnapshotToken(lsn: LSN(floor.lsn.rawValue - 1), at: floor.time, definitionsVersion: 1)
+            #expect { try snapshot.vector(entity: "card", key: "c0", at: stale) } throws: {
+                ($0 as? TallyError)?.code == .notRetained
+            }
+        }
+    }
+
+    @Test func everyViewEqualsTheOracleAfterRetentionDroppedEvents() async {
+        let count = Int(ProcessInfo.processInfo.environment["TALLY_PROPERTY_CASES"] ?? "") ?? (isCI ? 100 : 1000)
+        await propertyCheck(count: count, input: Gen.uint64()) { seed in
+            try await Self.check(seed: seed)
+        }
+    }
+
+    /// Every id hashes alike: X holds the hash entry, Y and Z sit in `id_collisions`. Dropping X
+    /// frees the hash entry, yet a resent Y (still retained) is a duplicate, not a new event.
+    @Test func aCollidingIdKeepsItsDuplicateCheckAfterTheHashHolderIsDropped() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = Self.options()
+        options.idHash = { _ in 7 }
+        let store = try Tally.open(directory: directory.path, definitions: Self.definitions, options: options)
+        defer { store.close() }
+        func auth(_ id: String, _ time: Int64) -> String {
+            #"{"type":"auth","id":"\#(id)","ts":\#(time),"card":"c0","merchant":"m0","amount":1,"n":1,"country":"FR"}"#
+        }
+        let minute: Int64 = 60_000
+        for (id, time) in [("x", Self.base), ("y", Self.base + 61 * minute), ("z", Self.base + 121 * minute)] {
+            let result = try await store.ingest(json: Array(auth(id, time).utf8))
+            #expect(result.accepted == 1)
+        }
+        var outcome = Outcome()
+        try await Self.drain(store, &outcome)
+        #expect(try store.retentionFloor.lsn == LSN(1))
+        let again = try await store.ingest(json: Array(auth("y", Self.base + 61 * minute).utf8))
+        #expect(again.outcomes == [.duplicate(of: LSN(2))])
+        let conflict = try await store.ingest(json: Array(auth("y", Self.base + 62 * minute).utf8))
+        #expect(conflict.accepted == 0)
+    }
+
+    /// The property above would hold vacuously if nothing were ever dropped: these seeds drop
+    /// log records and reclaim view state.
+    @Test func retentionReallyDropsLogAndState() async throws {
+        var total = Outcome()
+        for seed in UInt64(1)...20 {
+            let outcome = try await Self.check(seed: seed)
+            total.dropped += outcome.dropped
+            total.reclaimed += outcome.reclaimed
+        }
+        #expect(total.dropped > 50)
+        #expect(total.reclaimed > 20)
+    }
+}
