@@ -20,11 +20,13 @@ struct Catalog: AsyncParsableCommand {
         let description: String?
         let owner: String?
         let tags: [String]
+        /// The definitions version since which the item is unchanged (a store's catalog only).
+        var version: UInt32?
     }
 
     func run() async throws {
-        let (loaded, version) = try load()
-        let entries = Self.entries(loaded)
+        let (loaded, version, versions) = try load()
+        let entries = Self.entries(loaded, versions: versions)
         if json {
             struct Document: Encodable {
                 let definitionsVersion: UInt32?
@@ -46,6 +48,7 @@ struct Catalog: AsyncParsableCommand {
                 entry.kind.padding(toLength: widths[0], withPad: " ", startingAt: 0),
                 entry.name.padding(toLength: widths[1], withPad: " ", startingAt: 0),
                 entry.detail.padding(toLength: widths[2], withPad: " ", startingAt: 0),
+                entry.version.map { "v\($0)" } ?? "",
                 entry.owner.map { "owner: \($0)" } ?? "",
                 entry.tags.isEmpty ? "" : "tags: " + entry.tags.joined(separator: ","),
                 entry.description ?? "",
@@ -54,9 +57,9 @@ struct Catalog: AsyncParsableCommand {
         }
     }
 
-    private func load() throws -> (Definitions, UInt32?) {
+    private func load() throws -> (Definitions, UInt32?, CatalogVersions?) {
         if let definitions {
-            return (try DefinitionsFile.load(definitions), nil)
+            return (try DefinitionsFile.load(definitions), nil, nil)
         }
         var options = Tally.Options()
         options.access = .readOnly
@@ -65,14 +68,23 @@ struct Catalog: AsyncParsableCommand {
         guard let served = store.servedDefinitions else {
             throw ValidationError("the store at \(dataDirectory.resolved) has no definitions; give a DEFS file")
         }
-        return (served, try store.read { $0.definitionsVersion })
+        return (served, try store.read { $0.definitionsVersion }, store.catalogVersions)
     }
 
-    static func entries(_ d: Definitions) -> [Entry] {
+    static func entries(_ d: Definitions, versions: CatalogVersions? = nil) -> [Entry] {
         func entry(_ kind: String, _ name: String, _ detail: String, _ info: CatalogInfo) -> Entry {
-            Entry(
+            let byKind: [String: UInt32]? =
+                switch kind {
+                case "entity": versions?.entities
+                case "event": versions?.events
+                case "view": versions?.views
+                case "list": versions?.lists
+                case "flag": versions?.flags
+                default: versions?.rules
+                }
+            return Entry(
                 kind: kind, name: name, detail: detail, description: info.description, owner: info.owner,
-                tags: info.tags)
+                tags: info.tags, version: byKind?[name])
         }
         var all: [Entry] = []
         all += d.entities.map { entry("entity", $0.name, "key \($0.keyType.rawValue)", $0.catalog) }

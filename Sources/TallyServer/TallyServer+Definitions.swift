@@ -14,7 +14,7 @@ extension TallyServer {
                 if let progress { Self.write(progress, into: &json) } else { json.null() }
             }
             if let definitions = store.servedDefinitions {
-                Self.write(definitions, into: &json)
+                Self.write(definitions, versions: store.catalogVersions, into: &json)
             }
         }
         return .json(json.bytes)
@@ -74,7 +74,7 @@ extension TallyServer {
         }
     }
 
-    private static func write(_ definitions: Definitions, into json: inout JSONOutput) {
+    private static func write(_ definitions: Definitions, versions: CatalogVersions, into json: inout JSONOutput) {
         json.member("settings") { json in
             json.object { json in
                 json.member("max_future_ms") { $0.number(definitions.settings.maxFuture) }
@@ -87,7 +87,7 @@ extension TallyServer {
         list("entities", definitions.entities, into: &json) { entity, json in
             json.member("name") { $0.string(entity.name) }
             json.member("key") { $0.string(entity.keyType.rawValue) }
-            catalog(entity.catalog, into: &json)
+            catalog(entity.catalog, version: versions.entities[entity.name], into: &json)
         }
         list("events", definitions.events, into: &json) { event, json in
             json.member("name") { $0.string(event.name) }
@@ -98,7 +98,7 @@ extension TallyServer {
                 json.member("name") { $0.string(field.name) }
                 json.member("type") { $0.string(field.type.description) }
             }
-            catalog(event.catalog, into: &json)
+            catalog(event.catalog, version: versions.events[event.name], into: &json)
         }
         list("views", definitions.views, into: &json) { view, json in
             json.member("name") { $0.string(view.name) }
@@ -112,7 +112,7 @@ extension TallyServer {
             json.member("where") { $0.optionalString(view.filter) }
             strings("windows", view.windows.map(\.description), into: &json)
             strings("served_names", view.servedNames, into: &json)
-            catalog(view.catalog, into: &json)
+            catalog(view.catalog, version: versions.views[view.name], into: &json)
         }
         list("lists", definitions.lists, into: &json) { item, json in
             json.member("name") { $0.string(item.name) }
@@ -124,7 +124,7 @@ extension TallyServer {
                     }
                 }
             }
-            catalog(item.catalog, into: &json)
+            catalog(item.catalog, version: versions.lists[item.name], into: &json)
         }
         list("flags", definitions.flags, into: &json) { flag, json in
             json.member("name") { $0.string(flag.name) }
@@ -132,13 +132,13 @@ extension TallyServer {
             json.member("set_when") { $0.string(flag.setWhen) }
             strings("on", flag.on, into: &json)
             json.member("for_ms") { json in if let ms = flag.duration { json.number(ms) } else { json.null() } }
-            catalog(flag.catalog, into: &json)
+            catalog(flag.catalog, version: versions.flags[flag.name], into: &json)
         }
         list("rules", definitions.rules, into: &json) { rule, json in
             json.member("name") { $0.string(rule.name) }
             json.member("when") { $0.string(rule.when) }
             json.member("outcome") { $0.string(rule.outcome) }
-            catalog(rule.catalog, into: &json)
+            catalog(rule.catalog, version: versions.rules[rule.name], into: &json)
         }
     }
 
@@ -157,7 +157,9 @@ extension TallyServer {
         json.member(name) { json in json.array { json in for value in values { json.element { $0.string(value) } } } }
     }
 
-    private static func catalog(_ info: CatalogInfo, into json: inout JSONOutput) {
+    /// The catalog metadata, and the item's version (``CatalogVersions``).
+    private static func catalog(_ info: CatalogInfo, version: UInt32?, into json: inout JSONOutput) {
+        json.member("version") { json in if let version { json.number(version) } else { json.null() } }
         json.member("description") { $0.optionalString(info.description) }
         json.member("owner") { $0.optionalString(info.owner) }
         strings("tags", info.tags, into: &json)

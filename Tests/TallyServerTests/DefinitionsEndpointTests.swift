@@ -61,6 +61,15 @@ import Testing
             #expect(definitions.json["version"] as? Int == 2)
             let names = (definitions.json["views"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
             #expect(names.contains("card_big_auth_count_1h"))
+            // Each item's version: the version since which it is unchanged.
+            var viewVersions: [String: Int] = [:]
+            for view in definitions.json["views"] as? [[String: Any]] ?? [] {
+                if let name = view["name"] as? String { viewVersions[name] = view["version"] as? Int }
+            }
+            #expect(viewVersions["card_big_auth_count_1h"] == 2)
+            #expect(viewVersions["card_txn_count_60s"] == 1)
+            let eventTypes = definitions.json["events"] as? [[String: Any]] ?? []
+            #expect(!eventTypes.isEmpty && eventTypes.allSatisfy { $0["version"] as? Int == 1 })
 
             let again = try await client.send(
                 "/v1/definitions", .put, headers: fixture.headers(.admin), body: Self.withAddedView)

@@ -168,6 +168,15 @@ import Testing
         // (see the get test), so the backfilled 30-day count equals the maintained 1-hour count.
         #expect((views?["card_auth_count_30d"] as? Int).map { $0 > 0 } == true, "\(get.stdout)")
         #expect(views?["card_auth_count_30d"] as? Int == views?["card_txn_count_1h"] as? Int, "\(get.stdout)")
+        let catalog = try Self.tally(["catalog", "--json", "--data-dir", directory.path])
+        let entries =
+            (try JSONSerialization.jsonObject(with: Data(catalog.stdout.utf8)) as? [String: Any])?["entries"]
+            as? [[String: Any]] ?? []
+        let versions = Dictionary(
+            entries.compactMap { entry in (entry["name"] as? String).map { ($0, entry["version"] as? Int) } },
+            uniquingKeysWith: { first, _ in first })
+        #expect(versions["card_auth_count_30d"] == 2, "\(catalog.stdout)")
+        #expect(versions["card_txn_count_60s"] == 1, "\(catalog.stdout)")
         let again = try Self.tally(["apply", file, "--data-dir", directory.path])
         #expect(again.stdout.contains("definitions unchanged"), "\(again.stdout)")
         let bad = directory.path + "/bad.yaml"
