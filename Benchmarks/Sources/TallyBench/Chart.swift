@@ -7,7 +7,7 @@ struct Chart {
     private let colors = [
         "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
     ]
-    private let width = 980.0
+    private let width = 1120.0
 
     private func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
@@ -79,7 +79,7 @@ struct Chart {
     }
 
     private func barPanel(title: String, top: inout Double, bars: [(String, Double)]) -> String {
-        let left = 330.0
+        let left = 400.0
         let plotWidth = width - left - 90
         let rowHeight = 20.0
         let maximum = max(bars.map(\.1).max() ?? 1, 1)

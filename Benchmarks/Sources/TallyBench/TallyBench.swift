@@ -23,7 +23,8 @@ struct TallyBench: AsyncParsableCommand {
     @Option(help: "Reader threads during each skew run.") var skewReaders = 2
     @Option(help: "Freshness probes per system.") var probes = 200
     @Option(help: "Seed of the points and read keys.") var seed: UInt64 = 8
-    @Option(help: "Comma-separated systems to run: tally,http,redis,sqlite.") var systems = "tally,http,redis,sqlite"
+    @Option(help: "Comma-separated systems to run: tally,tally4 (4 views only),http,redis,sqlite.") var systems =
+        "tally,tally4,http,redis,sqlite"
     @Option(help: "JSON results file.") var json: String?
     @Option(help: "SVG chart file.") var svg: String?
     @Option(help: "Markdown figures file (for docs/PERFORMANCE.md).") var markdown: String?
@@ -93,6 +94,13 @@ struct TallyBench: AsyncParsableCommand {
                 report.skew.append(try await skew.run(fresh, writer: "ingest(ndjson:)", mode: .snapshot))
                 fresh.close()
             }
+        }
+        if selected.contains("tally4") {
+            let four = try DefinitionsLoader.load(text: FourViewDefinitions.yaml, source: "four-views.yaml")
+            let store = try TallyEmbeddedStore(
+                directory: "\(work)/tally-four-views", definitions: four, durable: true, variant: ", 4 views")
+            report.systems.append(try await runner.run(store))
+            store.close()
         }
         if selected.contains("http") {
             let store = try startTallyServer(name: "tally-http", work: work)

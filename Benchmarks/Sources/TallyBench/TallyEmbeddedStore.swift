@@ -9,11 +9,11 @@ final class TallyEmbeddedStore: FeatureStore, @unchecked Sendable {
     let exposureIsAsOf = true
     private let store: Tally
 
-    init(directory: String, definitions: Definitions, durable: Bool) throws {
+    init(directory: String, definitions: Definitions, durable: Bool, variant: String = "") throws {
         var options = Tally.Options()
         options.durability = durable ? .durable : .relaxed()
         store = try Tally.open(directory: directory, definitions: definitions, options: options)
-        label = durable ? "tally-embedded durable" : "tally-embedded relaxed"
+        label = (durable ? "tally-embedded durable" : "tally-embedded relaxed") + variant
         durability = durable ? "fsync per commit (group commit)" : "no fsync per commit, flush every 100 ms"
     }
 
