@@ -27,6 +27,7 @@ enum ViewFixture {
           latest: { entity: card, from: auth, aggregate: last(country), window: [60s, 30d] }
           latest_mcc: { entity: card, from: auth, aggregate: last(mcc), window: 1h }
           merchants: { entity: card, from: auth, aggregate: count_distinct(merchant), window: [60s, lifetime] }
+          recent_merchants: { entity: card, from: auth, aggregate: count_distinct(merchant), window: [1s, 1h] }
           exposure:
             entity: card
             aggregate: sum
@@ -109,6 +110,9 @@ enum ViewFixture {
             name: "merchants", entity: "card", aggregate: .distinct, windows: [60 * s, nil],
             value: auth { $0.merchant.map(OracleView.Value.text) }, ints: false),
         .init(
+            name: "recent_merchants", entity: "card", aggregate: .distinct, windows: [s, 3600 * s],
+            value: auth { $0.merchant.map(OracleView.Value.text) }, ints: false),
+        .init(
             name: "exposure", entity: "card", aggregate: .sum, windows: [nil],
             value: { .some(.decimal($0.type == "auth" ? $0.amount : -$0.amount)) }, ints: false),
         .init(
@@ -126,11 +130,11 @@ enum ViewFixture {
     ]
 
     /// The oracle's vector: every served view of `entity`/`key` at (lsn, at), by served name.
-    static func oracle(_ events: [Accepted], entity: String, key: String, lsn: UInt64, at: Int64) -> [String:
-        FeatureValue]
-    {
+    static func oracle(
+        _ events: [Accepted], entity: String, key: String, lsn: UInt64, at: Int64, views: [OracleView] = oracleViews
+    ) -> [String: FeatureValue] {
         var result: [String: FeatureValue] = [:]
-        for view in oracleViews where view.entity == entity {
+        for view in views where view.entity == entity {
             for window in view.windows {
                 let name = view.windows.count == 1 ? view.name : "\(view.name)_\(windowText(window))"
                 var fed: [(Accepted, OracleView.Value)] = []

@@ -60,7 +60,7 @@ import Testing
         for name in ["mean_60s", "spread_60s", "low_60s", "high_60s", "opening_60s", "latest_60s", "unit_max"] {
             #expect(vector[view: name] == .null, "\(name)")
         }
-        #expect(vector.views.count == 31)
+        #expect(vector.views.count == 33)
         #expect(!vector.recomputed)
     }
 

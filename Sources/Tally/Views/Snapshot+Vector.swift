@@ -51,7 +51,8 @@ extension Snapshot {
         guard token.lsn <= current else {
             throw TallyError(.invalidArgument, "lsn \(token.lsn) is ahead of the store, which is at lsn \(current)")
         }
-        if let refusal = try tallyCall({ try retentionFloor }).refusal(lsn: token.lsn, at: token.at) { throw refusal }
+        let floor = try tallyCall { try retentionFloor }
+        if let refusal = floor.refusal(lsn: token.lsn, at: token.at) { throw refusal }
         let encoded = try Self.entityKey(key, type: keyType, entity: entity)
         return try tallyCall {
             let newest =
@@ -59,7 +60,8 @@ extension Snapshot {
                 .flatMap(BigEndian.uint64) ?? 0
             // State holds the entity's changes up to `newest`; a token before that recomputes.
             let lsnLimit = newest > token.lsn.rawValue ? token.lsn.rawValue : nil
-            let reader = ViewReader(txn: transaction, database: databases.views)
+            let reader = ViewReader(
+                txn: transaction, database: databases.views, floorTime: floor.isEmpty ? nil : floor.time)
             var views: [(name: String, value: FeatureValue)] = []
             for view in stored.views.views where view.definition.entity == entity {
                 let values = try reader.values(

@@ -10,6 +10,8 @@ import TallyLMDB
 struct ViewReader<Transaction: TransactionReading> {
     let txn: Transaction
     let database: Database
+    /// The retention floor's time (``RetentionFloor``); nil when nothing was dropped.
+    var floorTime: Int64? = nil
 
     /// The view's value in each of its windows `(at − W, at]`, in window order.
     func values(_ view: CompiledView, _ state: ViewState, entity: [UInt8], at: Int64, lsnLimit: UInt64?) throws
@@ -211,6 +213,17 @@ struct ViewReader<Transaction: TransactionReading> {
             return finish(view, sum)
         case .values, .extremes:
             var chosen: ExpressionValue?
+            var low = low
+            if state.kind == .extremes, low == 0, let floorTime, floorTime > 0 {
+                // Retention reclaimed the raw values of a lifetime min/max below the floor; every
+                // event before the floor's whole second has an LSN at or below the floor's,
+                // hence the token's, so the tiles answer that part exactly.
+                let split = floorTime - floorTime % 1000
+                chosen = try extreme(
+                    state, Array(prefix.dropLast()), low: 0, high: Swift.min(split - 1, high),
+                    max: view.aggregate == .max)
+                low = split
+            }
             try forEachEntry(prefix, low: low, high: high) { lsn, raw in
                 guard lsn <= lsnLimit else { return }
                 let value = StoredValue.decode(raw)

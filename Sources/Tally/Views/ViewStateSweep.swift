@@ -9,15 +9,24 @@ import TallyLMDB
 /// newest one, which becomes the checkpoint: it carries the running totals (or the last value)
 /// of everything before it, and every event folded into it has an LSN ≤ the floor's LSN, so reads
 /// at any answerable token still subtract it exactly. `first` also keeps a series' oldest entry.
-/// min/max and count_distinct states are not reclaimed (their reads need more than one entry
-/// below the cut).
+/// min/max lose raw values and tiles no read at or after the floor uses; count_distinct over
+/// finite windows loses events, members and index entries below the cut (a lifetime distinct
+/// count keeps everything).
 enum ViewStateSweep {
-    /// How one state's series is reclaimed.
+    /// How one state is reclaimed.
     struct Reclaim {
-        /// Entries with an event time below this may go (all but the newest).
+        enum Kind {
+            /// Running totals and first/last: keep the newest entry below the cut (and the
+            /// oldest, for `first`).
+            case series(keepFirst: Bool)
+            /// min/max: raw values and tiles no read at or after the floor can use.
+            case extremes(tileWidths: [Int64], lifetime: Bool)
+            /// count_distinct over finite windows only: events, members and their index below the cut.
+            case members
+        }
+        /// Entries with an event time below this may go (per kind, above).
         let cut: Int64
-        /// Keep the series' oldest entry too (`first`).
-        let keepFirst: Bool
+        let kind: Kind
     }
 
     struct Progress: Equatable {
@@ -30,27 +39,38 @@ enum ViewStateSweep {
     /// What each state code may lose at `floor`, over every definitions version (a removed view
     /// still answers old tokens).
     static func reclaims(_ definitions: DefinitionsState.Current, floor: RetentionFloor) -> [UInt16: Reclaim] {
+        guard floor.time != .min else { return [:] }
         var widest: [UInt16: Int64] = [:]
+        var lifetime: Set<UInt16> = []
         var keepFirst: Set<UInt16> = []
-        var skipped: Set<UInt16> = []
+        var states: [UInt16: ViewState] = [:]
         let catalogs = definitions.versions.values.map(\.views) + (definitions.maintenance.map { [$0] } ?? [])
         for catalog in catalogs {
             for view in catalog.views {
                 let state = catalog.states[view.state]
-                switch state.kind {
-                case .count, .totals, .squares, .values: break
-                case .extremes, .members: skipped.insert(state.code)
-                }
+                states[state.code] = state
                 if view.aggregate == .first { keepFirst.insert(state.code) }
+                if view.definition.windows.contains(where: { $0.milliseconds == nil }) { lifetime.insert(state.code) }
                 let finite = view.definition.windows.compactMap(\.milliseconds).max() ?? 0
                 widest[state.code] = max(widest[state.code] ?? 0, finite)
             }
         }
         var reclaims: [UInt16: Reclaim] = [:]
-        for (code, width) in widest where !skipped.contains(code) {
-            let (cut, overflow) = floor.time.subtractingReportingOverflow(width)
-            guard !overflow, floor.time != .min else { continue }
-            reclaims[code] = Reclaim(cut: cut, keepFirst: keepFirst.contains(code))
+        for (code, state) in states {
+            let (cut, overflow) = floor.time.subtractingReportingOverflow(widest[code] ?? 0)
+            guard !overflow else { continue }
+            switch state.kind {
+            case .count, .totals, .squares, .values:
+                reclaims[code] = Reclaim(cut: cut, kind: .series(keepFirst: keepFirst.contains(code)))
+            case .extremes:
+                // Whole seconds, so a lifetime read splits at a tile boundary (ViewReader).
+                let aligned = cut - ((cut % 1000) + 1000) % 1000
+                reclaims[code] = Reclaim(
+                    cut: aligned, kind: .extremes(tileWidths: state.tileWidths, lifetime: lifetime.contains(code)))
+            case .members:
+                // A lifetime distinct count needs every member ever seen: not reclaimed.
+                if !lifetime.contains(code) { reclaims[code] = Reclaim(cut: cut, kind: .members) }
+            }
         }
         return reclaims
     }
@@ -63,8 +83,8 @@ enum ViewStateSweep {
         var doomed: [[UInt8]] = []
         try txn.withCursor(views) { cursor in
             var entry: Entry?
-            // Whether the entry before the current one belongs to the same series (so the current
-            // one is not the series' oldest).
+            // The series of the entry before the current one (so the current one is not the
+            // series' oldest when they match).
             var previousSeries: [UInt8]?
             if let start {
                 entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
@@ -76,6 +96,7 @@ enum ViewStateSweep {
             } else {
                 entry = try cursor.first()
             }
+            func seek(_ key: [UInt8]) throws -> Entry? { try key.withUnsafeBytes { try cursor.seek(atLeast: $0) } }
             while let current = entry, progress.visited < limit {
                 progress.visited += 1
                 let key = Array(current.key)
@@ -86,33 +107,86 @@ enum ViewStateSweep {
                 }
                 guard let reclaim = reclaims[parsed.code] else {
                     previousSeries = nil
-                    entry = try skip(past: parsed.view, &cursor)
+                    entry = try seek(parsed.view + [0xFF])
                     continue
                 }
-                guard parsed.tag == ViewStateKey.seriesTag, key.count == parsed.view.count + 17 else {
-                    previousSeries = nil
-                    entry = try cursor.next()
+                let view = parsed.view
+                switch (reclaim.kind, parsed.tag) {
+                case (.series(let keepFirst), ViewStateKey.seriesTag) where key.count == view.count + 17:
+                    let series = view + [ViewStateKey.seriesTag]
+                    let time = ViewStateKey.timeAndLSN(current.key, prefixCount: series.count).time
+                    guard time < reclaim.cut else {
+                        previousSeries = nil
+                        entry = try seek(view + [0xFF])  // the rest of this state is at or above the cut
+                        continue
+                    }
+                    let oldest = previousSeries != series
+                    previousSeries = series
+                    let next = try cursor.next()
+                    // Delete unless it is the newest entry below the cut (the checkpoint) or a kept oldest.
+                    if let next, ViewStateKey.hasPrefix(next.key, series), next.key.count == key.count,
+                        ViewStateKey.timeAndLSN(next.key, prefixCount: series.count).time < reclaim.cut,
+                        !(oldest && keepFirst)
+                    {
+                        doomed.append(key)
+                    }
+                    entry = next
                     continue
-                }
-                let series = Array(key[0..<(parsed.view.count + 1)])
-                let time = ViewStateKey.timeAndLSN(current.key, prefixCount: series.count).time
-                guard time < reclaim.cut else {
-                    // The rest of this series is at or above the cut.
-                    previousSeries = nil
-                    entry = try (series + [0xFF]).withUnsafeBytes { try cursor.seek(atLeast: $0) }
-                    continue
-                }
-                let oldest = previousSeries != series
-                previousSeries = series
-                let next = try cursor.next()
-                // Delete unless it is the newest entry below the cut (the checkpoint) or a kept oldest.
-                if let next, ViewStateKey.hasPrefix(next.key, series), next.key.count == key.count,
-                    ViewStateKey.timeAndLSN(next.key, prefixCount: series.count).time < reclaim.cut,
-                    !(oldest && reclaim.keepFirst)
-                {
+                case (.extremes, ViewStateKey.seriesTag) where key.count == view.count + 17:
+                    // Raw values: a read at or after the floor scans them only within a second of
+                    // an edge at or above the cut.
+                    let time = ViewStateKey.timeAndLSN(current.key, prefixCount: view.count + 1).time
+                    guard time < reclaim.cut - 1000 else {
+                        entry = try seek(view + [ViewStateKey.tileTag])
+                        continue
+                    }
                     doomed.append(key)
+                case (.extremes(let widths, let lifetime), ViewStateKey.tileTag) where key.count == view.count + 10:
+                    let level = Int(key[view.count + 1])
+                    let tileStart = Int64(
+                        bitPattern: BigEndian.uint64(UnsafeRawBufferPointer(rebasing: current.key[(view.count + 2)...]))
+                            ?? 0)
+                    guard level >= 1, level <= widths.count else { break }
+                    // A lifetime read [0, x], x ≥ the cut, uses level-L tiles only within the next
+                    // level's width of x, and the top level's everywhere.
+                    let gone: Bool
+                    if level < widths.count {
+                        gone = tileStart < reclaim.cut - widths[level]
+                    } else {
+                        gone = !lifetime && tileStart + widths[level - 1] <= reclaim.cut
+                    }
+                    guard gone else {
+                        entry = try seek(view + [ViewStateKey.tileTag, UInt8(level + 1)])
+                        continue
+                    }
+                    doomed.append(key)
+                case (.members, ViewStateKey.seriesTag) where key.count == view.count + 17:
+                    let time = ViewStateKey.timeAndLSN(current.key, prefixCount: view.count + 1).time
+                    guard time < reclaim.cut else {
+                        entry = try seek(view + [ViewStateKey.memberTag])
+                        continue
+                    }
+                    doomed.append(key)
+                case (.members, ViewStateKey.memberTag):
+                    // The member's latest occurrence; below the cut, no window reaches it.
+                    if current.value.count == 16,
+                        Int64(bitPattern: BigEndian.uint64(UnsafeRawBufferPointer(rebasing: current.value[0..<8])) ?? 0)
+                            < reclaim.cut
+                    {
+                        doomed.append(key)
+                    }
+                case (.members, ViewStateKey.lastSeenTag) where key.count >= view.count + 17:
+                    let time = ViewStateKey.timeAndLSN(current.key, prefixCount: view.count + 1).time
+                    guard time < reclaim.cut else {
+                        entry = try seek(view + [ViewStateKey.memberIndexUnusableTag])
+                        continue
+                    }
+                    doomed.append(key)
+                default:
+                    break
                 }
-                entry = next
+                previousSeries = nil
+                entry = try cursor.next()
             }
             progress.next = entry.map { Array($0.key) }
         }
@@ -124,12 +198,7 @@ enum ViewStateSweep {
     /// The series prefix (`view · 0x01`) of a series key, nil for any other key.
     private static func seriesPrefix(_ key: [UInt8]) -> [UInt8]? {
         guard let parsed = ViewStateKey.parse(key), parsed.tag == ViewStateKey.seriesTag else { return nil }
-        return Array(key[0..<(parsed.view.count + 1)])
-    }
-
-    /// Moves to the first key after every key of `view` (entity · code).
-    private static func skip(past view: [UInt8], _ cursor: inout Cursor) throws -> Entry? {
-        try (view + [0xFF]).withUnsafeBytes { try cursor.seek(atLeast: $0) }
+        return parsed.view + [ViewStateKey.seriesTag]
     }
 }
 
