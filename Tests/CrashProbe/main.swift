@@ -10,11 +10,15 @@ import Foundation
 // definitions: each producer ingests single `auth` events (id "RUN-PRODUCER-SEQ", card c<SEQ % 3>,
 // amount SEQ % 97, time from the wall clock) and records "ID LSN" after each durable ack.
 //
+// `CrashProbe apply DIR DEFS CHUNK`: prints "ready", then opens the store with the definitions in
+// DEFS, backfilling their new views CHUNK events per durable transaction inside `open`, then
+// prints "served". The backfill crash test SIGKILLs it in the middle.
+//
 // `CrashProbe read DIR STOPFILE`: opens the store read-only with a tiny map beside a writing
 // process and reads until STOPFILE exists (at most 120 s), checking that the record at the
 // visible head LSN is whole ("r<lsn>" padded). Prints `reads=N resizes=M errors=E` (resizes:
 // MDB_MAP_RESIZED adopted).
-@_spi(RawLog) import Tally
+@_spi(RawLog) @_spi(Testing) import Tally
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("CrashProbe: \(message)\n".utf8))
@@ -113,6 +117,17 @@ func readMode(directory: String, stopFile: String) throws {
     store.close()
 }
 
+func applyMode(directory: String, definitionsPath: String, chunk: Int) throws {
+    let definitions = try DefinitionsLoader.load(path: definitionsPath)
+    var options = Tally.Options()
+    options.backfillChunk = chunk
+    options.retentionInterval = nil
+    FileHandle.standardOutput.write(Data("ready\n".utf8))
+    let store = try Tally.open(directory: directory, definitions: definitions, options: options)
+    FileHandle.standardOutput.write(Data("served\n".utf8))
+    store.close()
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 do {
     switch arguments.first {
@@ -126,10 +141,13 @@ do {
             producers: producers)
     case "read" where arguments.count == 3:
         try readMode(directory: arguments[1], stopFile: arguments[2])
+    case "apply" where arguments.count == 4:
+        guard let chunk = Int(arguments[3]) else { fail("CHUNK must be a number") }
+        try applyMode(directory: arguments[1], definitionsPath: arguments[2], chunk: chunk)
     default:
         fail(
             "usage: CrashProbe write DIR ACKFILE RUN PRODUCERS | CrashProbe ingest DIR DEFS ACKFILE RUN PRODUCERS | "
-                + "CrashProbe read DIR STOPFILE")
+                + "CrashProbe read DIR STOPFILE | CrashProbe apply DIR DEFS CHUNK")
     }
 } catch {
     fail("\(error)")

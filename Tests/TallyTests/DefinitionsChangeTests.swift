@@ -206,6 +206,56 @@ import Testing
         try Self.expectOracle(store, stream, at: stream.lastTime + 1, served: ViewFixture.definitions)
     }
 
+    /// A child applies new definitions, backfilling 8 events per durable transaction, and is
+    /// SIGKILLed at a random moment: the store then still serves the old version whole, and the
+    /// next writable open finishes the change, every view equal to the oracle.
+    @Test func aBackfillKilledMidwayResumesCleanly() async throws {
+        var interrupted = 0
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<(isCI ? 3 : 5) {
+            let directory = TemporaryDirectory()
+            defer { directory.remove() }
+            let definitionsPath = directory.path + ".yaml"
+            try ViewFixture.definitionsText.write(toFile: definitionsPath, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: definitionsPath) }
+            var stream = Stream()
+            do {
+                let store = try Self.open(directory, Self.without)
+                defer { store.close() }
+                try await stream.ingest(store, count: 3_000)
+            }
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: crashProbePath)
+            child.arguments = ["apply", directory.path, definitionsPath, "8"]
+            let output = Pipe()
+            child.standardOutput = output
+            try child.run()
+            _ = output.fileHandleForReading.availableData  // "ready"
+            try await Task.sleep(for: .milliseconds(Int.random(in: 30...400, using: &generator)))
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+            do {
+                var options = Tally.Options()
+                options.access = .readOnly
+                let reader = try Tally.open(directory: directory.path, options: options)
+                defer { reader.close() }
+                if reader.definitionsChangeInProgress != nil {
+                    interrupted += 1
+                    #expect(reader.servedDefinitionsVersion == 1, "a half-built version is never served")
+                    try Self.expectOracle(reader, stream, at: stream.lastTime + 1, served: Self.without)
+                }
+            }
+            let store = try Self.open(directory, nil)
+            defer { store.close() }
+            #expect(store.definitionsChangeInProgress == nil)
+            #expect(store.servedDefinitionsVersion == 2)
+            for at in [stream.lastTime + 1, stream.lastTime - 30_000] {
+                try Self.expectOracle(store, stream, at: at, served: ViewFixture.definitions)
+            }
+        }
+        #expect(interrupted > 0, "no kill landed during a backfill")
+    }
+
     @Test func refusedChangesChangeNothing() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
