@@ -76,14 +76,15 @@ final class Connection {
         end += received
     }
 
-    /// The bytes up to (not including) the next CRLF.
-    func readLine() throws -> ArraySlice<UInt8> {
+    /// The bytes up to (not including) the next CRLF, copied (a slice would keep the buffer
+    /// shared and make the next fill copy all of it).
+    func readLine() throws -> [UInt8] {
         var scanned = 0  // bytes after `start` already searched
         while true {
             var i = start + scanned
             while i + 1 < end {
                 if buffer[i] == 13, buffer[i + 1] == 10 {
-                    let line = buffer[start..<i]
+                    let line = Array(buffer[start..<i])
                     start = i + 2
                     return line
                 }
@@ -92,6 +93,14 @@ final class Connection {
             scanned = max(0, end - start - 1)
             try fill()
         }
+    }
+
+    /// Calls `body` with the next `count` bytes, in place (no copy), then consumes them.
+    func withBytes<T>(count: Int, _ body: (ArraySlice<UInt8>) throws -> T) throws -> T {
+        while end - start < count { try fill() }
+        let result = try body(buffer[start..<(start + count)])
+        start += count
+        return result
     }
 
     /// Exactly `count` bytes.

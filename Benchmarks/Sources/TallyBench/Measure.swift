@@ -127,7 +127,7 @@ func measureReads(
             var failure: (any Error)?
             var k = index * 7919 % keys.count
             do {
-                for _ in 0..<200 {
+                for _ in 0..<50 {
                     _ = try reader.read(card: keys[k], at: at)
                     k = (k + 1) % keys.count
                 }

@@ -35,6 +35,32 @@ final class RedisClient {
         return replies
     }
 
+    /// Sends commands without reading their replies (read them with ``readReply()`` or
+    /// ``readBulkArray(_:)``, in order).
+    func send(_ commands: [[String]]) throws {
+        var out: [UInt8] = []
+        for command in commands { Self.encode(command, into: &out) }
+        try connection.write(out)
+    }
+
+    /// Reads an array reply of bulk strings, handing each element's bytes to `body` in place
+    /// (large ZRANGEBYSCORE answers are summed without one allocation per member). Nil array: 0.
+    func readBulkArray(_ body: (ArraySlice<UInt8>) throws -> Void) throws -> Int {
+        let header = try connection.readLine()
+        guard header.first == UInt8(ascii: "*"), let count = Int(String(decoding: header.dropFirst(), as: UTF8.self))
+        else {
+            throw ConnectionError("expected an array reply, got \(String(decoding: header, as: UTF8.self))")
+        }
+        for _ in 0..<max(count, 0) {
+            let line = try connection.readLine()
+            guard line.first == UInt8(ascii: "$"), let length = Int(String(decoding: line.dropFirst(), as: UTF8.self)),
+                length >= 0
+            else { throw ConnectionError("expected a bulk string") }
+            try connection.withBytes(count: length + 2) { try body($0.dropLast(2)) }
+        }
+        return max(count, 0)
+    }
+
     func command(_ arguments: String...) throws -> RESPValue { try pipeline([arguments])[0] }
 
     static func encode(_ command: [String], into out: inout [UInt8]) {
@@ -49,6 +75,17 @@ final class RedisClient {
             out.append(contentsOf: bytes)
             out.append(contentsOf: [13, 10])
         }
+    }
+
+    /// The element count of an array reply (`*N`), as `.integer(N)`; nil arrays as `.array(nil)`.
+    func readArrayHeader() throws -> RESPValue {
+        let line = try connection.readLine()
+        guard line.first == UInt8(ascii: "*"), let count = Int64(String(decoding: line.dropFirst(), as: UTF8.self))
+        else {
+            if line.first == UInt8(ascii: "-") { return .error(String(decoding: line.dropFirst(), as: UTF8.self)) }
+            throw ConnectionError("expected an array header")
+        }
+        return count < 0 ? .array(nil) : .integer(count)
     }
 
     func readReply() throws -> RESPValue {

@@ -82,23 +82,33 @@ final class RedisStore: FeatureStore, @unchecked Sendable {
                 ["GET", RedisStore.exposureKey(card)],
             ]
             if transactional { commands = [["MULTI"]] + commands + [["EXEC"]] }
-            var replies = try client.pipeline(commands)
+            try client.send(commands)
             if transactional {
-                guard case .array(let results?) = replies.last else { throw BenchError("redis: EXEC failed") }
-                replies = results
+                // +OK, four +QUEUED, then EXEC's array of the four results.
+                for _ in 0..<5 {
+                    if case .error(let message) = try client.readReply() { throw BenchError("redis: \(message)") }
+                }
+                guard case .integer(4) = try client.readArrayHeader() else { throw BenchError("redis: EXEC failed") }
             }
-            guard replies.count == 4, case .integer(let count60s) = replies[0], case .integer(let count1h) = replies[1],
-                case .array(let members?) = replies[2]
-            else { throw BenchError("redis: unexpected replies \(replies)") }
+            guard case .integer(let count60s) = try client.readReply(),
+                case .integer(let count1h) = try client.readReply()
+            else { throw BenchError("redis: ZCOUNT did not answer an integer") }
+            // Members are "txn_id:cents": sum the cents straight from the reply bytes.
             var sum: Int64 = 0
-            for member in members {
-                guard case .bulk(let bytes?) = member, let colon = bytes.lastIndex(of: UInt8(ascii: ":")),
-                    let cents = Int64(String(decoding: bytes[(colon + 1)...], as: UTF8.self))
-                else { throw BenchError("redis: bad member") }
+            var malformed = false
+            _ = try client.readBulkArray { member in
+                guard let colon = member.lastIndex(of: UInt8(ascii: ":")) else {
+                    malformed = true
+                    return
+                }
+                var cents: Int64 = 0
+                for digit in member[(colon + 1)...] { cents = cents * 10 + Int64(digit &- 48) }
                 sum += cents
             }
+            if malformed { throw BenchError("redis: bad member") }
+            let replies = [try client.readReply()]
             var exposure: Int64 = 0
-            if case .bulk(let bytes?) = replies[3] {
+            if case .bulk(let bytes?) = replies[0] {
                 // INCRBYFLOAT keeps a long double; a team rounds it to cents when reading.
                 guard let value = Double(String(decoding: bytes, as: UTF8.self)) else {
                     throw BenchError("redis: bad exposure")
