@@ -82,6 +82,12 @@ struct WriteBench: AsyncParsableCommand {
             case let n where n.hasPrefix("batch"): result = try await bench.sequential(batch: Int(n.dropFirst(5))!)
             case let n where n.hasPrefix("producers"): result = try await bench.producers(Int(n.dropFirst(9))!)
             case let n where n.hasPrefix("openloop"): result = try await bench.openLoop(rate: Int(n.dropFirst(8))!)
+            case "backfill":
+                results.append(
+                    contentsOf: try await BackfillCheck(
+                        directory: directory, events: events, cards: cards, durability: mode
+                    ).run())
+                continue
             case "retention":
                 results.append(
                     contentsOf: try await RetentionCases(
