@@ -10,11 +10,11 @@ import Testing
     static let t0: Int64 = 1_780_000_000_000
     static let clock: Int64 = t0 + 30 * 86_400_000
 
-    /// The fixture's definitions without three views (a sum, a max and a distinct count), which
+    /// The fixture's definitions without four views (a sum, a max and two distinct counts), which
     /// a change then adds.
     static let without: Definitions = {
         var definitions = ViewFixture.definitions
-        definitions.views.removeAll { ["total", "high", "merchants"].contains($0.name) }
+        definitions.views.removeAll { ["total", "high", "merchants", "recent_merchants"].contains($0.name) }
         return definitions
     }()
 
@@ -107,7 +107,7 @@ import Testing
         #expect(report.previousVersion == 1 && report.version == 2 && report.changed)
         #expect(report.servedFrom == LSN(before + 1), "the change is logged at the next LSN")
         // `total` (a sum) reads the running totals `mean` (an avg of the same field) already keeps.
-        #expect(Set(report.backfilledViews) == ["high", "merchants"])
+        #expect(Set(report.backfilledViews) == ["high", "merchants", "recent_merchants"])
         #expect(report.replayedEvents == 1_500)
         #expect(store.definitionsChangeInProgress == nil)
         #expect(store.servedDefinitionsVersion == 2)
