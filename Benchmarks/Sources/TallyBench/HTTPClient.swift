@@ -9,12 +9,14 @@ final class HTTPClient {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    private let connection: Connection
+    private var connection: Connection
+    private let port: Int
     private let host: String
     private let authorization: String?
 
     init(port: Int, token: String?) throws {
         connection = try Connection(port: port)
+        self.port = port
         host = "127.0.0.1:\(port)"
         authorization = token.map { "Bearer \($0)" }
     }
@@ -31,8 +33,16 @@ final class HTTPClient {
         head += "\r\n"
         var out = Array(head.utf8)
         if let body { out.append(contentsOf: body) }
-        try connection.write(out)
-        return try readResponse()
+        do {
+            try connection.write(out)
+            return try readResponse()
+        } catch is ConnectionError {
+            // The server closed an idle keep-alive connection (`--idle-timeout`): reconnect once.
+            // Safe to resend: reads are idempotent and ingest deduplicates by event id.
+            connection = try Connection(port: port)
+            try connection.write(out)
+            return try readResponse()
+        }
     }
 
     private func readResponse() throws -> Response {

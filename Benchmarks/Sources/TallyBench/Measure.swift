@@ -116,9 +116,11 @@ func measureReads(
     let group = DispatchGroup()
     let clock = ContinuousClock()
     let startGate = DispatchSemaphore(value: 0)
+    let warmed = DispatchGroup()
     nonisolated(unsafe) let unsafeReaders = readers
     for index in 0..<clients {
         group.enter()
+        warmed.enter()
         let thread = Thread {
             defer { group.leave() }
             let reader = unsafeReaders[index]
@@ -127,11 +129,19 @@ func measureReads(
             var failure: (any Error)?
             var k = index * 7919 % keys.count
             do {
-                for _ in 0..<50 {
-                    _ = try reader.read(card: keys[k], at: at)
-                    k = (k + 1) % keys.count
+                defer { startGate.wait() }  // after warming up (or failing), wait for the common start
+                do {
+                    defer { warmed.leave() }
+                    for _ in 0..<50 {
+                        _ = try reader.read(card: keys[k], at: at)
+                        k = (k + 1) % keys.count
+                    }
                 }
-                startGate.wait()
+            } catch {
+                failure = error
+            }
+            do {
+                if let failure { throw failure }
                 let start = clock.now
                 let end = start + .nanoseconds(Int64(seconds * 1e9))
                 while true {
@@ -151,7 +161,7 @@ func measureReads(
         thread.start()
     }
     // Every thread warms up, then all start together (a failed warm-up still gets its signal).
-    Thread.sleep(forTimeInterval: 0.05)
+    warmed.wait()
     for _ in 0..<clients { startGate.signal() }
     group.wait()
     let all = results.withLock { $0 }
