@@ -13,36 +13,26 @@ import Testing
     static let hour: Int64 = 3_600_000
     /// Windows no longer than the retention (and lifetime), so the sweep reclaims every kind of
     /// state within a stream of a few hours.
-    static let definitionsText = """
-        settings: { retention: 1h }
-        entities:
-          card: { key: string }
-          merchant: { key: string }
-        events:
-          auth:
-            id: id
-            time: ts
-            lateness: 1h
-            fields: { id: string, card: string, merchant: string, amount: decimal, n: int, country: string, mcc: "string?" }
-          settle: { id: id, time: ts, lateness: 1h, fields: { id: string, card: string, amount: decimal } }
-        views:
-          cnt: { entity: card, from: auth, aggregate: count, window: [1s, 60s, 1h, lifetime] }
-          total: { entity: card, from: auth, aggregate: sum(amount), window: [60s, lifetime] }
-          spread: { entity: card, from: auth, aggregate: stddev(amount), window: [60s, lifetime] }
-          low: { entity: card, from: auth, aggregate: min(amount), window: [1s, 60s, 1h] }
-          high: { entity: card, from: auth, aggregate: max(amount), window: [60s, lifetime] }
-          top: { entity: card, from: auth, aggregate: max(n), window: lifetime }
-          opening: { entity: card, from: auth, aggregate: first(country), window: [60s, lifetime] }
-          latest: { entity: card, from: auth, aggregate: last(country), window: [60s, lifetime] }
-          merchants: { entity: card, from: auth, aggregate: count_distinct(merchant), window: [1s, 1h] }
-          exposure:
-            entity: card
-            aggregate: sum
-            from: { auth: +amount, settle: -amount }
-            window: lifetime
-          units: { entity: card, from: auth, aggregate: sum(n), window: [60s, lifetime] }
-          merchant_cnt: { entity: merchant, from: auth, aggregate: count, window: [60s, 1h] }
-        """
+    static let definitionsText =
+        "settings: { retention: 1h }\n" + ViewFixture.eventsText + """
+            views:
+              cnt: { entity: card, from: auth, aggregate: count, window: [1s, 60s, 1h, lifetime] }
+              total: { entity: card, from: auth, aggregate: sum(amount), window: [60s, lifetime] }
+              spread: { entity: card, from: auth, aggregate: stddev(amount), window: [60s, lifetime] }
+              low: { entity: card, from: auth, aggregate: min(amount), window: [1s, 60s, 1h] }
+              high: { entity: card, from: auth, aggregate: max(amount), window: [60s, lifetime] }
+              top: { entity: card, from: auth, aggregate: max(n), window: lifetime }
+              opening: { entity: card, from: auth, aggregate: first(country), window: [60s, lifetime] }
+              latest: { entity: card, from: auth, aggregate: last(country), window: [60s, lifetime] }
+              merchants: { entity: card, from: auth, aggregate: count_distinct(merchant), window: [1s, 1h] }
+              exposure:
+                entity: card
+                aggregate: sum
+                from: { auth: +amount, settle: -amount }
+                window: lifetime
+              units: { entity: card, from: auth, aggregate: sum(n), window: [60s, lifetime] }
+              merchant_cnt: { entity: merchant, from: auth, aggregate: count, window: [60s, 1h] }
+            """
     static let definitions: Definitions = try! DefinitionsLoader.load(text: definitionsText)
 
     static let oracleViews: [ViewFixture.OracleView] = {

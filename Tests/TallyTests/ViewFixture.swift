@@ -5,7 +5,8 @@ import Foundation
 /// Definitions with every aggregate over several windows, and a naive oracle for them that
 /// recomputes each view from a plain list of accepted events (no state, no tiles, no prefix sums).
 enum ViewFixture {
-    static let definitionsText = """
+    /// The entities and event types (the oracle's `Accepted` fields), without views.
+    static let eventsText = """
         entities:
           card: { key: string }
           merchant: { key: string }
@@ -16,28 +17,33 @@ enum ViewFixture {
             lateness: 1h
             fields: { id: string, card: string, merchant: string, amount: decimal, n: int, country: string, mcc: "string?" }
           settle: { id: id, time: ts, lateness: 1h, fields: { id: string, card: string, amount: decimal } }
-        views:
-          cnt: { entity: card, from: auth, aggregate: count, window: [1s, 60s, 1h, 30d, lifetime] }
-          total: { entity: card, from: auth, aggregate: sum(amount), window: [60s, 1h, lifetime] }
-          mean: { entity: card, from: auth, aggregate: avg(amount), window: [60s, 30d] }
-          spread: { entity: card, from: auth, aggregate: stddev(amount), window: [60s, lifetime] }
-          low: { entity: card, from: auth, aggregate: min(amount), window: [1s, 60s, 30d] }
-          high: { entity: card, from: auth, aggregate: max(amount), window: [60s, 1h, 30d, lifetime] }
-          opening: { entity: card, from: auth, aggregate: first(country), window: [60s, 30d] }
-          latest: { entity: card, from: auth, aggregate: last(country), window: [60s, 30d] }
-          latest_mcc: { entity: card, from: auth, aggregate: last(mcc), window: 1h }
-          merchants: { entity: card, from: auth, aggregate: count_distinct(merchant), window: [60s, lifetime] }
-          recent_merchants: { entity: card, from: auth, aggregate: count_distinct(merchant), window: [1s, 1h] }
-          exposure:
-            entity: card
-            aggregate: sum
-            from: { auth: +amount, settle: -amount }
-            window: lifetime
-          big: { entity: card, from: auth, where: "amount >= 50", aggregate: count, window: 60s }
-          units: { entity: card, from: auth, aggregate: sum(n), window: [60s, lifetime] }
-          unit_max: { entity: card, from: auth, aggregate: max(n), window: 1h }
-          merchant_cnt: { entity: merchant, from: auth, aggregate: count, window: [60s, 1h] }
+
         """
+
+    static let definitionsText =
+        eventsText + """
+            views:
+              cnt: { entity: card, from: auth, aggregate: count, window: [1s, 60s, 1h, 30d, lifetime] }
+              total: { entity: card, from: auth, aggregate: sum(amount), window: [60s, 1h, lifetime] }
+              mean: { entity: card, from: auth, aggregate: avg(amount), window: [60s, 30d] }
+              spread: { entity: card, from: auth, aggregate: stddev(amount), window: [60s, lifetime] }
+              low: { entity: card, from: auth, aggregate: min(amount), window: [1s, 60s, 30d] }
+              high: { entity: card, from: auth, aggregate: max(amount), window: [60s, 1h, 30d, lifetime] }
+              opening: { entity: card, from: auth, aggregate: first(country), window: [60s, 30d] }
+              latest: { entity: card, from: auth, aggregate: last(country), window: [60s, 30d] }
+              latest_mcc: { entity: card, from: auth, aggregate: last(mcc), window: 1h }
+              merchants: { entity: card, from: auth, aggregate: count_distinct(merchant), window: [60s, lifetime] }
+              recent_merchants: { entity: card, from: auth, aggregate: count_distinct(merchant), window: [1s, 1h] }
+              exposure:
+                entity: card
+                aggregate: sum
+                from: { auth: +amount, settle: -amount }
+                window: lifetime
+              big: { entity: card, from: auth, where: "amount >= 50", aggregate: count, window: 60s }
+              units: { entity: card, from: auth, aggregate: sum(n), window: [60s, lifetime] }
+              unit_max: { entity: card, from: auth, aggregate: max(n), window: 1h }
+              merchant_cnt: { entity: merchant, from: auth, aggregate: count, window: [60s, 1h] }
+            """
 
     static let definitions: Definitions = try! DefinitionsLoader.load(text: definitionsText)
 
