@@ -29,12 +29,22 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds an idle keep-alive connection stays open.") var idleTimeout = ServerLimits()
         .idleTimeoutSeconds
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
+    @Option(
+        help:
+            "durable (each commit fsync'd before its answer) or relaxed (fsync every 100 ms: survives kill -9, may lose the last 100 ms on power loss)."
+    )
+    var durability = "durable"
 
     func run() async throws {
         let loaded = try definitions.map { try DefinitionsFile.load($0) }
         let directory = dataDirectory.resolved
         var options = Tally.Options()
         options.maxEventsPerRequest = maxEvents
+        switch durability {
+        case "durable": options.durability = .durable
+        case "relaxed": options.durability = .relaxed()
+        default: throw ValidationError("--durability is durable or relaxed, not '\(durability)'")
+        }
         let store = try Tally.open(directory: directory, definitions: loaded, options: options)
         guard store.servedDefinitions != nil else {
             store.close()

@@ -53,6 +53,14 @@ import Testing
         #expect(run.stderr.contains("unknown key 'colour'"))
     }
 
+    @Test func serveRefusesAnUnknownDurabilityBeforeTouchingTheStore() throws {
+        let directory = NSTemporaryDirectory() + "tally-durability-\(UUID().uuidString)"
+        let result = try Self.tally(["serve", "--durability", "fast", "--data-dir", directory])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--durability is durable or relaxed"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory))
+    }
+
     @Test func ingestReportsASummaryAndIsIdempotent() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
