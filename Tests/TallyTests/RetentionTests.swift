@@ -11,8 +11,8 @@ import Testing
 @Suite struct RetentionTests {
     static let base: Int64 = 1_780_000_000_000
     static let hour: Int64 = 3_600_000
-    /// Windows no longer than the retention (and lifetime), so the sweep reclaims every kind of
-    /// state within a stream of a few hours.
+    /// Windows mostly no longer than the retention (and lifetime), so the sweep reclaims every
+    /// kind of state within a stream of a few hours; `day_big` is longer than the log's retention.
     static let definitionsText =
         "settings: { retention: 1h }\n" + ViewFixture.eventsText + """
             views:
@@ -32,6 +32,7 @@ import Testing
                 window: lifetime
               units: { entity: card, from: auth, aggregate: sum(n), window: [60s, lifetime] }
               merchant_cnt: { entity: merchant, from: auth, aggregate: count, window: [60s, 1h] }
+              day_big: { entity: card, from: auth, where: "amount >= 50", aggregate: count, window: 24h }
             """
     static let definitions: Definitions = try! DefinitionsLoader.load(text: definitionsText)
 
@@ -70,6 +71,10 @@ import Testing
             View(
                 name: "merchant_cnt", entity: "merchant", aggregate: .count, windows: [60 * s, 3600 * s],
                 value: ViewFixture.auth { _ in .int(1) }, ints: true),
+            // A window longer than the log's retention: its state outlives the dropped events.
+            View(
+                name: "day_big", entity: "card", aggregate: .count, windows: [86_400 * s],
+                value: { $0.type == "auth" && $0.amount >= 50 ? .some(.int(1)) : nil }, ints: true),
         ]
     }()
 
@@ -145,7 +150,7 @@ import Testing
         try checkLog(store, floor: floor, seed: seed)
         try checkRefusals(store, floor: floor, seed: seed)
         // Answerable points: the floor's own time and LSN, event times ± 1 ms and window edges.
-        let widths: [Int64] = [1000, 60_000, hour]
+        let widths: [Int64] = [1000, 60_000, hour, 24 * hour]
         var times: Set<Int64> = [max(floor.time, 0), watermark + 1]
         for event in accepted.shuffled(using: &random).prefix(6) {
             times.formUnion([event.time, event.time - 1, event.time + 1])
