@@ -54,7 +54,7 @@ public struct RetentionFloor: Sendable, Equatable {
 }
 
 extension Snapshot {
-    /// The oldest read point this snapshot answers exactly (``RetentionFloor/none`` before
+    /// The oldest read point this snapshot answers exactly (``RetentionFloor/isEmpty`` before
     /// retention dropped anything).
     public var retentionFloor: RetentionFloor {
         get throws { try storageCall { try RetentionFloor.read(transaction, meta: databases.meta) } }
