@@ -72,28 +72,25 @@ struct Catalog: AsyncParsableCommand {
     }
 
     static func entries(_ d: Definitions, versions: CatalogVersions? = nil) -> [Entry] {
-        func entry(_ kind: String, _ name: String, _ detail: String, _ info: CatalogInfo) -> Entry {
-            let byKind: [String: UInt32]? =
-                switch kind {
-                case "entity": versions?.entities
-                case "event": versions?.events
-                case "view": versions?.views
-                case "list": versions?.lists
-                case "flag": versions?.flags
-                default: versions?.rules
-                }
-            return Entry(
+        func entry(
+            _ kind: String, _ name: String, _ detail: String, _ info: CatalogInfo,
+            _ versioned: KeyPath<CatalogVersions, [String: UInt32]>
+        ) -> Entry {
+            Entry(
                 kind: kind, name: name, detail: detail, description: info.description, owner: info.owner,
-                tags: info.tags, version: byKind?[name])
+                tags: info.tags, version: versions?[keyPath: versioned][name])
         }
         var all: [Entry] = []
-        all += d.entities.map { entry("entity", $0.name, "key \($0.keyType.rawValue)", $0.catalog) }
-        all += d.events.map { entry("event", $0.name, "\($0.fields.count) fields, id \($0.idField)", $0.catalog) }
+        all += d.entities.map { entry("entity", $0.name, "key \($0.keyType.rawValue)", $0.catalog, \.entities) }
+        all += d.events.map {
+            entry("event", $0.name, "\($0.fields.count) fields, id \($0.idField)", $0.catalog, \.events)
+        }
         all += d.views.map { view in
             let aggregate = view.argument.map { "\(view.aggregate.rawValue)(\($0))" } ?? view.aggregate.rawValue
             let sources = view.sources.map(\.eventType).joined(separator: ",")
             let windows = view.windows.map(\.description).joined(separator: ",")
-            return entry("view", view.name, "\(view.entity) \(aggregate) \(windows) from \(sources)", view.catalog)
+            return entry(
+                "view", view.name, "\(view.entity) \(aggregate) \(windows) from \(sources)", view.catalog, \.views)
         }
         all += d.lists.map { list in
             let of: String
@@ -101,10 +98,10 @@ struct Catalog: AsyncParsableCommand {
             case .entity(let name): of = name
             case .scalar(let type): of = type.rawValue
             }
-            return entry("list", list.name, "of \(of)", list.catalog)
+            return entry("list", list.name, "of \(of)", list.catalog, \.lists)
         }
-        all += d.flags.map { entry("flag", $0.name, "\($0.entity) when \($0.setWhen)", $0.catalog) }
-        all += d.rules.map { entry("rule", $0.name, "\($0.outcome) when \($0.when)", $0.catalog) }
+        all += d.flags.map { entry("flag", $0.name, "\($0.entity) when \($0.setWhen)", $0.catalog, \.flags) }
+        all += d.rules.map { entry("rule", $0.name, "\($0.outcome) when \($0.when)", $0.catalog, \.rules) }
         return all
     }
 }
