@@ -123,7 +123,7 @@ struct IngestTransaction {
     func apply(_ events: [Result<DecodedEvent, EventRejection>]) throws -> IngestResult {
         let meta = databases.meta
         let head = try MetaKey.headLSN.withUnsafeBytes { try txn.get(meta, $0).flatMap(BigEndian.uint64) } ?? 0
-        let storedWatermark = try MetaKey.watermark.withUnsafeBytes { try txn.get(meta, $0).flatMap(BigEndian.int64) }
+        let storedWatermark = try txn.int64(meta, MetaKey.watermark)
         var watermark = storedWatermark
         var lsn = head
         var outcomes: [EventOutcome] = []

@@ -20,22 +20,16 @@ enum LogRetention {
         in txn: WriteTransaction, _ databases: Tally.Databases
     ) throws -> Progress {
         let floor = try RetentionFloor.read(txn, meta: databases.meta)
-        guard let newest = definitions.newest,
-            let watermark = try txn.value(databases.meta, MetaKey.watermark).flatMap({ bytes in
-                bytes.withUnsafeBytes { BigEndian.int64($0) }
-            })
-        else { return Progress(floor: floor) }
-        let horizon = watermark - newest.definitions.settings.retention
+        guard let horizon = try horizon(definitions, txn, meta: databases.meta) else { return Progress(floor: floor) }
         // Copy the batch out of the log before deleting (LMDB.md rule 6).
         var batch: [(lsn: UInt64, record: [UInt8])] = []
         var running = floor.watermark
         try txn.withCursor(databases.log) { cursor in
             var entry = try BigEndian.bytes(floor.lsn.rawValue + 1).withUnsafeBytes { try cursor.seek(atLeast: $0) }
-            while let current = entry, batch.count < limit, let lsn = BigEndian.uint64(current.key) {
-                let time = LogRecord.decodeEvent(current.value)?.time ?? running
-                // A record before any event (a definitions change) has no age: it stays.
-                guard max(running, time) != .min, max(running, time) < horizon else { break }
-                running = max(running, time)
+            while let current = entry, batch.count < limit, let lsn = BigEndian.uint64(current.key),
+                let after = watermark(afterDropping: current.value, behind: running, horizon: horizon)
+            {
+                running = after
                 batch.append((lsn, Array(current.value)))
                 entry = try cursor.next()
             }
@@ -50,6 +44,42 @@ enum LogRetention {
         let moved = RetentionFloor(lsn: LSN(last.lsn), time: time, watermark: running)
         try txn.put(databases.meta, MetaKey.retentionFloor, moved.encoded)
         return Progress(dropped: batch.count, floor: moved)
+    }
+
+    /// Whether the oldest retained record may go: whether ``step`` would drop anything.
+    static func isDue(
+        _ definitions: DefinitionsState.Current, floor: RetentionFloor, _ txn: some TransactionReading,
+        _ databases: Tally.Databases
+    ) throws -> Bool {
+        guard let horizon = try horizon(definitions, txn, meta: databases.meta) else { return false }
+        return try txn.withCursor(databases.log) { cursor in
+            try BigEndian.bytes(floor.lsn.rawValue + 1).withUnsafeBytes { key in
+                guard let oldest = try cursor.seek(atLeast: key) else { return false }
+                return watermark(afterDropping: oldest.value, behind: floor.watermark, horizon: horizon) != nil
+            }
+        }
+    }
+
+    /// `watermark − retention`: a record goes while the watermark as of it is older than this.
+    /// Nil before the first event or without definitions.
+    private static func horizon(
+        _ definitions: DefinitionsState.Current, _ txn: some TransactionReading, meta: Database
+    ) throws -> Int64? {
+        guard let newest = definitions.newest, let watermark = try txn.int64(meta, MetaKey.watermark) else {
+            return nil
+        }
+        return watermark - newest.definitions.settings.retention
+    }
+
+    /// The watermark as of `record` when everything before it went at watermark `running`, if
+    /// `record` may go too; nil if it stays.
+    private static func watermark(
+        afterDropping record: UnsafeRawBufferPointer, behind running: Int64, horizon: Int64
+    ) -> Int64? {
+        let after = max(running, LogRecord.decodeEvent(record)?.time ?? running)
+        // A record before any event (a definitions change) has no age: it stays.
+        guard after != .min, after < horizon else { return nil }
+        return after
     }
 
     /// Deletes the id-index entry (or the full-id entry, for a hash collision) that points at

@@ -55,8 +55,9 @@ public struct RetentionFloor: Sendable, Equatable {
 
 extension Snapshot {
     /// The oldest read point this snapshot answers exactly (``RetentionFloor/isEmpty`` before
-    /// retention dropped anything).
+    /// retention dropped anything). Read once, when the snapshot begins; it stays throwing for
+    /// source compatibility.
     public var retentionFloor: RetentionFloor {
-        get throws { try storageCall { try RetentionFloor.read(transaction, meta: databases.meta) } }
+        get throws { floor }
     }
 }

@@ -10,6 +10,8 @@ public struct Snapshot {
     private let head: LSN
     /// The definitions reads at this snapshot's LSN use.
     let stored: StoredDefinitions?
+    /// The oldest read point answered, read once when the snapshot begins (every vector checks it).
+    let floor: RetentionFloor
     /// The wall clock (epoch ms): the default `at` of a read.
     let wallClock: @Sendable () -> Int64
 
@@ -26,6 +28,7 @@ public struct Snapshot {
         }
         self.head = LSN(head ?? 0)
         stored = definitions.served(at: head ?? 0)
+        floor = try RetentionFloor.read(transaction, meta: databases.meta)
     }
 
     /// The definitions reads at `lsn` use.
@@ -36,13 +39,7 @@ public struct Snapshot {
 
     /// The watermark: the newest event time (epoch ms) the store has accepted; nil before the first.
     public var watermark: Int64? {
-        get throws {
-            try storageCall {
-                try MetaKey.watermark.withUnsafeBytes { key in
-                    try transaction.get(databases.meta, key).flatMap(BigEndian.int64)
-                }
-            }
-        }
+        get throws { try storageCall { try transaction.int64(databases.meta, MetaKey.watermark) } }
     }
 
     /// The highest LSN visible in this snapshot (``LSN/zero`` for an empty store). It stays

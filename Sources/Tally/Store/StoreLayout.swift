@@ -89,3 +89,10 @@ enum BigEndian {
         return UInt32(bigEndian: raw.loadUnaligned(as: UInt32.self))
     }
 }
+
+extension TransactionReading {
+    /// An Int64 big-endian value of `meta` (the watermark, sweep marks), nil if absent.
+    func int64(_ meta: Database, _ key: [UInt8]) throws -> Int64? {
+        try key.withUnsafeBytes { try get(meta, $0).flatMap(BigEndian.int64) }
+    }
+}

@@ -42,17 +42,11 @@ extension Tally {
             let log = try LogRetention.step(current, limit: limit, idHash: idHash, in: txn, databases)
             var progress = RetentionProgress(droppedRecords: log.dropped, floor: log.floor)
             let floor = log.floor
-            guard floor.time != .min else { return progress }
-            let position = try txn.value(databases.meta, MetaKey.sweepPosition)
-            let swept =
-                try txn.value(databases.meta, MetaKey.sweptThrough).flatMap { bytes in
-                    bytes.withUnsafeBytes { BigEndian.int64($0) }
-                } ?? .min
-            let due = floor.time > swept && (swept == .min || floor.time - swept >= sweepEvery)
-            guard position != nil || due else { return progress }
+            let schedule = try ViewStateSweep.Schedule.read(txn, meta: databases.meta)
+            guard schedule.isDue(floor: floor, every: sweepEvery) else { return progress }
             let sweep = try ViewStateSweep.step(
-                from: position.flatMap { $0.isEmpty ? nil : $0 }, limit: 4 * limit,
-                reclaims: ViewStateSweep.reclaims(current, floor: floor), in: txn, views: databases.views)
+                from: schedule.position, limit: 4 * limit, reclaims: ViewStateSweep.reclaims(current, floor: floor),
+                in: txn, views: databases.views)
             if let next = sweep.next {
                 try txn.put(databases.meta, MetaKey.sweepPosition, next)
             } else {
@@ -96,30 +90,13 @@ extension Tally {
     /// retained record is past the retention period, or a view-state sweep is running or due.
     func retentionDue() throws -> Bool {
         let state = definitionsState.current
-        guard state.pending == nil, let newest = state.newest else { return false }
+        guard state.pending == nil else { return false }
         let sweepEvery = options.sweepEvery
         return try read { snapshot in
-            let txn = snapshot.transaction
-            let meta = databases.meta
-            guard let watermark = try snapshot.watermark else { return false }
-            let floor = try RetentionFloor.read(txn, meta: meta)
-            let oldest = try txn.withCursor(databases.log) { cursor in
-                try BigEndian.bytes(floor.lsn.rawValue + 1).withUnsafeBytes { key in
-                    try cursor.seek(atLeast: key).map { LogRecord.decodeEvent($0.value)?.time ?? floor.watermark }
-                }
-            }
-            if let oldest, max(floor.watermark, oldest) != .min,
-                max(floor.watermark, oldest) < watermark - newest.definitions.settings.retention
-            {
-                return true
-            }
-            guard floor.time != .min else { return false }
-            if try txn.value(meta, MetaKey.sweepPosition) != nil { return true }
-            let swept =
-                try txn.value(meta, MetaKey.sweptThrough).flatMap { bytes in
-                    bytes.withUnsafeBytes { BigEndian.int64($0) }
-                } ?? .min
-            return floor.time > swept && (swept == .min || floor.time - swept >= sweepEvery)
+            let floor = try snapshot.retentionFloor
+            if try LogRetention.isDue(state, floor: floor, snapshot.transaction, databases) { return true }
+            return try ViewStateSweep.Schedule.read(snapshot.transaction, meta: databases.meta)
+                .isDue(floor: floor, every: sweepEvery)
         }
     }
 }

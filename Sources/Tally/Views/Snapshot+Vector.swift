@@ -19,7 +19,7 @@ extension Snapshot {
             throw TallyError(.invalidArgument, "at = \(time) is not a time between 1970 and 9999 (epoch ms)")
         }
         let point = lsn ?? current
-        if let refusal = try tallyCall({ try retentionFloor }).refusal(lsn: point, at: time) { throw refusal }
+        if let refusal = floor.refusal(lsn: point, at: time) { throw refusal }
         return SnapshotToken(lsn: point, at: time, definitionsVersion: stored(at: point)?.version ?? 0)
     }
 
@@ -51,7 +51,6 @@ extension Snapshot {
         guard token.lsn <= current else {
             throw TallyError(.invalidArgument, "lsn \(token.lsn) is ahead of the store, which is at lsn \(current)")
         }
-        let floor = try tallyCall { try retentionFloor }
         if let refusal = floor.refusal(lsn: token.lsn, at: token.at) { throw refusal }
         let encoded = try Self.entityKey(key, type: keyType, entity: entity)
         return try tallyCall {

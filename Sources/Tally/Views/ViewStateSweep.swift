@@ -36,6 +36,27 @@ enum ViewStateSweep {
         var reclaimed = 0
     }
 
+    /// Where the sweep stands, in `meta`: a pass in progress (the next key), and the floor time
+    /// the last complete pass reclaimed up to.
+    struct Schedule {
+        let position: [UInt8]?
+        let sweptThrough: Int64
+
+        static func read(_ txn: some TransactionReading, meta: Database) throws -> Schedule {
+            Schedule(
+                position: try txn.value(meta, MetaKey.sweepPosition),
+                sweptThrough: try txn.int64(meta, MetaKey.sweptThrough) ?? .min)
+        }
+
+        /// Whether to visit keys now: a pass is running, or the floor moved `every` ms of event
+        /// time since the last complete one.
+        func isDue(floor: RetentionFloor, every: Int64) -> Bool {
+            guard floor.time != .min else { return false }
+            if position != nil { return true }
+            return floor.time > sweptThrough && (sweptThrough == .min || floor.time - sweptThrough >= every)
+        }
+    }
+
     /// What each state code may lose at `floor`, over every definitions version (a removed view
     /// still answers old tokens).
     static func reclaims(_ definitions: DefinitionsState.Current, floor: RetentionFloor) -> [UInt16: Reclaim] {
