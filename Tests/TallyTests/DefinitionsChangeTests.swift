@@ -231,7 +231,20 @@ import Testing
             child.standardOutput = output
             try child.run()
             _ = output.fileHandleForReading.availableData  // "ready"
-            try await Task.sleep(for: .milliseconds(Int.random(in: 30...400, using: &generator)))
+            // Kill soon after the change has begun (it is durable in the store), however slow
+            // the child was to start: the backfill then has hundreds of transactions to go.
+            var readOnly = Tally.Options()
+            readOnly.access = .readOnly
+            for _ in 0..<6_000 {
+                let begun = (try? Tally.open(directory: directory.path, options: readOnly))
+                    .map { reader in
+                        defer { reader.close() }
+                        return reader.definitionsChangeInProgress != nil || reader.servedDefinitionsVersion == 2
+                    }
+                if begun == true { break }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...50, using: &generator)))
             kill(child.processIdentifier, SIGKILL)
             child.waitUntilExit()
             do {
