@@ -10,9 +10,10 @@ import Foundation
 // definitions: each producer ingests single `auth` events (id "RUN-PRODUCER-SEQ", card c<SEQ % 3>,
 // amount SEQ % 97, time from the wall clock) and records "ID LSN" after each durable ack.
 //
-// `CrashProbe apply DIR DEFS CHUNK`: prints "ready", then opens the store with the definitions in
-// DEFS, backfilling their new views CHUNK events per durable transaction inside `open`, then
-// prints "served". The backfill crash test SIGKILLs it in the middle.
+// `CrashProbe apply DIR DEFS CHUNK [PAUSE]`: prints "ready", then opens the store with the
+// definitions in DEFS, backfilling their new views CHUNK events per durable transaction inside
+// `open`, then prints "served". With PAUSE, after the PAUSE-th backfill transaction has committed
+// it prints "paused" and sleeps: the backfill crash test SIGKILLs it there, mid-backfill.
 //
 // `CrashProbe read DIR STOPFILE`: opens the store read-only with a tiny map beside a writing
 // process and reads until STOPFILE exists (at most 120 s), checking that the record at the
@@ -117,10 +118,17 @@ func readMode(directory: String, stopFile: String) throws {
     store.close()
 }
 
-func applyMode(directory: String, definitionsPath: String, chunk: Int) throws {
+func applyMode(directory: String, definitionsPath: String, chunk: Int, pause: Int?) throws {
     let definitions = try DefinitionsLoader.load(path: definitionsPath)
     var options = Tally.Options()
     options.backfillChunk = chunk
+    if let pause {
+        options.backfillStepCommitted = { step in
+            guard step == pause else { return }
+            FileHandle.standardOutput.write(Data("paused\n".utf8))
+            while true { sleep(60) }
+        }
+    }
     options.retentionInterval = nil
     FileHandle.standardOutput.write(Data("ready\n".utf8))
     let store = try Tally.open(directory: directory, definitions: definitions, options: options)
@@ -141,13 +149,15 @@ do {
             producers: producers)
     case "read" where arguments.count == 3:
         try readMode(directory: arguments[1], stopFile: arguments[2])
-    case "apply" where arguments.count == 4:
+    case "apply" where arguments.count == 4 || arguments.count == 5:
         guard let chunk = Int(arguments[3]) else { fail("CHUNK must be a number") }
-        try applyMode(directory: arguments[1], definitionsPath: arguments[2], chunk: chunk)
+        let pause = arguments.count == 5 ? Int(arguments[4]) : nil
+        if arguments.count == 5, pause == nil { fail("PAUSE must be a number") }
+        try applyMode(directory: arguments[1], definitionsPath: arguments[2], chunk: chunk, pause: pause)
     default:
         fail(
             "usage: CrashProbe write DIR ACKFILE RUN PRODUCERS | CrashProbe ingest DIR DEFS ACKFILE RUN PRODUCERS | "
-                + "CrashProbe read DIR STOPFILE | CrashProbe apply DIR DEFS CHUNK")
+                + "CrashProbe read DIR STOPFILE | CrashProbe apply DIR DEFS CHUNK [PAUSE]")
     }
 } catch {
     fail("\(error)")

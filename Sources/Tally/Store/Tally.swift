@@ -74,7 +74,8 @@ public final class Tally: Sendable {
             do {
                 try checkFormat(environment, directory: directory, writable: options.access == .readWrite)
                 definitionsState = try loadDefinitions(
-                    environment, definitions, chunk: options.backfillChunk, writable: options.access == .readWrite)
+                    environment, definitions, chunk: options.backfillChunk, writable: options.access == .readWrite,
+                    onStep: options.backfillStepCommitted)
             } catch {
                 environment.close()
                 throw error
@@ -96,7 +97,8 @@ public final class Tally: Sendable {
     /// and applies `definitions`, each step in its own transaction begun and committed on this
     /// thread, before the writer thread starts (so no read sees a view half built).
     private static func loadDefinitions(
-        _ environment: Environment, _ definitions: Definitions?, chunk: Int, writable: Bool
+        _ environment: Environment, _ definitions: Definitions?, chunk: Int, writable: Bool,
+        onStep: (@Sendable (Int) -> Void)?
     ) throws -> DefinitionsState.Current {
         let databases = Databases(environment)
         var current = try environment.read { txn in try DefinitionsChange.load(txn, meta: databases.meta) }
@@ -116,11 +118,14 @@ public final class Tally: Sendable {
                 throw error
             }
         }
+        var steps = 0
         func finishPendingChange() throws {
             while current.pending != nil {
                 try inTransaction { txn in
                     current = try DefinitionsChange.step(current, chunk: chunk, in: txn, databases).current
                 }
+                steps += 1
+                onStep?(steps)
             }
         }
         try inTransaction { txn in try DefinitionsChange.recordLegacyVersion(current, in: txn, meta: databases.meta) }

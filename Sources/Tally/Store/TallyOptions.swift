@@ -50,6 +50,9 @@ extension Tally {
         @_spi(Testing) public var gatherWindow: Duration = .microseconds(200)
         /// Logged events one backfill transaction replays (see ``Tally/apply(_:waitUntilServed:)``).
         @_spi(Testing) public var backfillChunk: Int = 2_048
+        /// Called after each backfill transaction an open commits, with how many it has committed;
+        /// the crash tests use it to stop a child at a known point of a backfill.
+        @_spi(Testing) public var backfillStepCommitted: (@Sendable (Int) -> Void)? = nil
         /// Count LMDB entries touched per database (see ``Tally/entryAccesses(in:)``).
         @_spi(Testing) public var countEntryAccesses = false
 
