@@ -45,7 +45,7 @@ public struct Authenticator: Sendable {
                 headers: [.wwwAuthenticate: #"Bearer realm="tally""#])
         }
         let prefix = "bearer "
-        guard header.utf8.count > prefix.utf8.count, header.lowercased().hasPrefix(prefix) else {
+        guard header.utf8.count > prefix.utf8.count, header.prefix(prefix.count).lowercased() == prefix else {
             throw APIError(
                 .unauthorized, "unauthorized", "the Authorization header must be 'Bearer <token>'",
                 headers: [.wwwAuthenticate: #"Bearer realm="tally", error="invalid_request""#])

@@ -1,3 +1,5 @@
+import BenchTransport
+
 /// A RESP2 reply.
 enum RESPValue: Sendable {
     case simple(String)

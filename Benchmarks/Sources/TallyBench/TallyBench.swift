@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchTransport
 import Foundation
 import Tally
 

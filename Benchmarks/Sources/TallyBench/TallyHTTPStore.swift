@@ -1,3 +1,5 @@
+import BenchTransport
+
 /// `tally serve` (a child process, release build) driven over loopback by ``HTTPClient``:
 /// `POST /v1/events` (NDJSON) per batch, `GET /v1/entities/card/{key}?at=` per vector.
 final class TallyHTTPStore: FeatureStore, @unchecked Sendable {

@@ -2,11 +2,11 @@ import Foundation
 
 /// A minimal blocking HTTP/1.1 client on one keep-alive ``Connection`` (Content-Length bodies,
 /// chunked answers understood): what drives `tally serve`, over the same transport as Redis.
-final class HTTPClient {
-    struct Response {
-        let status: Int
-        let body: [UInt8]
-        var text: String { String(decoding: body, as: UTF8.self) }
+public final class HTTPClient {
+    public struct Response {
+        public let status: Int
+        public let body: [UInt8]
+        public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
     private var connection: Connection
@@ -14,14 +14,14 @@ final class HTTPClient {
     private let host: String
     private let authorization: String?
 
-    init(port: Int, token: String?) throws {
+    public init(port: Int, token: String?) throws {
         connection = try Connection(port: port)
         self.port = port
         host = "127.0.0.1:\(port)"
         authorization = token.map { "Bearer \($0)" }
     }
 
-    func request(_ method: String, _ target: String, body: [UInt8]? = nil, contentType: String? = nil) throws
+    public func request(_ method: String, _ target: String, body: [UInt8]? = nil, contentType: String? = nil) throws
         -> Response
     {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host)\r\n"
@@ -86,7 +86,7 @@ final class HTTPClient {
 extension Array where Element == UInt8 {
     /// The text of the JSON number after `"key":` (first occurrence), for reading a few fields of
     /// a flat answer without a JSON parser on the timed path.
-    func jsonNumber(after key: String) -> Substring? {
+    public func jsonNumber(after key: String) -> Substring? {
         let needle = Array("\"\(key)\":".utf8)
         guard needle.count <= count else { return nil }
         var i = 0

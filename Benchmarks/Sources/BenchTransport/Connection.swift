@@ -4,21 +4,21 @@ import Foundation
     import Glibc
 #endif
 
-struct ConnectionError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct ConnectionError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A blocking TCP connection to a loopback port with a read buffer: the one transport under both
 /// the Redis (RESP2) and the Tally (HTTP/1.1) clients, so both networked systems are driven the
 /// same way.
-final class Connection {
+public final class Connection {
     private let fd: Int32
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
     private var start = 0
     private var end = 0
 
-    init(port: Int, host: String = "127.0.0.1") throws {
+    public init(port: Int, host: String = "127.0.0.1") throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ConnectionError("socket: errno \(errno)") }
         var address = sockaddr_in()
@@ -41,7 +41,7 @@ final class Connection {
 
     deinit { Glibc.close(fd) }
 
-    func write(_ bytes: [UInt8]) throws {
+    public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -78,7 +78,7 @@ final class Connection {
 
     /// The bytes up to (not including) the next CRLF, copied (a slice would keep the buffer
     /// shared and make the next fill copy all of it).
-    func readLine() throws -> [UInt8] {
+    public func readLine() throws -> [UInt8] {
         var scanned = 0  // bytes after `start` already searched
         while true {
             var i = start + scanned
@@ -96,7 +96,7 @@ final class Connection {
     }
 
     /// Calls `body` with the next `count` bytes, in place (no copy), then consumes them.
-    func withBytes<T>(count: Int, _ body: (ArraySlice<UInt8>) throws -> T) throws -> T {
+    public func withBytes<T>(count: Int, _ body: (ArraySlice<UInt8>) throws -> T) throws -> T {
         while end - start < count { try fill() }
         let result = try body(buffer[start..<(start + count)])
         start += count
@@ -104,7 +104,7 @@ final class Connection {
     }
 
     /// Exactly `count` bytes.
-    func read(count: Int) throws -> [UInt8] {
+    public func read(count: Int) throws -> [UInt8] {
         while end - start < count { try fill() }
         let bytes = Array(buffer[start..<(start + count)])
         start += count
@@ -113,7 +113,7 @@ final class Connection {
 }
 
 /// A free loopback TCP port (bound, read back, released) for a server the tool starts.
-func freeLoopbackPort() throws -> Int {
+public func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { Glibc.close(fd) }
     var address = sockaddr_in()
