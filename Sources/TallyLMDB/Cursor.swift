@@ -24,6 +24,9 @@ package struct Cursor {
             value: UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
     }
 
+    /// Closes a cursor from ``TransactionReading/openCursor(_:)``; no copy of it may be used after.
+    package func close() { mdb_cursor_close(handle) }
+
     package mutating func first() throws(LMDBError) -> Entry? { try move(MDB_FIRST) }
     package mutating func last() throws(LMDBError) -> Entry? { try move(MDB_LAST) }
     package mutating func next() throws(LMDBError) -> Entry? { try move(MDB_NEXT) }

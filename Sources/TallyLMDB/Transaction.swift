@@ -34,6 +34,14 @@ extension TransactionReading {
         return try body(&cursor)
     }
 
+    /// Opens a cursor that the caller closes (``Cursor/close()``) before the transaction ends: one
+    /// open for a read that seeks many times, where ``withCursor(_:_:)`` would open one per seek.
+    package func openCursor(_ database: Database) throws(LMDBError) -> Cursor {
+        var raw: OpaquePointer?
+        try lmdbCheck(mdb_cursor_open(handle, database.dbi, &raw), "mdb_cursor_open(\(database))")
+        return Cursor(handle: raw!, database: database, counters: counters)
+    }
+
     /// Number of entries in `database` as of this transaction.
     package func entryCount(_ database: Database) throws(LMDBError) -> Int {
         var stat = MDB_stat()

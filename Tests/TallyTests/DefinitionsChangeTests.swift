@@ -1,4 +1,5 @@
 import Foundation
+import TallyLMDB
 import Testing
 
 @_spi(Testing) @testable import Tally
@@ -256,6 +257,65 @@ import Testing
             for at in [stream.lastTime + 1, stream.lastTime - 30_000] {
                 try Self.expectOracle(store, stream, at: at, served: ViewFixture.definitions)
             }
+        }
+    }
+
+    /// A store written before finite-window count_distinct states had count tiles holds them
+    /// under their old fingerprint: read-only it answers `not_ready` for those views, and the next
+    /// writable open, even without definitions, rebuilds them from the log, every view then equal
+    /// to the oracle (docs/VIEWS.md).
+    @Test func aStateWhoseLayoutChangedIsRebuiltOnTheNextWritableOpen() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var stream = Stream()
+        do {
+            let store = try Self.open(directory, ViewFixture.definitions)
+            defer { store.close() }
+            try await stream.ingest(store, count: 600)
+            // What an older store holds: the distinct states' codes under fingerprints without
+            // count tiles.
+            let meta = store.databases.meta
+            let renamed = try await store.write { txn -> Int in
+                // A lifetime and a finite distinct count of the same member were one state then.
+                func strip(_ codes: [String: UInt16]) -> [String: UInt16] {
+                    Dictionary(
+                        codes.map { print, code in
+                            (
+                                print.replacingOccurrences(of: #"\|counts=\d+"#, with: "", options: .regularExpression),
+                                code
+                            )
+                        }, uniquingKeysWith: { kept, _ in kept })
+                }
+                let codes = try JSONDecoder().decode(
+                    [String: UInt16].self, from: Data(try txn.value(meta, MetaKey.viewCodes) ?? []))
+                try txn.put(meta, MetaKey.viewCodes, Array(try JSONEncoder().encode(strip(codes))))
+                for record in try DefinitionsHistory.records(txn, meta: meta) {
+                    let old = DefinitionsRecord(
+                        version: record.version, definitions: record.definitions, viewCodes: strip(record.viewCodes),
+                        servedFrom: record.servedFrom)
+                    try DefinitionsHistory.write(old, in: txn, meta: meta)
+                }
+                return codes.keys.filter { $0.contains("|counts=") }.count
+            }
+            #expect(renamed == 1, "the fixture has one finite-window distinct state (recent_merchants)")
+        }
+        do {
+            var options = Tally.Options()
+            options.access = .readOnly
+            let reader = try Tally.open(directory: directory.path, options: options)
+            defer { reader.close() }
+            do {
+                _ = try reader.read { try $0.vector(entity: "card", key: "c1", at: try $0.token(at: stream.lastTime)) }
+                Issue.record("a read-only store without the new states answered")
+            } catch {
+                #expect((error as? TallyError)?.code == .notReady, "\(error)")
+            }
+        }
+        let store = try Self.open(directory, nil)
+        defer { store.close() }
+        #expect(store.definitionsChangeInProgress == nil)
+        for at in [stream.lastTime + 1, stream.lastTime - 30_000] {
+            try Self.expectOracle(store, stream, at: at, served: ViewFixture.definitions)
         }
     }
 

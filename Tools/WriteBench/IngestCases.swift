@@ -13,6 +13,8 @@ struct IngestCases {
     let durability: Durability
     /// Reuse a store an earlier run filled: skip the fill, run only the live cases.
     var reuse = false
+    /// With `reuse`: only the vector reads.
+    var readsOnly = false
 
     /// Runs the three ingest cases on one store; returns their rows and the store's figures.
     func run() async throws -> ([Result], IngestFigures) {
@@ -22,11 +24,13 @@ struct IngestCases {
         if let gather = ProcessInfo.processInfo.environment["TALLY_GATHER_MICROS"].flatMap(Int.init) {
             options.gatherWindow = .microseconds(gather)
         }
+        // TALLY_COUNT_ENTRIES=1 counts LMDB entries per vector read (and slows every read a little).
+        options.countEntryAccesses = ProcessInfo.processInfo.environment["TALLY_COUNT_ENTRIES"] == "1"
         let store = try Tally.open(directory: directory, definitions: definitions, options: options)
         defer { store.close() }
         if reuse {
             let reads = try VectorReadCases(store: store, cards: cards, seconds: seconds).run()
-            let live = try liveCases(store)
+            let live = readsOnly ? { [] } : try liveCases(store)
             let figures = IngestFigures(
                 events: 0, cards: cards, ndjsonBytesPerEvent: 0, writeBytesPerEvent: 0,
                 storeBytes: DirectorySize.bytes(directory),

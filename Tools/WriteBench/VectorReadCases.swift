@@ -27,6 +27,13 @@ struct VectorReadCases {
             try snapshot.vector(entity: "card", key: "card_0", at: try snapshot.token(at: watermark)).views.count
         }
         print("  vectors at the watermark \(watermark): a card vector has \(served) served views")
+        if store.entryAccesses(in: "views") != nil {
+            for key in ["card_0", "card_1", "card_\(cards / 2)"] {
+                store.resetEntryAccesses()
+                _ = try store.read { try $0.vector(entity: "card", key: key, at: try $0.token(at: watermark)) }
+                print("  \(key): \(store.entryAccesses(in: "views") ?? 0) view-state entries per vector read")
+            }
+        }
         return [hot, uniform, three]
 
         func measure(_ name: String, _ body: (Snapshot, SnapshotToken) throws -> Void) throws -> Result {

@@ -48,6 +48,9 @@ struct WriteBench: AsyncParsableCommand {
     )
     var reuseStore: String?
 
+    @Flag(help: "With --reuse-store: only the vector reads, no live ingest (the store is left unchanged).")
+    var readsOnly = false
+
     @Flag(help: "Keep the ingest case's store (its path is printed) for later --reuse-store runs.")
     var keepStore = false
 
@@ -98,7 +101,7 @@ struct WriteBench: AsyncParsableCommand {
                 let (rows, figures) = try await IngestCases(
                     directory: reuseStore ?? directory, events: events, cards: cards, seconds: duration,
                     durability: mode,
-                    reuse: reuseStore != nil
+                    reuse: reuseStore != nil, readsOnly: readsOnly
                 ).run()
                 for row in rows.dropLast() { print(row.row) }
                 print(rows.last!.row)

@@ -53,6 +53,11 @@ enum MetaKey {
 
 /// Fixed-width big-endian encoding, so that LMDB's memcmp key order is numeric order.
 enum BigEndian {
+    /// Appends `value`'s big-endian bytes to `bytes` (no intermediate array).
+    static func append<Integer: FixedWidthInteger>(_ value: Integer, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
     static func bytes(_ value: UInt64) -> [UInt8] {
         withUnsafeBytes(of: value.bigEndian) { Array($0) }
     }

@@ -130,8 +130,11 @@ public final class Tally: Sendable {
         }
         try inTransaction { txn in try DefinitionsChange.recordLegacyVersion(current, in: txn, meta: databases.meta) }
         try finishPendingChange()
-        if let definitions {
-            try inTransaction { txn in current = try DefinitionsChange.begin(definitions, current, in: txn, databases) }
+        // Without new definitions, states the served ones lack (a store written before a state's
+        // layout changed, docs/VIEWS.md) are built by re-applying the stored definitions.
+        let unbuilt = current.newest.map { !$0.views.unbuilt.isEmpty } ?? false
+        if let apply = definitions ?? (unbuilt ? current.newest?.definitions : nil) {
+            try inTransaction { txn in current = try DefinitionsChange.begin(apply, current, in: txn, databases) }
             try finishPendingChange()
         }
         return current

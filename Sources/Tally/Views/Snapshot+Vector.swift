@@ -59,8 +59,11 @@ extension Snapshot {
                 .flatMap(BigEndian.uint64) ?? 0
             // State holds the entity's changes up to `newest`; a token before that recomputes.
             let lsnLimit = newest > token.lsn.rawValue ? token.lsn.rawValue : nil
+            let cursor = try transaction.openCursor(databases.views)
+            defer { cursor.close() }
             let reader = ViewReader(
-                txn: transaction, database: databases.views, floorTime: floor.isEmpty ? nil : floor.time)
+                txn: transaction, database: databases.views, cursor: cursor,
+                floorTime: floor.isEmpty ? nil : floor.time)
             var views: [(name: String, value: FeatureValue)] = []
             for view in stored.views.views where view.definition.entity == entity {
                 let values = try reader.values(

@@ -130,7 +130,8 @@ struct ViewState: Sendable {
     /// Sources by event type code.
     let sources: [UInt16: Source]
     let numbersAreInts: Bool
-    /// Tile widths in ms, finest first (extremes only): 1 s × 16^k up to the widest window.
+    /// Tile widths in ms, finest first: 1 s × 16^k up to the widest window. min/max tiles hold
+    /// the extremes; count_distinct tiles (finite windows only) count members by latest occurrence.
     let tileWidths: [Int64]
 
     /// Tile widths of extremes: 1 s × 16^k, k = 0…7 (the top tile ≈ 8.5 years).
@@ -145,6 +146,7 @@ struct ViewState: Sendable {
         }.sorted().joined(separator: ";")
         var parts = [view.entity, keyType, kind.rawValue, view.filter ?? "", sources]
         if kind == .extremes { parts.append("tiles=\(tileWidths(for: view.windows).count)") }
+        if kind == .members, let widths = countTileWidths(for: view.windows) { parts.append("counts=\(widths.count)") }
         return parts.joined(separator: "|")
     }
 
@@ -168,7 +170,18 @@ struct ViewState: Sendable {
         }
         self.sources = sources
         numbersAreInts = allInts && kind != .count
-        tileWidths = kind == .extremes ? Self.tileWidths(for: view.windows) : []
+        switch kind {
+        case .extremes: tileWidths = Self.tileWidths(for: view.windows)
+        case .members: tileWidths = Self.countTileWidths(for: view.windows) ?? []
+        default: tileWidths = []
+        }
+    }
+
+    /// Count tiles of a count_distinct state: nil when a window is lifetime. Such a state keeps
+    /// the fingerprint (and state) it had before count tiles existed, because rebuilding it from
+    /// the log would lose members whose events retention dropped; its reads count index entries.
+    static func countTileWidths(for windows: [Window]) -> [Int64]? {
+        windows.contains { $0.milliseconds == nil } ? nil : tileWidths(for: windows)
     }
 
     /// The tile widths windows need: every width up to the widest window (all for lifetime). A

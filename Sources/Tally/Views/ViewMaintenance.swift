@@ -58,7 +58,7 @@ struct ViewMaintenance {
             case .members:
                 guard let value, let encoded = StoredValue.encode(value) else { continue }
                 writes.puts.append((key, encoded))
-                try planMemberIndex(stateKey, member: encoded, time: time, lsn: lsn, txn, &writes)
+                try planMemberIndex(state, stateKey, member: encoded, time: time, lsn: lsn, txn, &writes)
             case .extremes:
                 guard let value, let encoded = StoredValue.encode(value) else { continue }
                 writes.puts.append((key, encoded))
@@ -150,8 +150,8 @@ struct ViewMaintenance {
     /// at or after the entity's newest event counts members, not events (``ViewStateKey``). A
     /// member too long for an LMDB key marks the entity's index unusable; reads then scan.
     private func planMemberIndex(
-        _ stateKey: [UInt8], member: [UInt8], time: Int64, lsn: UInt64, _ txn: some TransactionReading,
-        _ writes: inout Writes
+        _ state: ViewState, _ stateKey: [UInt8], member: [UInt8], time: Int64, lsn: UInt64,
+        _ txn: some TransactionReading, _ writes: inout Writes
     ) throws {
         let memberKey = ViewStateKey.member(stateKey, member)
         guard ViewStateKey.lastSeen(stateKey, time: time, lsn: lsn, member: member).count <= ViewStateKey.maxKeyBytes
@@ -172,6 +172,35 @@ struct ViewMaintenance {
         }
         writes.puts.append((ViewStateKey.lastSeen(stateKey, time: time, lsn: lsn, member: member), []))
         writes.puts.append((memberKey, BigEndian.bytes(UInt64(time)) + BigEndian.bytes(lsn)))
+        try planCountTiles(state, stateKey, movedFrom: previous?.time, to: time, txn, &writes)
+    }
+
+    /// Moves a member's latest occurrence from `old` (nil: a new member) to `new` in the count
+    /// tiles of every level: the old tile loses one, the new one gains one, unless they are the
+    /// same tile. A tile that reaches zero is deleted.
+    private func planCountTiles(
+        _ state: ViewState, _ stateKey: [UInt8], movedFrom old: Int64?, to new: Int64, _ txn: some TransactionReading,
+        _ writes: inout Writes
+    ) throws {
+        func count(_ key: [UInt8]) throws -> UInt64 {
+            try key.withUnsafeBytes { try txn.get(database, $0) }.flatMap(BigEndian.uint64) ?? 0
+        }
+        for (level, width) in state.tileWidths.enumerated() {
+            let newStart = new - new % width
+            if let old {
+                let oldStart = old - old % width
+                if oldStart == newStart { continue }
+                let key = ViewStateKey.countTile(stateKey, level: level + 1, start: oldStart)
+                let remaining = try count(key)
+                if remaining > 1 {
+                    writes.puts.append((key, BigEndian.bytes(remaining - 1)))
+                } else if remaining == 1 {
+                    writes.deletes.append(key)
+                }
+            }
+            let key = ViewStateKey.countTile(stateKey, level: level + 1, start: newStart)
+            writes.puts.append((key, BigEndian.bytes(try count(key) + 1)))
+        }
     }
 
     private func overflow() -> EventRejection {

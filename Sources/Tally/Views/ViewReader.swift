@@ -10,6 +10,8 @@ import TallyLMDB
 struct ViewReader<Transaction: TransactionReading> {
     let txn: Transaction
     let database: Database
+    /// One cursor over `database` for every seek of this reader (opened and closed by its user).
+    let cursor: Cursor
     /// The retention floor's time (``RetentionFloor``); nil when nothing was dropped.
     var floorTime: Int64? = nil
 
@@ -35,13 +37,19 @@ struct ViewReader<Transaction: TransactionReading> {
             case .extremes:
                 return finish(view, try extreme(state, viewKey, low: low, high: at, max: view.aggregate == .max))
             case .members:
-                if let count = try distinctFromIndex(viewKey, prefix, low: low, at: at) { return .int(count) }
+                if let count = try distinctFromIndex(state, viewKey, prefix, low: low, at: at) { return .int(count) }
                 return .int(Int64(try members(prefix, low: low, high: at, lsnLimit: nil)))
             }
         }
     }
 
     // MARK: fast path
+
+    /// Runs `body` with the reader's cursor, which it repositions.
+    private func reposition<R>(_ body: (inout Cursor) throws -> R) rethrows -> R {
+        var cursor = cursor
+        return try body(&cursor)
+    }
 
     /// Running totals of every entry with event time ≤ `time` (zero if none).
     private func totals(_ prefix: [UInt8], atOrBefore time: Int64) throws -> RunningTotals {
@@ -54,7 +62,7 @@ struct ViewReader<Transaction: TransactionReading> {
         _ prefix: [UInt8], atOrBefore time: Int64, _ body: (Int64, UnsafeRawBufferPointer) -> R?
     ) throws -> R? {
         let key = ViewStateKey.series(prefix, time: time + 1, lsn: 0)
-        return try txn.withCursor(database) { cursor in
+        return try reposition { cursor in
             let after = try key.withUnsafeBytes { try cursor.seek(atLeast: $0) }
             guard let before = after == nil ? try cursor.last() : try cursor.previous(),
                 ViewStateKey.hasPrefix(before.key, prefix)
@@ -69,7 +77,7 @@ struct ViewReader<Transaction: TransactionReading> {
 
     private func first(_ prefix: [UInt8], low: Int64, high: Int64) throws -> ExpressionValue? {
         let key = ViewStateKey.series(prefix, time: low, lsn: 0)
-        return try txn.withCursor(database) { cursor in
+        return try reposition { cursor in
             guard let entry = try key.withUnsafeBytes({ try cursor.seek(atLeast: $0) }),
                 ViewStateKey.hasPrefix(entry.key, prefix),
                 ViewStateKey.timeAndLSN(entry.key, prefixCount: prefix.count).time <= high
@@ -123,9 +131,9 @@ struct ViewReader<Transaction: TransactionReading> {
             }
             return
         }
-        let prefix = viewKey + [ViewStateKey.tileTag, UInt8(level)]
+        let prefix = ViewStateKey.tilePrefix(viewKey, level: level)
         let start = ViewStateKey.tile(viewKey, level: level, start: low)
-        try txn.withCursor(database) { cursor in
+        try reposition { cursor in
             var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
             while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
                 let tileStart = Int64(
@@ -145,7 +153,7 @@ struct ViewReader<Transaction: TransactionReading> {
         _ prefix: [UInt8], low: Int64, high: Int64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
     ) throws {
         let start = ViewStateKey.series(prefix, time: low, lsn: 0)
-        try txn.withCursor(database) { cursor in
+        try reposition { cursor in
             var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
             while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
                 let (time, lsn) = ViewStateKey.timeAndLSN(current.key, prefixCount: prefix.count)
@@ -158,13 +166,18 @@ struct ViewReader<Transaction: TransactionReading> {
 
     /// Distinct members from the latest-occurrence index: exact when `at` is at or after the
     /// entity's newest contribution (then a member is in `(at − W, at]` iff its latest occurrence
-    /// is), one entry per member. Nil when the index cannot answer (an older `at`, or a member too
-    /// long for the index).
-    private func distinctFromIndex(_ viewKey: [UInt8], _ prefix: [UInt8], low: Int64, at: Int64) throws -> Int64? {
+    /// is). With count tiles (finite windows), whole tiles count their members and only the ragged
+    /// ends count index entries, as ``extreme(_:_:low:high:max:)`` walks levels; without, one
+    /// entry per member. Nil when the index cannot answer (an older `at`, or a member too long for
+    /// the index).
+    private func distinctFromIndex(_ state: ViewState, _ viewKey: [UInt8], _ prefix: [UInt8], low: Int64, at: Int64)
+        throws -> Int64?
+    {
         let unusable = try ViewStateKey.memberIndexUnusable(viewKey).withUnsafeBytes { try txn.get(database, $0) }
         guard unusable == nil else { return nil }
-        let newest: Int64? = try txn.withCursor(database) { cursor in
-            let end = prefix + [UInt8](repeating: 0xFF, count: 16)
+        let newest: Int64? = try reposition { cursor in
+            var end = prefix
+            end.append(contentsOf: repeatElement(0xFF, count: 16))
             let after = try end.withUnsafeBytes { try cursor.seek(atLeast: $0) }
             guard let before = after == nil ? try cursor.last() : try cursor.previous(),
                 ViewStateKey.hasPrefix(before.key, prefix)
@@ -173,13 +186,47 @@ struct ViewReader<Transaction: TransactionReading> {
         }
         guard let newest else { return 0 }
         guard at >= newest else { return nil }
-        let indexPrefix = viewKey + [ViewStateKey.lastSeenTag]
-        let start = ViewStateKey.lastSeen(viewKey, time: low, lsn: 0, member: [])
-        return try txn.withCursor(database) { cursor in
+        let widths = state.tileWidths
+        var count: Int64 = 0
+        var low = low
+        var high = at
+        var level = 0
+        while low <= high {
+            if level == widths.count {
+                count += try countMembers(viewKey, level: level, low: low, high: high)
+                break
+            }
+            let width = widths[level]
+            let leftEnd = Swift.min((low + width - 1) / width * width - 1, high)
+            if low <= leftEnd { count += try countMembers(viewKey, level: level, low: low, high: leftEnd) }
+            low = leftEnd + 1
+            if low > high { break }
+            let rightStart = Swift.max((high + 1) / width * width, low)
+            if rightStart <= high { count += try countMembers(viewKey, level: level, low: rightStart, high: high) }
+            high = rightStart - 1
+            level += 1
+        }
+        return count
+    }
+
+    /// Members whose latest occurrence is in `[low, high]`: index entries (level 0) or the counts
+    /// of the level's tiles starting there.
+    private func countMembers(_ viewKey: [UInt8], level: Int, low: Int64, high: Int64) throws -> Int64 {
+        let prefix =
+            level == 0
+            ? ViewStateKey.lastSeenPrefix(viewKey) : ViewStateKey.tilePrefix(viewKey, level: level, counts: true)
+        let start =
+            level == 0
+            ? ViewStateKey.lastSeen(viewKey, time: low, lsn: 0, member: [])
+            : ViewStateKey.countTile(viewKey, level: level, start: low)
+        return try reposition { cursor in
             var count: Int64 = 0
             var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
-            while let current = entry, ViewStateKey.hasPrefix(current.key, indexPrefix) {
-                count += 1
+            while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
+                let time = Int64(
+                    UInt64(bigEndian: current.key.loadUnaligned(fromByteOffset: prefix.count, as: UInt64.self)))
+                guard time <= high else { break }
+                count += level == 0 ? 1 : Int64(BigEndian.uint64(current.value) ?? 0)
                 entry = try cursor.next()
             }
             return count

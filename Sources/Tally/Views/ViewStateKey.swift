@@ -1,3 +1,5 @@
+import Foundation
+
 /// Keys of the `views` database. Every key starts with the entity key, so one entity's state for
 /// all its views sits on neighbouring pages (an event dirties few pages; docs/VIEWS.md):
 ///
@@ -9,6 +11,7 @@
 /// | entity · view code (2) · 0x03 · member | the member's latest (event time, LSN) (count_distinct) |
 /// | entity · view code (2) · 0x04 · event time (8) · LSN (8) · member | empty: members by latest occurrence |
 /// | entity · view code (2) · 0x05 | empty: some member was too long for the two keys above |
+/// | entity · view code (2) · 0x06 · level (1) · tile start (8) | members whose latest occurrence is in the tile (8 bytes; count_distinct) |
 ///
 /// The view code is the code of a view *state* (``ViewState``), which several views may share.
 ///
@@ -21,39 +24,80 @@ enum ViewStateKey {
     static let memberTag: UInt8 = 3
     static let lastSeenTag: UInt8 = 4
     static let memberIndexUnusableTag: UInt8 = 5
+    static let countTileTag: UInt8 = 6
     /// LMDB's key limit.
     static let maxKeyBytes = 511
 
-    static func member(_ view: [UInt8], _ member: [UInt8]) -> [UInt8] { view + [memberTag] + member }
-
-    static func lastSeen(_ view: [UInt8], time: Int64, lsn: UInt64, member: [UInt8]) -> [UInt8] {
-        view + [lastSeenTag] + BigEndian.bytes(UInt64(max(0, time))) + BigEndian.bytes(lsn) + member
+    static func member(_ view: [UInt8], _ member: [UInt8]) -> [UInt8] {
+        var key = key(view, tag: memberTag, extra: member.count)
+        key.append(contentsOf: member)
+        return key
     }
 
-    static func memberIndexUnusable(_ view: [UInt8]) -> [UInt8] { view + [memberIndexUnusableTag] }
+    static func lastSeen(_ view: [UInt8], time: Int64, lsn: UInt64, member: [UInt8]) -> [UInt8] {
+        var key = key(view, tag: lastSeenTag, extra: 16 + member.count)
+        BigEndian.append(UInt64(max(0, time)), to: &key)
+        BigEndian.append(lsn, to: &key)
+        key.append(contentsOf: member)
+        return key
+    }
+
+    /// Prefix of a view's latest-occurrence index: `view · 0x04`.
+    static func lastSeenPrefix(_ view: [UInt8]) -> [UInt8] { key(view, tag: lastSeenTag, extra: 16) }
+
+    static func memberIndexUnusable(_ view: [UInt8]) -> [UInt8] { key(view, tag: memberIndexUnusableTag, extra: 0) }
+
+    /// `prefix · tag`, with room for `extra` more bytes: every key below is built in one allocation
+    /// (reads and ingest build dozens per vector or event).
+    private static func key(_ prefix: [UInt8], tag: UInt8, extra: Int) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(prefix.count + 1 + extra)
+        key.append(contentsOf: prefix)
+        key.append(tag)
+        return key
+    }
 
     /// The entity part of every key; nil for a value that cannot be a key of `type`.
     static func entity(_ key: FieldValue) -> [UInt8]? {
         switch key {
         case .string(let text):
-            let bytes = Array(text.utf8)
-            return [1] + BigEndian.bytes(UInt16(bytes.count)) + bytes
+            guard let length = UInt16(exactly: text.utf8.count) else { return nil }
+            var key: [UInt8] = [1]
+            key.reserveCapacity(3 + text.utf8.count)
+            BigEndian.append(length, to: &key)
+            key.append(contentsOf: text.utf8)
+            return key
         case .int(let number):
-            return [2] + BigEndian.bytes(UInt64(bitPattern: number) ^ (1 << 63))
+            var key: [UInt8] = [2]
+            key.reserveCapacity(9)
+            BigEndian.append(UInt64(bitPattern: number) ^ (1 << 63), to: &key)
+            return key
         default:
             return nil
         }
     }
 
-    static func head(_ entity: [UInt8]) -> [UInt8] { entity + [0, 0] }
+    static func head(_ entity: [UInt8]) -> [UInt8] { view(entity, code: 0) }
 
-    static func view(_ entity: [UInt8], code: UInt16) -> [UInt8] { entity + BigEndian.bytes(code) }
+    static func view(_ entity: [UInt8], code: UInt16) -> [UInt8] {
+        var key: [UInt8] = []
+        // Room for the longest key built on it (a series key), so `seriesPrefix` need not copy.
+        key.reserveCapacity(entity.count + 2 + 17)
+        key.append(contentsOf: entity)
+        BigEndian.append(code, to: &key)
+        return key
+    }
 
     /// Prefix of a view's series entries: `view · 0x01`.
-    static func seriesPrefix(_ view: [UInt8]) -> [UInt8] { view + [seriesTag] }
+    static func seriesPrefix(_ view: [UInt8]) -> [UInt8] { key(view, tag: seriesTag, extra: 16) }
 
     static func series(_ prefix: [UInt8], time: Int64, lsn: UInt64) -> [UInt8] {
-        prefix + BigEndian.bytes(UInt64(max(0, time))) + BigEndian.bytes(lsn)
+        var key: [UInt8] = []
+        key.reserveCapacity(prefix.count + 16)
+        key.append(contentsOf: prefix)
+        BigEndian.append(UInt64(max(0, time)), to: &key)
+        BigEndian.append(lsn, to: &key)
+        return key
     }
 
     /// Event time and LSN of a series key with the given prefix length.
@@ -64,14 +108,31 @@ enum ViewStateKey {
     }
 
     static func tile(_ view: [UInt8], level: Int, start: Int64) -> [UInt8] {
-        view + [tileTag, UInt8(level)] + BigEndian.bytes(UInt64(start))
+        var key = key(view, tag: tileTag, extra: 9)
+        key.append(UInt8(level))
+        BigEndian.append(UInt64(start), to: &key)
+        return key
+    }
+
+    /// Prefix of a view's tiles of one level: `view · 0x02 · level` (min/max) or `view · 0x06 ·
+    /// level` (`counts`: count_distinct).
+    static func tilePrefix(_ view: [UInt8], level: Int, counts: Bool = false) -> [UInt8] {
+        var key = key(view, tag: counts ? countTileTag : tileTag, extra: 9)
+        key.append(UInt8(level))
+        return key
+    }
+
+    /// A count_distinct tile: `view · 0x06 · level · start`.
+    static func countTile(_ view: [UInt8], level: Int, start: Int64) -> [UInt8] {
+        var key = tilePrefix(view, level: level, counts: true)
+        BigEndian.append(UInt64(start), to: &key)
+        return key
     }
 
     /// Whether `key` starts with `prefix`.
     static func hasPrefix(_ key: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
         guard key.count >= prefix.count else { return false }
-        for index in 0..<prefix.count where key[index] != prefix[index] { return false }
-        return true
+        return prefix.withUnsafeBytes { memcmp(key.baseAddress!, $0.baseAddress!, prefix.count) == 0 }
     }
 }
 

@@ -21,8 +21,9 @@ enum ViewStateSweep {
             case series(keepFirst: Bool)
             /// min/max: raw values and tiles no read at or after the floor can use.
             case extremes(tileWidths: [Int64], lifetime: Bool)
-            /// count_distinct over finite windows only: events, members and their index below the cut.
-            case members
+            /// count_distinct over finite windows only: events, members, their index and count
+            /// tiles below the cut.
+            case members(tileWidths: [Int64])
         }
         /// Entries with an event time below this may go (per kind, above).
         let cut: Int64
@@ -90,7 +91,9 @@ enum ViewStateSweep {
                     cut: aligned, kind: .extremes(tileWidths: state.tileWidths, lifetime: lifetime.contains(code)))
             case .members:
                 // A lifetime distinct count needs every member ever seen: not reclaimed.
-                if !lifetime.contains(code) { reclaims[code] = Reclaim(cut: cut, kind: .members) }
+                if !lifetime.contains(code) {
+                    reclaims[code] = Reclaim(cut: cut, kind: .members(tileWidths: state.tileWidths))
+                }
             }
         }
         return reclaims
@@ -200,6 +203,19 @@ enum ViewStateSweep {
                     let time = ViewStateKey.timeAndLSN(current.key, prefixCount: view.count + 1).time
                     guard time < reclaim.cut else {
                         entry = try seek(view + [ViewStateKey.memberIndexUnusableTag])
+                        continue
+                    }
+                    doomed.append(key)
+                case (.members(let widths), ViewStateKey.countTileTag) where key.count == view.count + 10:
+                    // A tile wholly below the cut: reads (whose windows start above it) never
+                    // use it, and its members' index entries went with it.
+                    let level = Int(key[view.count + 1])
+                    let tileStart = Int64(
+                        bitPattern: BigEndian.uint64(UnsafeRawBufferPointer(rebasing: current.key[(view.count + 2)...]))
+                            ?? 0)
+                    guard level >= 1, level <= widths.count else { break }
+                    guard tileStart + widths[level - 1] <= reclaim.cut else {
+                        entry = try seek(view + [ViewStateKey.countTileTag, UInt8(level + 1)])
                         continue
                     }
                     doomed.append(key)
