@@ -1,7 +1,7 @@
 import TallyLMDB
 
 /// One consistent view of the store, valid only inside the closure of ``Tally/read(_:)``.
-public struct Snapshot {
+public final class Snapshot {
     let transaction: ReadTransaction
     let databases: Tally.Databases
     /// Every definitions version of the store (reads at an LSN use the version served then).

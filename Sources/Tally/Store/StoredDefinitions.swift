@@ -3,7 +3,7 @@ import TallyLMDB
 
 /// The definitions a store serves, as recorded in it: the definitions, their version, and each
 /// event type's stable code.
-struct StoredDefinitions: Sendable {
+final class StoredDefinitions: Sendable {
     let definitions: Definitions
     let version: UInt32
     let catalog: EventCatalog
@@ -31,12 +31,12 @@ struct StoredDefinitions: Sendable {
     }
 
     /// The definitions of one recorded version.
-    init(_ record: DefinitionsRecord, _ txn: some TransactionReading, meta: Database) throws {
+    convenience init(_ record: DefinitionsRecord, _ txn: some TransactionReading, meta: Database) throws {
         try self.init(
             definitions: record.definitions, version: record.version, viewCodes: record.viewCodes, txn, meta: meta)
     }
 
-    private init(
+    private convenience init(
         definitions: Definitions, version: UInt32, viewCodes: [String: UInt16], _ txn: some TransactionReading,
         meta: Database
     ) throws {

@@ -72,13 +72,22 @@ struct ViewCatalog: Sendable {
 }
 
 /// One served view: its definition and the state it reads.
-struct CompiledView: Sendable {
+///
+/// A class (immutable): every vector read walks the catalog's views, and a struct copy would
+/// retain each of the definition's strings and arrays.
+final class CompiledView: Sendable {
     let definition: ViewDefinition
     /// Index into ``ViewCatalog/states``.
     let state: Int
     /// Whether numbers read back as int (every source contributes a plain, optionally signed, int
     /// field) rather than decimal.
     let numbersAreInts: Bool
+
+    init(definition: ViewDefinition, state: Int, numbersAreInts: Bool) {
+        self.definition = definition
+        self.state = state
+        self.numbersAreInts = numbersAreInts
+    }
 
     var name: String { definition.name }
     var aggregate: AggregateKind { definition.aggregate }
@@ -115,7 +124,9 @@ enum ViewStateKind: String, Sendable, Equatable {
 
 /// The state one or more views read: its code, kind, per-source compiled expressions, and (for
 /// extremes) the tile levels its widest window needs.
-struct ViewState: Sendable {
+///
+/// A class (immutable), for the same reason as ``CompiledView``.
+final class ViewState: Sendable {
     struct Source: Sendable {
         /// Position of the entity key field in the event type's fields.
         let entityField: Int
