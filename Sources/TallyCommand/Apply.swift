@@ -17,7 +17,8 @@ struct Apply: AsyncParsableCommand {
             Unchanged definitions change nothing. Changed ones get the next version, which is served from \
             the LSN of its logged change; reads at earlier LSNs keep the version served then. Event types \
             must stay compatible with the stored events (new fields nullable, no type changes). While \
-            `tally serve` runs on the store, pass --url (and an admin token in --token or $TALLY_TOKEN).
+            `tally serve` runs on the store, the change goes through it (found from DATA_DIR/server.json, or \
+            --url), with an admin token in --token or $TALLY_TOKEN.
             """)
 
     @Argument(help: "The definitions file (YAML or JSON).") var definitionsFile: String
@@ -31,7 +32,17 @@ struct Apply: AsyncParsableCommand {
             try await applyThroughServer(url: url)
             return
         }
-        let store = try Self.open(dataDirectory.resolved)
+        let store: Tally
+        do {
+            store = try Self.open(dataDirectory.resolved)
+        } catch {
+            // tally serve holds the store: the change goes through it.
+            guard let server = ServerAddress.running(in: dataDirectory.resolved) else { throw error }
+            FileHandle.standardError.write(
+                Data("tally apply: tally serve holds the store; sending to \(server.url)\n".utf8))
+            try await applyThroughServer(url: server.url)
+            return
+        }
         defer { store.close() }
         let progress = Task { () async -> Void in await Self.showProgress(of: store) }
         let report = try await store.apply(definitions)
@@ -88,7 +99,8 @@ struct Apply: AsyncParsableCommand {
             throw ValidationError("--url \(base) is not a URL")
         }
         guard let token = token ?? ProcessInfo.processInfo.environment["TALLY_TOKEN"] else {
-            throw ValidationError("--url needs an admin token: --token T or $TALLY_TOKEN")
+            throw ValidationError(
+                "applying through the server at \(base) needs an admin token: --token T or $TALLY_TOKEN")
         }
         var request = URLRequest(url: endpoint)
         request.httpMethod = "PUT"

@@ -4,12 +4,14 @@ import Tally
 
 /// `tally ingest [DEFS] FILE.ndjson`: ingests an NDJSON file into the store in requests of
 /// `--batch-size` events, with a progress bar and a summary. Without DEFS the store's own
-/// definitions are used.
+/// definitions are used. While `tally serve` holds the store (or with `--url`), the events go
+/// through the server's `POST /v1/events` instead.
 struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ingest an NDJSON file of events into the store (applying DEFS first, if given).",
-        discussion:
-            "Each request is one durable commit. Re-running the same file is safe: stored events come back as duplicates."
+        discussion: """
+            Each request is one durable commit. Re-running the same file is safe: stored events come back as             duplicates. While `tally serve` runs on the store, the events go through it (found from             DATA_DIR/server.json, or --url), with an ingest token from --token or $TALLY_TOKEN.
+            """
     )
 
     @Argument(
@@ -20,16 +22,46 @@ struct Ingest: AsyncParsableCommand {
     @OptionGroup var dataDirectory: DataDirectoryOption
     @Option(help: "Events per request (one commit each).") var batchSize = 1_024
     @Option(help: "Rejections to list in the summary.") var showRejections = 10
+    @Option(help: "Ingest through the server at this base URL (e.g. http://127.0.0.1:8080).") var url: String?
+    @Option(help: "A token with role ingest, for writing through a server (default: $TALLY_TOKEN).")
+    var token: String?
 
     func validate() throws {
         guard arguments.count == 1 || arguments.count == 2 else { throw ValidationError("expected [DEFS] FILE") }
+        if url != nil, arguments.count == 2 {
+            throw ValidationError("--url takes no DEFS: apply them with tally apply DEFS --url first")
+        }
     }
 
     func run() async throws {
         let file = arguments[arguments.count - 1]
+        if let url {
+            try await ingestThroughServer(file: file, client: try ServerClient(base: url, token: token, role: "ingest"))
+            return
+        }
         var loaded: Definitions?
         if arguments.count == 2 { loaded = try DefinitionsFile.load(arguments[0]) }
-        let store = try Tally.open(directory: dataDirectory.resolved, definitions: loaded)
+        let store: Tally
+        do {
+            store = try Tally.open(directory: dataDirectory.resolved, definitions: loaded)
+        } catch {
+            guard error.code == .storeBusy else { throw error }
+            guard let server = ServerAddress.running(in: dataDirectory.resolved) else {
+                throw ValidationError(
+                    error.message + "\nAnother process writes this store; if it is tally serve, ingest through it with "
+                        + "--url http://HOST:PORT")
+            }
+            guard loaded == nil else {
+                throw ValidationError(
+                    "tally serve (\(server.url)) holds this store: apply DEFS with tally apply DEFS --url \(server.url), "
+                        + "then ingest without DEFS")
+            }
+            let client = try ServerClient(base: server.url, token: token, role: "ingest")
+            FileHandle.standardError.write(
+                Data("tally ingest: tally serve holds the store; sending to \(server.url)\n".utf8))
+            try await ingestThroughServer(file: file, client: client)
+            return
+        }
         defer { store.close() }
         let reader = try LineReader(path: file)
         var progress = ProgressBar(total: reader.size, label: "ingest")
@@ -56,6 +88,51 @@ struct Ingest: AsyncParsableCommand {
         let elapsed = (ContinuousClock.now - started).seconds
         print(summary.report(file: file, directory: dataDirectory.resolved, elapsed: elapsed, show: showRejections))
     }
+
+    /// The same batches as `POST /v1/events` NDJSON requests to a running server.
+    private func ingestThroughServer(file: String, client: ServerClient) async throws {
+        let reader = try LineReader(path: file)
+        var progress = ProgressBar(total: reader.size, label: "ingest")
+        var summary = IngestSummary()
+        let started = ContinuousClock.now
+        var lines: [ArraySlice<UInt8>] = []
+        var lineNumber = 0
+        while true {
+            let line = reader.nextLine()
+            if let line, !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                lines.append(line)
+            }
+            if lines.count >= batchSize || (line == nil && !lines.isEmpty) {
+                let body = Data(lines.joined(separator: [UInt8(ascii: "\n")]))
+                let (status, answer) = try await client.send(
+                    "POST", "/v1/events", body: body, contentType: "application/x-ndjson")
+                guard status == 200,
+                    let batch = try? JSONSerialization.jsonObject(with: answer) as? [String: Any],
+                    let accepted = batch["accepted"] as? Int, let duplicates = batch["duplicates"] as? Int,
+                    let rejected = batch["rejected"] as? [[String: Any]], let lsn = batch["lsn"] as? Int
+                else {
+                    FileHandle.standardError.write(
+                        Data(
+                            "tally ingest: \(client.base) answered \(status): \(String(decoding: answer, as: UTF8.self))\n"
+                                .utf8))
+                    throw ExitCode(1)
+                }
+                summary.addServerBatch(
+                    accepted: accepted, duplicates: duplicates,
+                    rejected: rejected.map {
+                        (($0["index"] as? Int) ?? 0, ($0["code"] as? String) ?? "?", ($0["message"] as? String) ?? "")
+                    },
+                    commitLSN: UInt64(max(0, lsn)), firstLine: lineNumber + 1)
+                lineNumber += lines.count
+                lines.removeAll(keepingCapacity: true)
+                progress.update(reader.consumed, events: summary.read)
+            }
+            if line == nil { break }
+        }
+        progress.update(reader.consumed, events: summary.read, force: true)
+        let elapsed = (ContinuousClock.now - started).seconds
+        print(summary.report(file: file, directory: client.base, elapsed: elapsed, show: showRejections))
+    }
 }
 
 /// Totals of an ingest run.
@@ -67,6 +144,8 @@ struct IngestSummary {
     var examples: [String] = []
     var firstLSN: LSN?
     var lastLSN = LSN.zero
+    /// Through a server: the newest commit LSN it answered (its answers carry no per-event LSNs).
+    var committedThrough: UInt64?
 
     mutating func add(_ result: IngestResult, firstLine: Int) {
         read += result.outcomes.count
@@ -84,10 +163,28 @@ struct IngestSummary {
         }
     }
 
+    /// One `POST /v1/events` answer.
+    mutating func addServerBatch(
+        accepted: Int, duplicates: Int, rejected: [(index: Int, code: String, message: String)], commitLSN: UInt64,
+        firstLine: Int
+    ) {
+        read += accepted + duplicates + rejected.count
+        self.accepted += accepted
+        self.duplicates += duplicates
+        for rejection in rejected {
+            rejectedByCode[rejection.code, default: 0] += 1
+            if examples.count < 1000 {
+                examples.append("  event \(firstLine + rejection.index): \(rejection.code): \(rejection.message)")
+            }
+        }
+        committedThrough = max(committedThrough ?? 0, commitLSN)
+    }
+
     func report(file: String, directory: String, elapsed: Double, show: Int) -> String {
         let rejected = rejectedByCode.values.reduce(0, +)
         let byCode = rejectedByCode.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
-        let lsnRange: String = firstLSN.map { "\($0)...\(lastLSN)" } ?? "none new"
+        var lsnRange: String = firstLSN.map { "\($0)...\(lastLSN)" } ?? "none new"
+        if let committedThrough { lsnRange = accepted > 0 ? "committed through \(committedThrough)" : "none new" }
         let rate = elapsed > 0 ? Double(read) / elapsed : 0
         var lines: [String] = []
         lines.append("ingested \(file) into \(directory)")

@@ -72,8 +72,12 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(metrics.factory)
         let server = TallyServer(store: store, authenticator: authenticator, limits: limits, metrics: metrics)
         let host = host
+        defer { ServerAddress.remove(in: directory) }
         try await server.run(host: host, port: port) { port in
-            say("tally serve: listening on http://\(host):\(port) (store \(directory))")
+            let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+            // Where CLI commands that write find this server while it holds the store.
+            try? ServerAddress(url: url, pid: getpid()).save(in: directory)
+            say("tally serve: listening on \(url) (store \(directory))")
         }
     }
 

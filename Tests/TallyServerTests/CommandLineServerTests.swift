@@ -66,6 +66,47 @@ struct CommandLineServerTests {
         #expect(vector.output.contains(#""definitions_version":2"#), "\(vector.output)")
     }
 
+    @Test("tally ingest goes through a running server: found from the data directory or --url, with a token")
+    func ingestThroughTheServer() async throws {
+        let directory = NSTemporaryDirectory() + "tally-ingest-url-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var tokens = TokenFile()
+        let ingester = tokens.add(name: "ingester", role: .ingest)
+        let reader = tokens.add(name: "reader", role: .read)
+        try tokens.save(to: directory + "/tokens.json")
+        let data = directory + "/data"
+        let server = try ServeProcess(directory: data, tokenFile: directory + "/tokens.json", port: 0)
+        defer { _ = try? server.stop() }
+        let file = directory + "/events.ndjson"
+        let lines =
+            (0..<5).map { authorization("i\($0)", amount: "2.00", time: baseTime + Int64($0)) } + [
+                authorization("i0", amount: "2.00", time: baseTime),  // a duplicate
+                #"{"type":"authorization","txn_id":"bad","ts":"soon"}"#,  // rejected: malformed
+            ]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+
+        let noToken = try Self.tally(["ingest", file, "--data-dir", data])
+        #expect(noToken.status != 0, "writing through the server needs a token")
+        let wrongRole = try Self.tally(["ingest", file, "--data-dir", data, "--token", reader])
+        #expect(wrongRole.status != 0, "a read token may not ingest")
+        let found = try Self.tally(["ingest", file, "--data-dir", data, "--token", ingester])
+        #expect(found.status == 0, "\(found.output)")
+        #expect(found.output.contains("accepted    5"), "\(found.output)")
+        #expect(found.output.contains("duplicates  1"), "\(found.output)")
+        #expect(found.output.contains("rejected    1"), "\(found.output)")
+        let again = try Self.tally(["ingest", file, "--url", "http://127.0.0.1:\(server.port)", "--token", ingester])
+        #expect(again.status == 0)
+        #expect(again.output.contains("accepted    0") && again.output.contains("duplicates  6"), "\(again.output)")
+        let vector = try Self.tally(["get", "card", "c1", "--at", String(baseTime + 10), "--data-dir", data])
+        #expect(vector.output.contains(#""card_txn_count_60s":5"#), "\(vector.output)")
+        #expect(FileManager.default.fileExists(atPath: data + "/server.json"))
+        #expect(try server.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: data + "/server.json"), "a stopped server leaves no address")
+        let direct = try Self.tally(["ingest", file, "--data-dir", data])
+        #expect(direct.status == 0 && direct.output.contains("duplicates  6"), "without a server it opens the store")
+    }
+
     @Test("tally demo serves, feeds the synthetic stream, reports every second and stops by itself")
     func demo() throws {
         let run = try Self.tally(["demo", "--port", "0", "--seconds", "2", "--rate", "50"])
