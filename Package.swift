@@ -77,6 +77,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/WriteBench",
+            exclude: ["log-only.yaml"],
             swiftSettings: strict),
         // Test support: a child process the crash tests SIGKILL at random moments.
         .executableTarget(name: "CrashProbe", dependencies: ["Tally"], path: "Tests/CrashProbe", swiftSettings: strict),

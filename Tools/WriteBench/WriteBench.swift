@@ -48,6 +48,9 @@ struct WriteBench: AsyncParsableCommand {
     )
     var reuseStore: String?
 
+    @Option(help: "Definitions of the ingest case (Tools/WriteBench/log-only.yaml: the log alone, no views).")
+    var definitions = "Examples/cards.yaml"
+
     @Flag(help: "With --reuse-store: only the vector reads, no live ingest (the store is left unchanged).")
     var readsOnly = false
 
@@ -101,7 +104,7 @@ struct WriteBench: AsyncParsableCommand {
                 let (rows, figures) = try await IngestCases(
                     directory: reuseStore ?? directory, events: events, cards: cards, seconds: duration,
                     durability: mode,
-                    reuse: reuseStore != nil, readsOnly: readsOnly
+                    reuse: reuseStore != nil, readsOnly: readsOnly, definitionsPath: definitions
                 ).run()
                 for row in rows.dropLast() { print(row.row) }
                 print(rows.last!.row)
