@@ -31,7 +31,8 @@ struct IngestCases {
         let store = try Tally.open(directory: directory, definitions: definitions, options: options)
         defer { store.close() }
         if reuse {
-            let reads = definitions.views.isEmpty ? [] : try VectorReadCases(store: store, cards: cards, seconds: seconds).run()
+            let reads =
+                definitions.views.isEmpty ? [] : try VectorReadCases(store: store, cards: cards, seconds: seconds).run()
             let live = readsOnly ? { [] } : try liveCases(store)
             let figures = IngestFigures(
                 events: 0, cards: cards, ndjsonBytesPerEvent: 0, writeBytesPerEvent: 0,
