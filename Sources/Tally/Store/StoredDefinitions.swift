@@ -75,7 +75,9 @@ final class StoredDefinitions: Sendable {
         -> (stored: StoredDefinitions, freshViews: Set<UInt16>)
     {
         let current = try read(txn, meta: meta)
-        if let current, current.definitions == new, current.views.views.count == new.views.count {
+        if let current, current.definitions == new, current.views.views.count == new.views.count,
+            current.views.legacy.isEmpty
+        {
             return (current, [])
         }
         if let current, current.definitions != new {

@@ -130,10 +130,11 @@ public final class Tally: Sendable {
         }
         try inTransaction { txn in try DefinitionsChange.recordLegacyVersion(current, in: txn, meta: databases.meta) }
         try finishPendingChange()
-        // Without new definitions, states the served ones lack (a store written before a state's
-        // layout changed, docs/VIEWS.md) are built by re-applying the stored definitions.
-        let unbuilt = current.newest.map { !$0.views.unbuilt.isEmpty } ?? false
-        if let apply = definitions ?? (unbuilt ? current.newest?.definitions : nil) {
+        // Without new definitions, states the served ones lack or hold in an older layout (a
+        // store written before count tiles, docs/VIEWS.md) are built by re-applying the stored
+        // definitions.
+        let rebuild = current.newest.map { !$0.views.unbuilt.isEmpty || !$0.views.legacy.isEmpty } ?? false
+        if let apply = definitions ?? (rebuild ? current.newest?.definitions : nil) {
             try inTransaction { txn in current = try DefinitionsChange.begin(apply, current, in: txn, databases) }
             try finishPendingChange()
         }

@@ -13,20 +13,32 @@ struct ViewCatalog: Sendable {
     /// Views whose state this store has not built yet (a read-only open of a store the writer has
     /// not opened with these definitions).
     let unbuilt: [String]
+    /// Views read from a state of an older layout: a finite-window count_distinct state built
+    /// before count tiles, read by counting index entries (exact, not bounded). The next writable
+    /// open rebuilds it in the current layout (docs/VIEWS.md).
+    let legacy: [String]
 
     init(definitions: Definitions, eventCodes: [String: UInt16], stateCodes: [String: UInt16]) {
         var compiled: [CompiledView] = []
         var states: [ViewState] = []
         var stateIndex: [UInt16: Int] = [:]
         var unbuilt: [String] = []
+        var legacy: [String] = []
         for view in definitions.views {
-            let print = ViewState.fingerprint(view, definitions)
-            guard let code = stateCodes[print] else {
+            var countTiles = true
+            var code = stateCodes[ViewState.fingerprint(view, definitions)]
+            if code == nil, let old = stateCodes[ViewState.fingerprint(view, definitions, countTiles: false)] {
+                code = old
+                countTiles = false
+                legacy.append(view.name)
+            }
+            guard let code else {
                 unbuilt.append(view.name)
                 continue
             }
             guard
-                let state = ViewState(view, code: code, definitions: definitions, eventCodes: eventCodes)
+                let state = ViewState(
+                    view, code: code, definitions: definitions, eventCodes: eventCodes, countTiles: countTiles)
             else { continue }
             let index: Int
             if let existing = stateIndex[code] {
@@ -40,6 +52,7 @@ struct ViewCatalog: Sendable {
         }
         views = compiled
         self.unbuilt = unbuilt
+        self.legacy = legacy
         self.states = states
         statesByEventType = Self.index(states)
         entityKeyTypes = Dictionary(uniqueKeysWithValues: definitions.entities.map { ($0.name, $0.keyType) })
@@ -55,6 +68,7 @@ struct ViewCatalog: Sendable {
         }
         views = catalogs.first?.views ?? []
         unbuilt = catalogs.first?.unbuilt ?? []
+        legacy = catalogs.first?.legacy ?? []
         entityKeyTypes = catalogs.reversed().reduce(into: [:]) { types, catalog in
             types.merge(catalog.entityKeyTypes) { _, newer in newer }
         }
@@ -149,7 +163,8 @@ final class ViewState: Sendable {
     static let allTileWidths: [Int64] = (0..<8).map { k in (0..<k).reduce(Int64(1000)) { width, _ in width * 16 } }
 
     /// What decides a state: entity and key type, state kind, sources and their values, filter.
-    static func fingerprint(_ view: ViewDefinition, _ definitions: Definitions) -> String {
+    /// `countTiles: false` gives the fingerprint a count_distinct state had before count tiles.
+    static func fingerprint(_ view: ViewDefinition, _ definitions: Definitions, countTiles: Bool = true) -> String {
         let keyType = definitions.entity(named: view.entity)?.keyType.rawValue ?? "?"
         let kind = ViewStateKind(view.aggregate)
         let sources = view.sources.map { source in
@@ -157,11 +172,16 @@ final class ViewState: Sendable {
         }.sorted().joined(separator: ";")
         var parts = [view.entity, keyType, kind.rawValue, view.filter ?? "", sources]
         if kind == .extremes { parts.append("tiles=\(tileWidths(for: view.windows).count)") }
-        if kind == .members, let widths = countTileWidths(for: view.windows) { parts.append("counts=\(widths.count)") }
+        if kind == .members, countTiles, let widths = countTileWidths(for: view.windows) {
+            parts.append("counts=\(widths.count)")
+        }
         return parts.joined(separator: "|")
     }
 
-    init?(_ view: ViewDefinition, code: UInt16, definitions: Definitions, eventCodes: [String: UInt16]) {
+    init?(
+        _ view: ViewDefinition, code: UInt16, definitions: Definitions, eventCodes: [String: UInt16],
+        countTiles: Bool = true
+    ) {
         self.code = code
         kind = ViewStateKind(view.aggregate)
         entity = view.entity
@@ -183,7 +203,7 @@ final class ViewState: Sendable {
         numbersAreInts = allInts && kind != .count
         switch kind {
         case .extremes: tileWidths = Self.tileWidths(for: view.windows)
-        case .members: tileWidths = Self.countTileWidths(for: view.windows) ?? []
+        case .members: tileWidths = countTiles ? Self.countTileWidths(for: view.windows) ?? [] : []
         default: tileWidths = []
         }
     }
