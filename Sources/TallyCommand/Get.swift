@@ -9,7 +9,9 @@ struct Get: AsyncParsableCommand {
         discussion: """
             With DEFS, the definitions are applied first (as `tally ingest` does) unless another process \
             is writing the store; then, and without DEFS, the store is read as it is, read-only. \
-            --at takes epoch milliseconds or RFC 3339 (default: now); --lsn an older LSN to answer at.
+            --at takes epoch milliseconds or RFC 3339 (default: now); --lsn an older LSN to answer at. \
+            With --url, the vector comes from a running server (GET /v1/entities/ENTITY/KEY) with a read \
+            token from --token or $TALLY_TOKEN.
             """)
 
     @Argument(help: "[DEFS] ENTITY KEY: an optional definitions file, the entity type and the key.")
@@ -17,15 +19,45 @@ struct Get: AsyncParsableCommand {
     @OptionGroup var dataDirectory: DataDirectoryOption
     @Option(help: "The as-of time of the windows: epoch ms or RFC 3339 (default: now).") var at: String?
     @Option(help: "Answer at this LSN (default: the current one).") var lsn: UInt64?
+    @Option(help: "Ask the server at this base URL (e.g. http://127.0.0.1:8080) instead of opening the store.")
+    var url: String?
+    @Option(help: "A token with role read, for --url (default: $TALLY_TOKEN).") var token: String?
 
     func validate() throws {
         guard arguments.count == 2 || arguments.count == 3 else {
             throw ValidationError("expected [DEFS] ENTITY KEY")
         }
+        if url != nil, arguments.count == 3 { throw ValidationError("--url takes no DEFS: ENTITY KEY only") }
+    }
+
+    /// `GET /v1/entities/{entity}/{key}` on the server; prints its answer, or its error and exit 1.
+    private func getFromServer(_ base: String, entity: String, key: String) async throws {
+        let client = try ServerClient(base: base, token: token, role: "read")
+        func segment(_ text: String) -> String {
+            text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
+                ?? text
+        }
+        var query: [String] = []
+        if let lsn { query.append("lsn=\(lsn)") }
+        if let text = at { query.append("at=\(try SnapshotToken.parseTime(text))") }
+        let path =
+            "/v1/entities/\(segment(entity))/\(segment(key))"
+            + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        let (status, body) = try await client.send("GET", path, body: Data(), contentType: "application/json")
+        guard status == 200 else {
+            FileHandle.standardError.write(
+                Data("tally get: \(client.base) answered \(status): ".utf8) + body + Data("\n".utf8))
+            throw ExitCode(1)
+        }
+        FileHandle.standardOutput.write(body + Data([10]))
     }
 
     func run() async throws {
         let (entity, key) = (arguments[arguments.count - 2], arguments[arguments.count - 1])
+        if let url {
+            try await getFromServer(url, entity: entity, key: key)
+            return
+        }
         let store = try open(definitions: arguments.count == 3 ? arguments[0] : nil)
         defer { store.close() }
         var at: Int64?

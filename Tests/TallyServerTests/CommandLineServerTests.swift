@@ -66,7 +66,7 @@ struct CommandLineServerTests {
         #expect(vector.output.contains(#""definitions_version":2"#), "\(vector.output)")
     }
 
-    @Test("tally ingest goes through a running server: found from the data directory or --url, with a token")
+    @Test("tally ingest goes through a running server (found from the data directory, or --url); tally get --url")
     func ingestThroughTheServer() async throws {
         let directory = NSTemporaryDirectory() + "tally-ingest-url-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -100,6 +100,13 @@ struct CommandLineServerTests {
         #expect(again.output.contains("accepted    0") && again.output.contains("duplicates  6"), "\(again.output)")
         let vector = try Self.tally(["get", "card", "c1", "--at", String(baseTime + 10), "--data-dir", data])
         #expect(vector.output.contains(#""card_txn_count_60s":5"#), "\(vector.output)")
+        let url = "http://127.0.0.1:\(server.port)"
+        let remote = try Self.tally([
+            "get", "card", "c1", "--at", String(baseTime + 10), "--url", url, "--token", reader,
+        ])
+        #expect(remote.status == 0 && remote.output == vector.output, "tally get --url answers what the store holds")
+        let refused = try Self.tally(["get", "card", "c1", "--url", url, "--token", "not-a-token"])
+        #expect(refused.status != 0, "a bad token is refused")
         #expect(FileManager.default.fileExists(atPath: data + "/server.json"))
         #expect(try server.stop() == 0)
         #expect(!FileManager.default.fileExists(atPath: data + "/server.json"), "a stopped server leaves no address")
