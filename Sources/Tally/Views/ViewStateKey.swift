@@ -132,6 +132,7 @@ enum ViewStateKey {
     /// Whether `key` starts with `prefix`.
     static func hasPrefix(_ key: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
         guard key.count >= prefix.count else { return false }
+        guard !prefix.isEmpty else { return true }  // (an empty buffer may have no base address)
         return prefix.withUnsafeBytes { memcmp(key.baseAddress!, $0.baseAddress!, prefix.count) == 0 }
     }
 }
