@@ -310,6 +310,38 @@ import Testing
             #expect(reader.definitionsState.current.newest?.views.legacy == ["recent_merchants"])
             try Self.expectOracle(reader, stream, at: stream.lastTime + 1, served: ViewFixture.definitions)
         }
+        do {
+            // A writer stopped in the middle of the rebuild: readers get not_ready, never a
+            // half-built state; the next writable open resumes it.
+            let definitionsPath = directory.path + ".yaml"
+            try ViewFixture.definitionsText.write(toFile: definitionsPath, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: definitionsPath) }
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: crashProbePath)
+            child.arguments = ["apply", directory.path, definitionsPath, "8", "10"]
+            let output = Pipe()
+            child.standardOutput = output
+            try child.run()
+            var printed = ""
+            while !printed.contains("paused") && !printed.contains("served") {
+                let data = output.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                printed += String(decoding: data, as: UTF8.self)
+            }
+            #expect(printed.contains("paused"), "\(printed)")
+            var options = Tally.Options()
+            options.access = .readOnly
+            let reader = try Tally.open(directory: directory.path, options: options)
+            do {
+                _ = try reader.read { try $0.vector(entity: "card", key: "c1", at: try $0.token(at: stream.lastTime)) }
+                Issue.record("a read during the rebuild answered")
+            } catch {
+                #expect((error as? TallyError)?.code == .notReady, "\(error)")
+            }
+            reader.close()
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+        }
         let store = try Self.open(directory, nil)
         defer { store.close() }
         #expect(store.definitionsChangeInProgress == nil)

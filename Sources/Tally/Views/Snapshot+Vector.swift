@@ -37,6 +37,14 @@ extension Snapshot {
     /// and ``TallyError/Code/invalidArgument`` for a key that is not one of its keys.
     public func vector(entity: String, key: String, at token: SnapshotToken) throws(TallyError) -> EntityVector {
         let stored = stored(at: token.lsn)
+        if stored == nil, let pending = definitions.pending {
+            // The store's only version is being rebuilt (docs/VIEWS.md, count tiles): no version
+            // is served until the writer's open finishes it.
+            throw TallyError(
+                .notReady,
+                "definitions version \(pending.version) is being built from the log (\(pending.replayed) events "
+                    + "replayed, up to LSN \(pending.target)); no version is served until the writer finishes it")
+        }
         guard let stored, let keyType = stored.views.entityKeyTypes[entity] else {
             let known = stored?.views.entityKeyTypes.keys.sorted().joined(separator: ", ") ?? "none"
             throw TallyError(.unknownEntity, "unknown entity type '\(entity)' (declared: \(known))")
