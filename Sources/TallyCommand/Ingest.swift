@@ -63,34 +63,43 @@ struct Ingest: AsyncParsableCommand {
             return
         }
         defer { store.close() }
-        let reader = try LineReader(path: file)
-        var progress = ProgressBar(total: reader.size, label: "ingest")
-        var summary = IngestSummary()
-        let started = ContinuousClock.now
-        var lines: [ArraySlice<UInt8>] = []
-        var lineNumber = 0
-        while true {
-            let line = reader.nextLine()
-            if let line, !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-                lines.append(line)
-            }
-            if lines.count >= batchSize || (line == nil && !lines.isEmpty) {
-                let body = Array(lines.joined(separator: [UInt8(ascii: "\n")]))
-                let result = try await store.ingest(ndjson: body)
-                summary.add(result, firstLine: lineNumber + 1)
-                lineNumber += lines.count
-                lines.removeAll(keepingCapacity: true)
-                progress.update(reader.consumed, events: summary.read)
-            }
-            if line == nil { break }
+        try await sendBatches(of: file, to: dataDirectory.resolved) { body, firstLine, summary in
+            summary.add(try await store.ingest(ndjson: body), firstLine: firstLine)
         }
-        progress.update(reader.consumed, events: summary.read, force: true)
-        let elapsed = (ContinuousClock.now - started).seconds
-        print(summary.report(file: file, directory: dataDirectory.resolved, elapsed: elapsed, show: showRejections))
     }
 
     /// The same batches as `POST /v1/events` NDJSON requests to a running server.
     private func ingestThroughServer(file: String, client: ServerClient) async throws {
+        try await sendBatches(of: file, to: client.base) { body, firstLine, summary in
+            let (status, answer) = try await client.send(
+                "POST", "/v1/events", body: Data(body), contentType: "application/x-ndjson")
+            guard status == 200,
+                let batch = try? JSONSerialization.jsonObject(with: answer) as? [String: Any],
+                let accepted = batch["accepted"] as? Int, let duplicates = batch["duplicates"] as? Int,
+                let rejected = batch["rejected"] as? [[String: Any]], let lsn = batch["lsn"] as? Int
+            else {
+                FileHandle.standardError.write(
+                    Data(
+                        "tally ingest: \(client.base) answered \(status): \(String(decoding: answer, as: UTF8.self))\n"
+                            .utf8))
+                throw ExitCode(1)
+            }
+            summary.addServerBatch(
+                accepted: accepted, duplicates: duplicates,
+                rejected: rejected.map {
+                    (($0["index"] as? Int) ?? 0, ($0["code"] as? String) ?? "?", ($0["message"] as? String) ?? "")
+                },
+                commitLSN: UInt64(max(0, lsn)), firstLine: firstLine)
+        }
+    }
+
+    /// Reads `file`'s non-blank lines in requests of `--batch-size`, hands each request's NDJSON
+    /// body and its first line number to `send` (which records the outcome), with a progress
+    /// bar, then prints the summary naming `destination`.
+    private func sendBatches(
+        of file: String, to destination: String,
+        _ send: (_ body: [UInt8], _ firstLine: Int, _ summary: inout IngestSummary) async throws -> Void
+    ) async throws {
         let reader = try LineReader(path: file)
         var progress = ProgressBar(total: reader.size, label: "ingest")
         var summary = IngestSummary()
@@ -103,26 +112,7 @@ struct Ingest: AsyncParsableCommand {
                 lines.append(line)
             }
             if lines.count >= batchSize || (line == nil && !lines.isEmpty) {
-                let body = Data(lines.joined(separator: [UInt8(ascii: "\n")]))
-                let (status, answer) = try await client.send(
-                    "POST", "/v1/events", body: body, contentType: "application/x-ndjson")
-                guard status == 200,
-                    let batch = try? JSONSerialization.jsonObject(with: answer) as? [String: Any],
-                    let accepted = batch["accepted"] as? Int, let duplicates = batch["duplicates"] as? Int,
-                    let rejected = batch["rejected"] as? [[String: Any]], let lsn = batch["lsn"] as? Int
-                else {
-                    FileHandle.standardError.write(
-                        Data(
-                            "tally ingest: \(client.base) answered \(status): \(String(decoding: answer, as: UTF8.self))\n"
-                                .utf8))
-                    throw ExitCode(1)
-                }
-                summary.addServerBatch(
-                    accepted: accepted, duplicates: duplicates,
-                    rejected: rejected.map {
-                        (($0["index"] as? Int) ?? 0, ($0["code"] as? String) ?? "?", ($0["message"] as? String) ?? "")
-                    },
-                    commitLSN: UInt64(max(0, lsn)), firstLine: lineNumber + 1)
+                try await send(Array(lines.joined(separator: [UInt8(ascii: "\n")])), lineNumber + 1, &summary)
                 lineNumber += lines.count
                 lines.removeAll(keepingCapacity: true)
                 progress.update(reader.consumed, events: summary.read)
@@ -131,7 +121,7 @@ struct Ingest: AsyncParsableCommand {
         }
         progress.update(reader.consumed, events: summary.read, force: true)
         let elapsed = (ContinuousClock.now - started).seconds
-        print(summary.report(file: file, directory: client.base, elapsed: elapsed, show: showRejections))
+        print(summary.report(file: file, directory: destination, elapsed: elapsed, show: showRejections))
     }
 }
 

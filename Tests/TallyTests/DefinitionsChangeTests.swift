@@ -27,6 +27,31 @@ import Testing
         return try Tally.open(directory: directory.path, definitions: definitions, options: options)
     }
 
+    /// Starts `CrashProbe apply` on the store with `definitionsPath`, 8 events per backfill
+    /// transaction, and returns once it reports it stopped after backfill transaction `pause`
+    /// (the caller SIGKILLs it).
+    static func applyPaused(
+        _ directory: TemporaryDirectory, _ definitionsPath: String, after pause: Int,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Process {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: crashProbePath)
+        child.arguments = ["apply", directory.path, definitionsPath, "8", String(pause)]
+        let output = Pipe()
+        child.standardOutput = output
+        try child.run()
+        var printed = ""
+        while !printed.contains("paused") && !printed.contains("served") {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }  // the child exited
+            printed += String(decoding: data, as: UTF8.self)
+        }
+        #expect(
+            printed.contains("paused"), "the child stopped after backfill step \(pause): \(printed)",
+            sourceLocation: sourceLocation)
+        return child
+    }
+
     /// A stream of auth events over `cards` cards, some at equal times, with their oracle records
     /// once ingested.
     struct Stream {
@@ -226,19 +251,7 @@ import Testing
                 try await stream.ingest(store, count: 3_000)
             }
             let pause = Int.random(in: 1...300, using: &generator)
-            let child = Process()
-            child.executableURL = URL(fileURLWithPath: crashProbePath)
-            child.arguments = ["apply", directory.path, definitionsPath, "8", String(pause)]
-            let output = Pipe()
-            child.standardOutput = output
-            try child.run()
-            var printed = ""
-            while !printed.contains("paused") && !printed.contains("served") {
-                let data = output.fileHandleForReading.availableData
-                if data.isEmpty { break }  // the child exited
-                printed += String(decoding: data, as: UTF8.self)
-            }
-            #expect(printed.contains("paused"), "the child stopped after backfill step \(pause): \(printed)")
+            let child = try Self.applyPaused(directory, definitionsPath, after: pause)
             kill(child.processIdentifier, SIGKILL)
             child.waitUntilExit()
             do {
@@ -316,19 +329,7 @@ import Testing
             let definitionsPath = directory.path + ".yaml"
             try ViewFixture.definitionsText.write(toFile: definitionsPath, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(atPath: definitionsPath) }
-            let child = Process()
-            child.executableURL = URL(fileURLWithPath: crashProbePath)
-            child.arguments = ["apply", directory.path, definitionsPath, "8", "10"]
-            let output = Pipe()
-            child.standardOutput = output
-            try child.run()
-            var printed = ""
-            while !printed.contains("paused") && !printed.contains("served") {
-                let data = output.fileHandleForReading.availableData
-                if data.isEmpty { break }
-                printed += String(decoding: data, as: UTF8.self)
-            }
-            #expect(printed.contains("paused"), "\(printed)")
+            let child = try Self.applyPaused(directory, definitionsPath, after: 10)
             var options = Tally.Options()
             options.access = .readOnly
             let reader = try Tally.open(directory: directory.path, options: options)
