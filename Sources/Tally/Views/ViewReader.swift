@@ -12,6 +12,8 @@ struct ViewReader<Transaction: TransactionReading> {
     let database: Database
     /// One cursor over `database` for every seek of this reader (opened and closed by its user).
     let cursor: Cursor
+    /// The buffer every seek key of this reader is built in.
+    let seekKey = SeekKey()
     /// The retention floor's time (``RetentionFloor``); nil when nothing was dropped.
     var floorTime: Int64? = nil
 
@@ -20,25 +22,25 @@ struct ViewReader<Transaction: TransactionReading> {
         -> [FeatureValue]
     {
         let viewKey = ViewStateKey.view(entity, code: state.code)
-        let prefix = ViewStateKey.seriesPrefix(viewKey)
         var totalsAtEnd: RunningTotals?
         return try view.definition.windows.map { window in
             let low = window.milliseconds.map { max(0, at - $0 + 1) } ?? 0
-            if let lsnLimit { return try recompute(view, state, prefix, low: low, high: at, lsnLimit: lsnLimit) }
+            if let lsnLimit { return try recompute(view, state, viewKey, low: low, high: at, lsnLimit: lsnLimit) }
             switch state.kind {
             case .count, .totals, .squares:
-                let end = try totalsAtEnd ?? totals(prefix, atOrBefore: at)
+                let end = try totalsAtEnd ?? totals(viewKey, atOrBefore: at)
                 totalsAtEnd = end
-                return finish(view, end.subtracting(try totals(prefix, atOrBefore: low - 1)))
+                return finish(view, end.subtracting(try totals(viewKey, atOrBefore: low - 1)))
             case .values:
                 return finish(
                     view,
-                    try view.aggregate == .last ? last(prefix, low: low, high: at) : first(prefix, low: low, high: at))
+                    try view.aggregate == .last
+                        ? last(viewKey, low: low, high: at) : first(viewKey, low: low, high: at))
             case .extremes:
                 return finish(view, try extreme(state, viewKey, low: low, high: at, max: view.aggregate == .max))
             case .members:
-                if let count = try distinctFromIndex(state, viewKey, prefix, low: low, at: at) { return .int(count) }
-                return .int(Int64(try members(prefix, low: low, high: at, lsnLimit: nil)))
+                if let count = try distinctFromIndex(state, viewKey, low: low, at: at) { return .int(count) }
+                return .int(Int64(try members(viewKey, low: low, high: at, lsnLimit: nil)))
             }
         }
     }
@@ -52,37 +54,44 @@ struct ViewReader<Transaction: TransactionReading> {
     }
 
     /// Running totals of every entry with event time ≤ `time` (zero if none).
-    private func totals(_ prefix: [UInt8], atOrBefore time: Int64) throws -> RunningTotals {
+    private func totals(_ viewKey: [UInt8], atOrBefore time: Int64) throws -> RunningTotals {
         guard time >= 0 else { return RunningTotals() }
-        return try entry(prefix, atOrBefore: time) { _, value in RunningTotals(value) } ?? RunningTotals()
+        return try entry(viewKey, atOrBefore: time) { _, value in RunningTotals(value) } ?? RunningTotals()
     }
 
-    /// The last entry (by event time, then LSN) with event time ≤ `time`, read by `body`.
+    /// The last series entry (by event time, then LSN) with event time ≤ `time`, read by `body`.
     private func entry<R>(
-        _ prefix: [UInt8], atOrBefore time: Int64, _ body: (Int64, UnsafeRawBufferPointer) -> R?
+        _ viewKey: [UInt8], atOrBefore time: Int64, _ body: (Int64, UnsafeRawBufferPointer) -> R?
     ) throws -> R? {
-        let key = ViewStateKey.series(prefix, time: time + 1, lsn: 0)
-        return try reposition { cursor in
-            let after = try key.withUnsafeBytes { try cursor.seek(atLeast: $0) }
-            guard let before = after == nil ? try cursor.last() : try cursor.previous(),
-                ViewStateKey.hasPrefix(before.key, prefix)
-            else { return nil }
-            return body(ViewStateKey.timeAndLSN(before.key, prefixCount: prefix.count).time, before.value)
+        try reposition { cursor in
+            try series(viewKey, from: time + 1).with { key, prefix in
+                let after = try cursor.seek(atLeast: key)
+                guard let before = after == nil ? try cursor.last() : try cursor.previous(),
+                    ViewStateKey.hasPrefix(before.key, prefix)
+                else { return nil }
+                return body(ViewStateKey.timeAndLSN(before.key, prefixCount: prefix.count).time, before.value)
+            }
         }
     }
 
-    private func last(_ prefix: [UInt8], low: Int64, high: Int64) throws -> ExpressionValue? {
-        try entry(prefix, atOrBefore: high) { time, value in time >= low ? StoredValue.decode(value) : nil }
+    /// The seek key of the first series entry at or after `time`.
+    private func series(_ viewKey: [UInt8], from time: Int64) -> SeekKey {
+        seekKey.start(viewKey, tag: ViewStateKey.seriesTag).append(SeekKey.time(time)).append(0)
     }
 
-    private func first(_ prefix: [UInt8], low: Int64, high: Int64) throws -> ExpressionValue? {
-        let key = ViewStateKey.series(prefix, time: low, lsn: 0)
-        return try reposition { cursor in
-            guard let entry = try key.withUnsafeBytes({ try cursor.seek(atLeast: $0) }),
-                ViewStateKey.hasPrefix(entry.key, prefix),
-                ViewStateKey.timeAndLSN(entry.key, prefixCount: prefix.count).time <= high
-            else { return nil }
-            return StoredValue.decode(entry.value)
+    private func last(_ viewKey: [UInt8], low: Int64, high: Int64) throws -> ExpressionValue? {
+        try entry(viewKey, atOrBefore: high) { time, value in time >= low ? StoredValue.decode(value) : nil }
+    }
+
+    private func first(_ viewKey: [UInt8], low: Int64, high: Int64) throws -> ExpressionValue? {
+        try reposition { cursor in
+            try series(viewKey, from: low).with { key, prefix in
+                guard let entry = try cursor.seek(atLeast: key),
+                    ViewStateKey.hasPrefix(entry.key, prefix),
+                    ViewStateKey.timeAndLSN(entry.key, prefixCount: prefix.count).time <= high
+                else { return nil }
+                return StoredValue.decode(entry.value)
+            }
         }
     }
 
@@ -126,40 +135,41 @@ struct ViewReader<Transaction: TransactionReading> {
         _ viewKey: [UInt8], level: Int, low: Int64, high: Int64, _ consider: (ExpressionValue) -> Void
     ) throws {
         if level == 0 {
-            try forEachEntry(ViewStateKey.seriesPrefix(viewKey), low: low, high: high) { _, value in
-                consider(StoredValue.decode(value))
-            }
+            try forEachEntry(viewKey, low: low, high: high) { _, value in consider(StoredValue.decode(value)) }
             return
         }
-        let prefix = ViewStateKey.tilePrefix(viewKey, level: level)
-        let start = ViewStateKey.tile(viewKey, level: level, start: low)
+        let start = seekKey.start(viewKey, tag: ViewStateKey.tileTag, level: level).append(SeekKey.time(low))
         try reposition { cursor in
-            var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
-            while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
-                let tileStart = Int64(
-                    UInt64(bigEndian: current.key.loadUnaligned(fromByteOffset: prefix.count, as: UInt64.self)))
-                guard tileStart <= high else { break }
-                if let tile = StoredValue.decodeTile(current.value) {
-                    consider(tile.min)
-                    consider(tile.max)
+            try start.with { key, prefix in
+                var entry = try cursor.seek(atLeast: key)
+                while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
+                    let tileStart = Int64(
+                        UInt64(bigEndian: current.key.loadUnaligned(fromByteOffset: prefix.count, as: UInt64.self)))
+                    guard tileStart <= high else { break }
+                    if let tile = StoredValue.decodeTile(current.value) {
+                        consider(tile.min)
+                        consider(tile.max)
+                    }
+                    entry = try cursor.next()
                 }
-                entry = try cursor.next()
             }
         }
     }
 
     /// Calls `body(lsn, value)` for each series entry with event time in `[low, high]`, in order.
+    /// `body` must not seek (the reader's key buffer is borrowed meanwhile).
     private func forEachEntry(
-        _ prefix: [UInt8], low: Int64, high: Int64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
+        _ viewKey: [UInt8], low: Int64, high: Int64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
     ) throws {
-        let start = ViewStateKey.series(prefix, time: low, lsn: 0)
         try reposition { cursor in
-            var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
-            while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
-                let (time, lsn) = ViewStateKey.timeAndLSN(current.key, prefixCount: prefix.count)
-                guard time <= high else { break }
-                try body(lsn, current.value)
-                entry = try cursor.next()
+            try series(viewKey, from: low).with { key, prefix in
+                var entry = try cursor.seek(atLeast: key)
+                while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
+                    let (time, lsn) = ViewStateKey.timeAndLSN(current.key, prefixCount: prefix.count)
+                    guard time <= high else { break }
+                    try body(lsn, current.value)
+                    entry = try cursor.next()
+                }
             }
         }
     }
@@ -170,19 +180,19 @@ struct ViewReader<Transaction: TransactionReading> {
     /// ends count index entries, as ``extreme(_:_:low:high:max:)`` walks levels; without, one
     /// entry per member. Nil when the index cannot answer (an older `at`, or a member too long for
     /// the index).
-    private func distinctFromIndex(_ state: ViewState, _ viewKey: [UInt8], _ prefix: [UInt8], low: Int64, at: Int64)
-        throws -> Int64?
-    {
-        let unusable = try ViewStateKey.memberIndexUnusable(viewKey).withUnsafeBytes { try txn.get(database, $0) }
+    private func distinctFromIndex(_ state: ViewState, _ viewKey: [UInt8], low: Int64, at: Int64) throws -> Int64? {
+        let unusable = try seekKey.start(viewKey, tag: ViewStateKey.memberIndexUnusableTag).with { key, _ in
+            try txn.get(database, key)
+        }
         guard unusable == nil else { return nil }
         let newest: Int64? = try reposition { cursor in
-            var end = prefix
-            end.append(contentsOf: repeatElement(0xFF, count: 16))
-            let after = try end.withUnsafeBytes { try cursor.seek(atLeast: $0) }
-            guard let before = after == nil ? try cursor.last() : try cursor.previous(),
-                ViewStateKey.hasPrefix(before.key, prefix)
-            else { return nil }
-            return ViewStateKey.timeAndLSN(before.key, prefixCount: prefix.count).time
+            try seekKey.start(viewKey, tag: ViewStateKey.seriesTag).pad(0xFF, count: 16).with { end, prefix in
+                let after = try cursor.seek(atLeast: end)
+                guard let before = after == nil ? try cursor.last() : try cursor.previous(),
+                    ViewStateKey.hasPrefix(before.key, prefix)
+                else { return nil }
+                return ViewStateKey.timeAndLSN(before.key, prefixCount: prefix.count).time
+            }
         }
         guard let newest else { return 0 }
         guard at >= newest else { return nil }
@@ -212,30 +222,29 @@ struct ViewReader<Transaction: TransactionReading> {
     /// Members whose latest occurrence is in `[low, high]`: index entries (level 0) or the counts
     /// of the level's tiles starting there.
     private func countMembers(_ viewKey: [UInt8], level: Int, low: Int64, high: Int64) throws -> Int64 {
-        let prefix =
-            level == 0
-            ? ViewStateKey.lastSeenPrefix(viewKey) : ViewStateKey.tilePrefix(viewKey, level: level, counts: true)
         let start =
             level == 0
-            ? ViewStateKey.lastSeen(viewKey, time: low, lsn: 0, member: [])
-            : ViewStateKey.countTile(viewKey, level: level, start: low)
+            ? seekKey.start(viewKey, tag: ViewStateKey.lastSeenTag).append(SeekKey.time(low)).append(0)
+            : seekKey.start(viewKey, tag: ViewStateKey.countTileTag, level: level).append(UInt64(low))
         return try reposition { cursor in
-            var count: Int64 = 0
-            var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
-            while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
-                let time = Int64(
-                    UInt64(bigEndian: current.key.loadUnaligned(fromByteOffset: prefix.count, as: UInt64.self)))
-                guard time <= high else { break }
-                count += level == 0 ? 1 : Int64(BigEndian.uint64(current.value) ?? 0)
-                entry = try cursor.next()
+            try start.with { key, prefix in
+                var count: Int64 = 0
+                var entry = try cursor.seek(atLeast: key)
+                while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
+                    let time = Int64(
+                        UInt64(bigEndian: current.key.loadUnaligned(fromByteOffset: prefix.count, as: UInt64.self)))
+                    guard time <= high else { break }
+                    count += level == 0 ? 1 : Int64(BigEndian.uint64(current.value) ?? 0)
+                    entry = try cursor.next()
+                }
+                return count
             }
-            return count
         }
     }
 
-    private func members(_ prefix: [UInt8], low: Int64, high: Int64, lsnLimit: UInt64?) throws -> Int {
+    private func members(_ viewKey: [UInt8], low: Int64, high: Int64, lsnLimit: UInt64?) throws -> Int {
         var seen = Set<[UInt8]>()
-        try forEachEntry(prefix, low: low, high: high) { lsn, value in
+        try forEachEntry(viewKey, low: low, high: high) { lsn, value in
             if let lsnLimit, lsn > lsnLimit { return }
             seen.insert(Array(value))
         }
@@ -245,14 +254,14 @@ struct ViewReader<Transaction: TransactionReading> {
     // MARK: recomputation at an older LSN
 
     private func recompute(
-        _ view: CompiledView, _ state: ViewState, _ prefix: [UInt8], low: Int64, high: Int64, lsnLimit: UInt64
+        _ view: CompiledView, _ state: ViewState, _ viewKey: [UInt8], low: Int64, high: Int64, lsnLimit: UInt64
     ) throws -> FeatureValue {
         switch state.kind {
         case .count, .totals, .squares:
             // Each entry's contribution is its totals minus the previous entry's (any LSN).
-            var previous = try totals(prefix, atOrBefore: low - 1)
+            var previous = try totals(viewKey, atOrBefore: low - 1)
             var sum = RunningTotals()
-            try forEachEntry(prefix, low: low, high: high) { lsn, value in
+            try forEachEntry(viewKey, low: low, high: high) { lsn, value in
                 guard let current = RunningTotals(value) else { return }
                 if lsn <= lsnLimit { sum = sum.adding(current.subtracting(previous)) ?? sum }
                 previous = current
@@ -267,11 +276,10 @@ struct ViewReader<Transaction: TransactionReading> {
                 // hence the token's, so the tiles answer that part exactly.
                 let split = floorTime - floorTime % 1000
                 chosen = try extreme(
-                    state, Array(prefix.dropLast()), low: 0, high: Swift.min(split - 1, high),
-                    max: view.aggregate == .max)
+                    state, viewKey, low: 0, high: Swift.min(split - 1, high), max: view.aggregate == .max)
                 low = split
             }
-            try forEachEntry(prefix, low: low, high: high) { lsn, raw in
+            try forEachEntry(viewKey, low: low, high: high) { lsn, raw in
                 guard lsn <= lsnLimit else { return }
                 let value = StoredValue.decode(raw)
                 switch view.aggregate {
@@ -283,7 +291,7 @@ struct ViewReader<Transaction: TransactionReading> {
             }
             return finish(view, chosen)
         case .members:
-            return .int(Int64(try members(prefix, low: low, high: high, lsnLimit: lsnLimit)))
+            return .int(Int64(try members(viewKey, low: low, high: high, lsnLimit: lsnLimit)))
         }
     }
 

@@ -42,9 +42,6 @@ enum ViewStateKey {
         return key
     }
 
-    /// Prefix of a view's latest-occurrence index: `view · 0x04`.
-    static func lastSeenPrefix(_ view: [UInt8]) -> [UInt8] { key(view, tag: lastSeenTag, extra: 16) }
-
     static func memberIndexUnusable(_ view: [UInt8]) -> [UInt8] { key(view, tag: memberIndexUnusableTag, extra: 0) }
 
     /// `prefix · tag`, with room for `extra` more bytes: every key below is built in one allocation
@@ -131,9 +128,14 @@ enum ViewStateKey {
 
     /// Whether `key` starts with `prefix`.
     static func hasPrefix(_ key: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
+        prefix.withUnsafeBytes { hasPrefix(key, $0) }
+    }
+
+    /// Whether `key` starts with `prefix`.
+    static func hasPrefix(_ key: UnsafeRawBufferPointer, _ prefix: UnsafeRawBufferPointer) -> Bool {
         guard key.count >= prefix.count else { return false }
         guard !prefix.isEmpty else { return true }  // (an empty buffer may have no base address)
-        return prefix.withUnsafeBytes { memcmp(key.baseAddress!, $0.baseAddress!, prefix.count) == 0 }
+        return memcmp(key.baseAddress!, prefix.baseAddress!, prefix.count) == 0
     }
 }
 
