@@ -1,44 +1,60 @@
-/// The one key buffer a vector read builds its seek keys in: `view · tag [· level]`, the range's
-/// prefix, then the position (times, LSNs) to seek to. A hot vector makes dozens of seeks; building
-/// each key in place spares an allocation (and a prefix array) per seek.
-final class SeekKey {
-    private var bytes: [UInt8] = []
-    /// How many leading bytes every entry of the range shares (the prefix of the range sought).
-    private var prefixCount = 0
+/// The one key buffer a vector read builds its seek keys in (``SeekKey``). A hot vector makes
+/// dozens of seeks; building each key in place spares an allocation, a prefix array and the
+/// reference counting of both per seek.
+final class KeyBuffer {
+    private let bytes: UnsafeMutableRawBufferPointer
 
-    init() { bytes.reserveCapacity(ViewStateKey.maxKeyBytes + 1) }
+    init() { bytes = .allocate(byteCount: ViewStateKey.maxKeyBytes + 1, alignment: 8) }
+    deinit { bytes.deallocate() }
 
     /// Starts a key on `view · tag`, plus `level` for tiles; that much is the range's prefix.
-    @discardableResult
+    /// Valid until the next `start` on this buffer.
     func start(_ view: [UInt8], tag: UInt8, level: Int? = nil) -> SeekKey {
-        bytes.removeAll(keepingCapacity: true)
-        bytes.append(contentsOf: view)
-        bytes.append(tag)
-        if let level { bytes.append(UInt8(level)) }
-        prefixCount = bytes.count
-        return self
+        var count = view.count
+        precondition(count + 2 + 16 <= bytes.count, "a view key of \(count) bytes is longer than LMDB allows")
+        view.withUnsafeBytes { bytes.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: count) }
+        bytes[count] = tag
+        count += 1
+        if let level {
+            bytes[count] = UInt8(level)
+            count += 1
+        }
+        return SeekKey(bytes: bytes, count: count, prefixCount: count)
     }
+}
 
-    /// Appends a time (negative clamps to 0, as stored keys do) or an LSN, big-endian.
-    @discardableResult
+/// A key being built in a ``KeyBuffer``: the range's prefix (`view · tag [· level]`), then the
+/// position to seek to (times, LSNs).
+struct SeekKey {
+    fileprivate let bytes: UnsafeMutableRawBufferPointer
+    fileprivate var count: Int
+    /// How many leading bytes every entry of the range shares.
+    let prefixCount: Int
+
+    /// Appends a big-endian UInt64 (a time from ``time(_:)``, an LSN, a tile start).
     func append(_ value: UInt64) -> SeekKey {
-        BigEndian.append(value, to: &bytes)
-        return self
+        var key = self
+        precondition(count + 8 <= bytes.count)
+        bytes.storeBytes(of: value.bigEndian, toByteOffset: count, as: UInt64.self)
+        key.count += 8
+        return key
     }
 
     /// Appends `count` copies of `byte` (0xFF: past every key of the range).
-    @discardableResult
-    func pad(_ byte: UInt8, count: Int) -> SeekKey {
-        bytes.append(contentsOf: repeatElement(byte, count: count))
-        return self
+    func pad(_ byte: UInt8, count extra: Int) -> SeekKey {
+        var key = self
+        precondition(count + extra <= bytes.count)
+        for offset in count..<(count + extra) { bytes[offset] = byte }
+        key.count += extra
+        return key
     }
 
-    /// Runs `body` with the key built so far and its prefix (both borrowed for the call).
+    /// Runs `body` with the key and its prefix, borrowed for the call (no other key of the same
+    /// buffer may be started meanwhile).
     func with<R>(_ body: (_ key: UnsafeRawBufferPointer, _ prefix: UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let prefixCount = prefixCount
-        return try bytes.withUnsafeBytes { key in
-            try body(key, UnsafeRawBufferPointer(rebasing: key[..<prefixCount]))
-        }
+        let base = UnsafeRawBufferPointer(bytes)
+        return try body(
+            UnsafeRawBufferPointer(rebasing: base[..<count]), UnsafeRawBufferPointer(rebasing: base[..<prefixCount]))
     }
 
     /// A time as stored in keys: negative clamps to 0.

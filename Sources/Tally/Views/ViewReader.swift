@@ -13,7 +13,7 @@ struct ViewReader<Transaction: TransactionReading> {
     /// One cursor over `database` for every seek of this reader (opened and closed by its user).
     let cursor: Cursor
     /// The buffer every seek key of this reader is built in.
-    let seekKey = SeekKey()
+    let keys = KeyBuffer()
     /// The retention floor's time (``RetentionFloor``); nil when nothing was dropped.
     var floorTime: Int64? = nil
 
@@ -76,7 +76,7 @@ struct ViewReader<Transaction: TransactionReading> {
 
     /// The seek key of the first series entry at or after `time`.
     private func series(_ viewKey: [UInt8], from time: Int64) -> SeekKey {
-        seekKey.start(viewKey, tag: ViewStateKey.seriesTag).append(SeekKey.time(time)).append(0)
+        keys.start(viewKey, tag: ViewStateKey.seriesTag).append(SeekKey.time(time)).append(0)
     }
 
     private func last(_ viewKey: [UInt8], low: Int64, high: Int64) throws -> ExpressionValue? {
@@ -138,7 +138,7 @@ struct ViewReader<Transaction: TransactionReading> {
             try forEachEntry(viewKey, low: low, high: high) { _, value in consider(StoredValue.decode(value)) }
             return
         }
-        let start = seekKey.start(viewKey, tag: ViewStateKey.tileTag, level: level).append(SeekKey.time(low))
+        let start = keys.start(viewKey, tag: ViewStateKey.tileTag, level: level).append(SeekKey.time(low))
         try reposition { cursor in
             try start.with { key, prefix in
                 var entry = try cursor.seek(atLeast: key)
@@ -181,12 +181,12 @@ struct ViewReader<Transaction: TransactionReading> {
     /// entry per member. Nil when the index cannot answer (an older `at`, or a member too long for
     /// the index).
     private func distinctFromIndex(_ state: ViewState, _ viewKey: [UInt8], low: Int64, at: Int64) throws -> Int64? {
-        let unusable = try seekKey.start(viewKey, tag: ViewStateKey.memberIndexUnusableTag).with { key, _ in
+        let unusable = try keys.start(viewKey, tag: ViewStateKey.memberIndexUnusableTag).with { key, _ in
             try txn.get(database, key)
         }
         guard unusable == nil else { return nil }
         let newest: Int64? = try reposition { cursor in
-            try seekKey.start(viewKey, tag: ViewStateKey.seriesTag).pad(0xFF, count: 16).with { end, prefix in
+            try keys.start(viewKey, tag: ViewStateKey.seriesTag).pad(0xFF, count: 16).with { end, prefix in
                 let after = try cursor.seek(atLeast: end)
                 guard let before = after == nil ? try cursor.last() : try cursor.previous(),
                     ViewStateKey.hasPrefix(before.key, prefix)
@@ -224,8 +224,8 @@ struct ViewReader<Transaction: TransactionReading> {
     private func countMembers(_ viewKey: [UInt8], level: Int, low: Int64, high: Int64) throws -> Int64 {
         let start =
             level == 0
-            ? seekKey.start(viewKey, tag: ViewStateKey.lastSeenTag).append(SeekKey.time(low)).append(0)
-            : seekKey.start(viewKey, tag: ViewStateKey.countTileTag, level: level).append(UInt64(low))
+            ? keys.start(viewKey, tag: ViewStateKey.lastSeenTag).append(SeekKey.time(low)).append(0)
+            : keys.start(viewKey, tag: ViewStateKey.countTileTag, level: level).append(UInt64(low))
         return try reposition { cursor in
             try start.with { key, prefix in
                 var count: Int64 = 0
