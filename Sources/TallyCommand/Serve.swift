@@ -58,11 +58,7 @@ struct Serve: AsyncParsableCommand {
             throw error
         }
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in ServerLogHandler(label: label, level: level) }
         var limits = ServerLimits()
         limits.maxBodyBytes = maxBodyBytes
         limits.maxNDJSONLineBytes = maxLineBytes

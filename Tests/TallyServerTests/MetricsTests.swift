@@ -61,6 +61,22 @@ struct MetricsTests {
         }
     }
 
+    @Test("every request moves its endpoint's request counter and duration count by exactly one")
+    func exactRequestCounters() async throws {
+        let fixture = try ServerFixture()
+        defer { fixture.remove() }
+        try await fixture.test { client in
+            for _ in 0..<5 { _ = try await client.send("/healthz", .get) }
+            for _ in 0..<2 { _ = try await client.send("/nowhere", .get) }
+            let text = try await client.send("/metrics", .get, headers: fixture.headers(.admin)).text
+            let requests = Self.samples(text, "tally_http_requests_total")
+            #expect(requests[#"{endpoint="/healthz",method="GET",status="200"}"#] == 5)
+            #expect(requests[#"{endpoint="unmatched",method="GET",status="404"}"#] == 2)
+            let durations = Self.samples(text, "tally_http_request_duration_seconds_count")
+            #expect(durations[#"{endpoint="/healthz",method="GET"}"#] == 5)
+        }
+    }
+
     @Test("requests that fail whole are counted by code and move no event counter")
     func failedRequests() async throws {
         let fixture = try ServerFixture()
