@@ -39,10 +39,23 @@ public struct Authenticator: Sendable {
     @discardableResult
     public func authorize(_ request: Request, for role: Role) throws(APIError) -> String {
         if isDisabled { return "insecure" }
-        guard let header = request.headers[.authorization] else {
+        // One pass over the fields: the String subscript joins every Authorization field into a
+        // new string, which cost a third of this check.
+        var header: String?
+        var fields = 0
+        for field in request.headers where field.name == .authorization {
+            header = field.value
+            fields += 1
+        }
+        guard let header else {
             throw APIError(
                 .unauthorized, "unauthorized", "this endpoint needs an 'Authorization: Bearer <token>' header",
                 headers: [.wwwAuthenticate: #"Bearer realm="tally""#])
+        }
+        guard fields == 1 else {
+            throw APIError(
+                .unauthorized, "unauthorized", "send one Authorization header, not \(fields)",
+                headers: [.wwwAuthenticate: #"Bearer realm="tally", error="invalid_request""#])
         }
         let prefix = "bearer "
         guard header.utf8.count > prefix.utf8.count, header.prefix(prefix.count).lowercased() == prefix else {

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -33,6 +34,12 @@ struct AuthenticationTests {
                     #expect(response.errorCode == "unauthorized")
                     #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
                 }
+                // A valid admin token beside a second Authorization field is refused too.
+                var twice = fixture.headers(.admin)
+                twice.append(HTTPField(name: .authorization, value: "Bearer tally_wrong"))
+                let response = try await client.send(endpoint.uri, endpoint.method, headers: twice, body: endpoint.body)
+                #expect(response.status == .unauthorized, "two Authorization fields on \(endpoint.uri)")
+                #expect(response.headers[.wwwAuthenticate]?.contains("invalid_request") == true)
             }
         }
         #expect(fixture.lsn == 0)

@@ -122,12 +122,33 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
     /// Exact text: `-0.5`, `12.5`, `100`.
     public var description: String {
-        let magnitude = String(mantissa.magnitude)
-        let sign = mantissa < 0 ? "-" : ""
-        guard scale > 0 else { return sign + magnitude }
-        let padded = String(repeating: "0", count: max(0, Int(scale) + 1 - magnitude.count)) + magnitude
-        let split = padded.index(padded.endIndex, offsetBy: -Int(scale))
-        return sign + padded[..<split] + "." + padded[split...]
+        var text: [UInt8] = []
+        appendText(to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends ``description``'s UTF-8 to `bytes` without building a string (JSON answers).
+    public func appendText(to bytes: inout [UInt8]) {
+        if mantissa < 0 { bytes.append(UInt8(ascii: "-")) }
+        let point = Int(scale)
+        // An Int64 has at most 19 digits; scale ≤ 6 pads at most to 7.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { digits in
+            var magnitude = mantissa.magnitude
+            var count = 0
+            repeat {
+                digits[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            while count < point + 1 {
+                digits[count] = UInt8(ascii: "0")
+                count += 1
+            }
+            for index in stride(from: count - 1, through: 0, by: -1) {
+                if index == point - 1 { bytes.append(UInt8(ascii: ".")) }
+                bytes.append(digits[index])
+            }
+        }
     }
 
     public init(from decoder: any Decoder) throws {

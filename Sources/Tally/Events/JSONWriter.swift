@@ -36,7 +36,7 @@ enum JSONWriter {
         case .int(let number): buffer.append(contentsOf: Array(String(number).utf8))
         case .bool(let flag): buffer.append(contentsOf: Array((flag ? "true" : "false").utf8))
         case .timestamp(let ms): buffer.append(contentsOf: Array(String(ms).utf8))
-        case .decimal(let decimal): buffer.append(contentsOf: Array(decimal.description.utf8))
+        case .decimal(let decimal): decimal.appendText(to: &buffer)
         case .null: buffer.append(contentsOf: Array("null".utf8))
         }
     }

@@ -19,7 +19,7 @@ extension FeatureValue {
         switch self {
         case .null: buffer.append(contentsOf: "null".utf8)
         case .int(let value): buffer.append(contentsOf: String(value).utf8)
-        case .decimal(let value): buffer.append(contentsOf: value.description.utf8)
+        case .decimal(let value): value.appendText(to: &buffer)
         case .string(let value): JSONWriter.appendString(value, to: &buffer)
         case .bool(let value): buffer.append(contentsOf: (value ? "true" : "false").utf8)
         case .timestamp(let value): buffer.append(contentsOf: String(value).utf8)
