@@ -286,8 +286,8 @@ import Testing
             let store = try Self.open(directory, ViewFixture.definitions)
             defer { store.close() }
             try await stream.ingest(store, count: 600)
-            // What an older store holds: the distinct states' codes under fingerprints without
-            // count tiles.
+            // What an older store holds: the distinct and min/max states' codes under
+            // fingerprints without count tiles and chains.
             let meta = store.databases.meta
             let renamed = try await store.write { txn -> Int in
                 // A lifetime and a finite distinct count of the same member were one state then.
@@ -295,7 +295,8 @@ import Testing
                     Dictionary(
                         codes.map { print, code in
                             (
-                                print.replacingOccurrences(of: #"\|counts=\d+"#, with: "", options: .regularExpression),
+                                print.replacingOccurrences(
+                                    of: #"\|(counts=\d+|chain=\w+)"#, with: "", options: .regularExpression),
                                 code
                             )
                         }, uniquingKeysWith: { kept, _ in kept })
@@ -309,9 +310,9 @@ import Testing
                         servedFrom: record.servedFrom)
                     try DefinitionsHistory.write(old, in: txn, meta: meta)
                 }
-                return codes.keys.filter { $0.contains("|counts=") }.count
+                return codes.keys.filter { $0.contains("|counts=") || $0.contains("|chain=") }.count
             }
-            #expect(renamed == 1, "the fixture has one finite-window distinct state (recent_merchants)")
+            #expect(renamed == 3, "the fixture's finite-window distinct and min/max states")
         }
         let middle = stream.accepted[300].lsn
         do {
@@ -320,7 +321,7 @@ import Testing
             options.access = .readOnly
             let reader = try Tally.open(directory: directory.path, options: options)
             defer { reader.close() }
-            #expect(reader.definitionsState.current.newest?.views.legacy == ["recent_merchants"])
+            #expect(reader.definitionsState.current.newest?.views.legacy == ["low", "recent_merchants", "unit_max"])
             try Self.expectOracle(reader, stream, at: stream.lastTime + 1, served: ViewFixture.definitions)
         }
         do {

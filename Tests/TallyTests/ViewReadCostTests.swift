@@ -70,6 +70,15 @@ import Testing
                     view, snapshot.stored!.views.states[view.state], entity: entity, at: readAt, lsnLimit: nil)
                 touched[view.name] = store.entryAccesses(in: "views") ?? -1
                 #expect(values.first != .null, "\(view.name) read a value")
+                if view.aggregate == .min || view.aggregate == .max {
+                    // After the entity's newest event, min/max come from the chain: two seeks.
+                    store.resetEntryAccesses()
+                    let now = try reader.values(
+                        view, snapshot.stored!.views.states[view.state], entity: entity, at: start + span + 1,
+                        lsnLimit: nil)
+                    touched[view.name + "_now"] = store.entryAccesses(in: "views") ?? -1
+                    #expect(now.first != .null, "\(view.name) read a value after the newest event")
+                }
             }
             // The whole vector, through the public API, is the sum of its views plus the entity head.
             store.resetEntryAccesses()
@@ -94,7 +103,7 @@ import Testing
                 count <= (small[name] ?? 0) + 40,
                 "\(name): \(small[name] ?? 0) entries at 4,000 events, \(count) at \(large)")
         }
-        for name in ["n", "total", "mean", "latest"] {
+        for name in ["n", "total", "mean", "latest", "low_now", "high_now"] {
             #expect((big[name] ?? 99) <= 4, "\(name) is two seeks (or one) whatever the events: \(big[name] ?? -1)")
         }
     }

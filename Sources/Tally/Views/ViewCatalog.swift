@@ -14,8 +14,9 @@ struct ViewCatalog: Sendable {
     /// not opened with these definitions).
     let unbuilt: [String]
     /// Views read from a state of an older layout: a finite-window count_distinct state built
-    /// before count tiles, read by counting index entries (exact, not bounded). The next writable
-    /// open rebuilds it in the current layout (docs/VIEWS.md).
+    /// before count tiles (read by counting index entries) or a finite-window min/max state built
+    /// before chains (read from tiles alone); exact either way. The next writable open rebuilds
+    /// it in the current layout (docs/VIEWS.md).
     let legacy: [String]
 
     init(definitions: Definitions, eventCodes: [String: UInt16], stateCodes: [String: UInt16]) {
@@ -25,11 +26,11 @@ struct ViewCatalog: Sendable {
         var unbuilt: [String] = []
         var legacy: [String] = []
         for view in definitions.views {
-            var countTiles = true
+            var legacyLayout = false
             var code = stateCodes[ViewState.fingerprint(view, definitions)]
-            if code == nil, let old = stateCodes[ViewState.fingerprint(view, definitions, countTiles: false)] {
+            if code == nil, let old = stateCodes[ViewState.fingerprint(view, definitions, legacyLayout: true)] {
                 code = old
-                countTiles = false
+                legacyLayout = true
                 legacy.append(view.name)
             }
             guard let code else {
@@ -38,7 +39,7 @@ struct ViewCatalog: Sendable {
             }
             guard
                 let state = ViewState(
-                    view, code: code, definitions: definitions, eventCodes: eventCodes, countTiles: countTiles)
+                    view, code: code, definitions: definitions, eventCodes: eventCodes, legacyLayout: legacyLayout)
             else { continue }
             let index: Int
             if let existing = stateIndex[code] {
@@ -158,13 +159,22 @@ final class ViewState: Sendable {
     /// Tile widths in ms, finest first: 1 s × 16^k up to the widest window. min/max tiles hold
     /// the extremes; count_distinct tiles (finite windows only) count members by latest occurrence.
     let tileWidths: [Int64]
+    /// The chain a finite-window min/max state keeps (``ViewStateKey``): the events whose value
+    /// beats every later event's. Nil for other kinds, lifetime windows and the older layout.
+    let chain: Chain?
+
+    /// Which extreme a chain keeps.
+    enum Chain: Sendable {
+        case max, min
+    }
 
     /// Tile widths of extremes: 1 s × 16^k, k = 0…7 (the top tile ≈ 8.5 years).
     static let allTileWidths: [Int64] = (0..<8).map { k in (0..<k).reduce(Int64(1000)) { width, _ in width * 16 } }
 
-    /// What decides a state: entity and key type, state kind, sources and their values, filter.
-    /// `countTiles: false` gives the fingerprint a count_distinct state had before count tiles.
-    static func fingerprint(_ view: ViewDefinition, _ definitions: Definitions, countTiles: Bool = true) -> String {
+    /// What decides a state: entity and key type, state kind, sources and their values, filter,
+    /// and the layout's extra structures (count tiles, chains). `legacyLayout: true` gives the
+    /// fingerprint a state had before them.
+    static func fingerprint(_ view: ViewDefinition, _ definitions: Definitions, legacyLayout: Bool = false) -> String {
         let keyType = definitions.entity(named: view.entity)?.keyType.rawValue ?? "?"
         let kind = ViewStateKind(view.aggregate)
         let sources = view.sources.map { source in
@@ -172,15 +182,15 @@ final class ViewState: Sendable {
         }.sorted().joined(separator: ";")
         var parts = [view.entity, keyType, kind.rawValue, view.filter ?? "", sources]
         if kind == .extremes { parts.append("tiles=\(tileWidths(for: view.windows).count)") }
-        if kind == .members, countTiles, let widths = countTileWidths(for: view.windows) {
-            parts.append("counts=\(widths.count)")
-        }
+        guard !legacyLayout else { return parts.joined(separator: "|") }
+        if kind == .members, let widths = countTileWidths(for: view.windows) { parts.append("counts=\(widths.count)") }
+        if let chain = chain(for: view) { parts.append("chain=\(chain)") }
         return parts.joined(separator: "|")
     }
 
     init?(
         _ view: ViewDefinition, code: UInt16, definitions: Definitions, eventCodes: [String: UInt16],
-        countTiles: Bool = true
+        legacyLayout: Bool = false
     ) {
         self.code = code
         kind = ViewStateKind(view.aggregate)
@@ -203,9 +213,20 @@ final class ViewState: Sendable {
         numbersAreInts = allInts && kind != .count
         switch kind {
         case .extremes: tileWidths = Self.tileWidths(for: view.windows)
-        case .members: tileWidths = countTiles ? Self.countTileWidths(for: view.windows) ?? [] : []
+        case .members: tileWidths = legacyLayout ? [] : Self.countTileWidths(for: view.windows) ?? []
         default: tileWidths = []
         }
+        chain = legacyLayout ? nil : Self.chain(for: view)
+    }
+
+    /// The chain of a min/max view whose windows are all finite: a max view's state keeps a max
+    /// chain, a min view's a min chain (so a min and a max of one value are two states). A
+    /// lifetime window keeps the older layout, as count_distinct does: rebuilding its state from
+    /// the log would lose the events retention dropped; its tiles answer it in a few seeks.
+    static func chain(for view: ViewDefinition) -> Chain? {
+        guard ViewStateKind(view.aggregate) == .extremes, !view.windows.contains(where: { $0.milliseconds == nil })
+        else { return nil }
+        return view.aggregate == .max ? .max : .min
     }
 
     /// Count tiles of a count_distinct state: nil when a window is lifetime. Such a state keeps

@@ -63,6 +63,9 @@ struct ViewMaintenance {
                 guard let value, let encoded = StoredValue.encode(value) else { continue }
                 writes.puts.append((key, encoded))
                 try planTiles(state, stateKey, time: time, value: value, encoded: encoded, txn, &writes)
+                if let chain = state.chain {
+                    try planChain(chain, stateKey, time: time, lsn: lsn, value: value, encoded: encoded, txn, &writes)
+                }
             }
             if !touchedEntities.contains(entity) { touchedEntities.append(entity) }
         }
@@ -143,6 +146,38 @@ struct ViewMaintenance {
             let newMin = lower ? encoded : StoredValue.encode(current.min) ?? encoded
             let newMax = higher ? encoded : StoredValue.encode(current.max) ?? encoded
             writes.puts.append((key, StoredValue.tile(min: newMin, max: newMax)))
+        }
+    }
+
+    /// Keeps the state's chain: the events whose value beats (max: exceeds, min: is below) that
+    /// of every later event in (time, LSN) order, so a window reaching the entity's newest event
+    /// finds its extreme in the chain's first entry inside it. An event enters unless a later
+    /// one matches or beats it; entering, it removes the earlier entries it matches or beats.
+    /// Each entry is removed at most once, so an event costs O(1) writes amortized.
+    private func planChain(
+        _ chain: ViewState.Chain, _ stateKey: [UInt8], time: Int64, lsn: UInt64, value: ExpressionValue,
+        encoded: [UInt8], _ txn: some TransactionReading, _ writes: inout Writes
+    ) throws {
+        func beats(_ a: ExpressionValue, _ b: ExpressionValue) -> Bool {
+            chain == .max ? StoredValue.less(b, a) : StoredValue.less(a, b)
+        }
+        let key = ViewStateKey.chain(stateKey, time: time, lsn: lsn)
+        let prefix = Array(key[0..<(stateKey.count + 1)])
+        try txn.withCursor(database) { cursor in
+            let after = try key.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            if let later = after, ViewStateKey.hasPrefix(later.key, prefix),
+                !beats(value, StoredValue.decode(later.value))
+            {
+                return
+            }
+            writes.puts.append((key, encoded))
+            var before = after == nil ? try cursor.last() : try cursor.previous()
+            while let earlier = before, ViewStateKey.hasPrefix(earlier.key, prefix),
+                !beats(StoredValue.decode(earlier.value), value)
+            {
+                writes.deletes.append(Array(earlier.key))
+                before = try cursor.previous()
+            }
         }
     }
 

@@ -37,6 +37,9 @@ struct ViewReader<Transaction: TransactionReading> {
                     try view.aggregate == .last
                         ? last(viewKey, low: low, high: at) : first(viewKey, low: low, high: at))
             case .extremes:
+                if state.chain != nil, let best = try chainExtreme(viewKey, low: low, at: at) {
+                    return finish(view, best)
+                }
                 return finish(view, try extreme(state, viewKey, low: low, high: at, max: view.aggregate == .max))
             case .members:
                 if let count = try distinctFromIndex(state, viewKey, low: low, at: at) { return .int(count) }
@@ -91,6 +94,32 @@ struct ViewReader<Transaction: TransactionReading> {
                     ViewStateKey.timeAndLSN(entry.key, prefixCount: prefix.count).time <= high
                 else { return nil }
                 return StoredValue.decode(entry.value)
+            }
+        }
+    }
+
+    /// The min or max over `[low, at]` from the state's chain: two seeks. Only when `at` is at or
+    /// after the entity's newest contribution (the chain's last entry): then the window holds a
+    /// suffix of the events, whose extreme is the chain's first entry in it. Nil otherwise (the
+    /// caller walks tiles); `.some(nil)` for an empty window.
+    private func chainExtreme(_ viewKey: [UInt8], low: Int64, at: Int64) throws -> ExpressionValue?? {
+        try reposition { cursor in
+            let newest: Int64? = try keys.start(viewKey, tag: ViewStateKey.chainTag).pad(0xFF, count: 16).with {
+                end, prefix in
+                let after = try cursor.seek(atLeast: end)
+                guard let last = after == nil ? try cursor.last() : try cursor.previous(),
+                    ViewStateKey.hasPrefix(last.key, prefix)
+                else { return nil }
+                return ViewStateKey.timeAndLSN(last.key, prefixCount: prefix.count).time
+            }
+            guard let newest else { return .some(nil) }
+            guard at >= newest else { return nil }
+            let start = keys.start(viewKey, tag: ViewStateKey.chainTag).append(SeekKey.time(low)).append(0)
+            return try start.with { key, prefix -> ExpressionValue?? in
+                guard let first = try cursor.seek(atLeast: key), ViewStateKey.hasPrefix(first.key, prefix) else {
+                    return .some(nil)
+                }
+                return .some(StoredValue.decode(first.value))
             }
         }
     }

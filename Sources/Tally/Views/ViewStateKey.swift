@@ -12,6 +12,7 @@ import Foundation
 /// | entity · view code (2) · 0x04 · event time (8) · LSN (8) · member | empty: members by latest occurrence |
 /// | entity · view code (2) · 0x05 | empty: some member was too long for the two keys above |
 /// | entity · view code (2) · 0x06 · level (1) · tile start (8) | members whose latest occurrence is in the tile (8 bytes; count_distinct) |
+/// | entity · view code (2) · 0x07 · event time (8) · LSN (8) | the value of an event that beats every later one (min/max chain) |
 ///
 /// The view code is the code of a view *state* (``ViewState``), which several views may share.
 ///
@@ -25,6 +26,7 @@ enum ViewStateKey {
     static let lastSeenTag: UInt8 = 4
     static let memberIndexUnusableTag: UInt8 = 5
     static let countTileTag: UInt8 = 6
+    static let chainTag: UInt8 = 7
     /// LMDB's key limit.
     static let maxKeyBytes = 511
 
@@ -43,6 +45,14 @@ enum ViewStateKey {
     }
 
     static func memberIndexUnusable(_ view: [UInt8]) -> [UInt8] { key(view, tag: memberIndexUnusableTag, extra: 0) }
+
+    /// A min/max chain entry: `view · 0x07 · time · LSN`.
+    static func chain(_ view: [UInt8], time: Int64, lsn: UInt64) -> [UInt8] {
+        var key = key(view, tag: chainTag, extra: 16)
+        BigEndian.append(UInt64(max(0, time)), to: &key)
+        BigEndian.append(lsn, to: &key)
+        return key
+    }
 
     /// `prefix · tag`, with room for `extra` more bytes: every key below is built in one allocation
     /// (reads and ingest build dozens per vector or event).

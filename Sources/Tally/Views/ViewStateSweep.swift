@@ -9,7 +9,7 @@ import TallyLMDB
 /// newest one, which becomes the checkpoint: it carries the running totals (or the last value)
 /// of everything before it, and every event folded into it has an LSN ≤ the floor's LSN, so reads
 /// at any answerable token still subtract it exactly. `first` also keeps a series' oldest entry.
-/// min/max lose raw values and tiles no read at or after the floor uses; count_distinct over
+/// min/max lose raw values, tiles and chain entries no read at or after the floor uses; count_distinct over
 /// finite windows loses events, members and index entries below the cut (a lifetime distinct
 /// count keeps everything).
 enum ViewStateSweep {
@@ -181,6 +181,15 @@ enum ViewStateSweep {
                     }
                     guard gone else {
                         entry = try seek(view + [ViewStateKey.tileTag, UInt8(level + 1)])
+                        continue
+                    }
+                    doomed.append(key)
+                case (.extremes, ViewStateKey.chainTag) where key.count == view.count + 17:
+                    // Chain entries: a read uses the first one at or after its window's start,
+                    // which is above the cut.
+                    let time = ViewStateKey.timeAndLSN(current.key, prefixCount: view.count + 1).time
+                    guard time < reclaim.cut else {
+                        entry = try seek(view + [ViewStateKey.chainTag + 1])
                         continue
                     }
                     doomed.append(key)
