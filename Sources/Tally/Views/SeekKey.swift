@@ -7,12 +7,14 @@ final class KeyBuffer {
     init() { bytes = .allocate(byteCount: ViewStateKey.maxKeyBytes + 1, alignment: 8) }
     deinit { bytes.deallocate() }
 
-    /// Starts a key on `view · tag`, plus `level` for tiles; that much is the range's prefix.
-    /// Valid until the next `start` on this buffer.
-    func start(_ view: [UInt8], tag: UInt8, level: Int? = nil) -> SeekKey {
-        var count = view.count
-        precondition(count + 2 + 16 <= bytes.count, "a view key of \(count) bytes is longer than LMDB allows")
-        view.withUnsafeBytes { bytes.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: count) }
+    /// Starts a key on `entity · code · tag`, plus `level` for tiles; that much is the range's
+    /// prefix. Valid until the next `start` on this buffer.
+    func start(_ state: StateKey, tag: UInt8, level: Int? = nil) -> SeekKey {
+        var count = state.entity.count
+        precondition(count + 4 + 16 <= bytes.count, "an entity key of \(count) bytes is longer than LMDB allows")
+        state.entity.withUnsafeBytes { bytes.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: count) }
+        bytes.storeBytes(of: state.code.bigEndian, toByteOffset: count, as: UInt16.self)
+        count += 2
         bytes[count] = tag
         count += 1
         if let level {
@@ -21,6 +23,13 @@ final class KeyBuffer {
         }
         return SeekKey(bytes: bytes, count: count, prefixCount: count)
     }
+}
+
+/// The state of one entity: the entity key and the state's code, the first bytes of every key of
+/// that state (``ViewStateKey/view(_:code:)``), without building them.
+struct StateKey {
+    let entity: [UInt8]
+    let code: UInt16
 }
 
 /// A key being built in a ``KeyBuffer``: the range's prefix (`view · tag [· level]`), then the

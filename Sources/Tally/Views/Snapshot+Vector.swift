@@ -73,10 +73,11 @@ extension Snapshot {
                 txn: transaction, database: databases.views, cursor: cursor,
                 floorTime: floor.isEmpty ? nil : floor.time)
             var views: [(name: String, value: FeatureValue)] = []
+            views.reserveCapacity(stored.views.servedNameCount)
             for view in stored.views.views where view.definition.entity == entity {
-                let values = try reader.values(
-                    view, stored.views.states[view.state], entity: encoded, at: token.at, lsnLimit: lsnLimit)
-                for (name, value) in zip(view.definition.servedNames, values) { views.append((name, value)) }
+                try reader.append(
+                    view, stored.views.states[view.state], entity: encoded, at: token.at, lsnLimit: lsnLimit,
+                    to: &views)
             }
             return EntityVector(entity: entity, key: key, views: views, recomputed: lsnLimit != nil)
         }

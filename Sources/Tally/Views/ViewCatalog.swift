@@ -18,6 +18,8 @@ struct ViewCatalog: Sendable {
     /// before chains (read from tiles alone); exact either way. The next writable open rebuilds
     /// it in the current layout (docs/VIEWS.md).
     let legacy: [String]
+    /// Served names of every view (an upper bound of one vector's values).
+    let servedNameCount: Int
 
     init(definitions: Definitions, eventCodes: [String: UInt16], stateCodes: [String: UInt16]) {
         var compiled: [CompiledView] = []
@@ -52,6 +54,7 @@ struct ViewCatalog: Sendable {
             compiled.append(CompiledView(definition: view, state: index, numbersAreInts: state.numbersAreInts))
         }
         views = compiled
+        servedNameCount = compiled.reduce(0) { $0 + $1.servedNames.count }
         self.unbuilt = unbuilt
         self.legacy = legacy
         self.states = states
@@ -68,6 +71,7 @@ struct ViewCatalog: Sendable {
             for state in catalog.states where seen.insert(state.code).inserted { states.append(state) }
         }
         views = catalogs.first?.views ?? []
+        servedNameCount = catalogs.first?.servedNameCount ?? 0
         unbuilt = catalogs.first?.unbuilt ?? []
         legacy = catalogs.first?.legacy ?? []
         entityKeyTypes = catalogs.reversed().reduce(into: [:]) { types, catalog in
@@ -97,11 +101,14 @@ final class CompiledView: Sendable {
     /// Whether numbers read back as int (every source contributes a plain, optionally signed, int
     /// field) rather than decimal.
     let numbersAreInts: Bool
+    /// ``ViewDefinition/servedNames``, made once (vector reads use them every time).
+    let servedNames: [String]
 
     init(definition: ViewDefinition, state: Int, numbersAreInts: Bool) {
         self.definition = definition
         self.state = state
         self.numbersAreInts = numbersAreInts
+        servedNames = definition.servedNames
     }
 
     var name: String { definition.name }

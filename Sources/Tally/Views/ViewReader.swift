@@ -21,30 +21,50 @@ struct ViewReader<Transaction: TransactionReading> {
     func values(_ view: CompiledView, _ state: ViewState, entity: [UInt8], at: Int64, lsnLimit: UInt64?) throws
         -> [FeatureValue]
     {
-        let viewKey = ViewStateKey.view(entity, code: state.code)
+        var values: [(name: String, value: FeatureValue)] = []
+        try append(view, state, entity: entity, at: at, lsnLimit: lsnLimit, to: &values)
+        return values.map(\.value)
+    }
+
+    /// Appends the view's served names with their values (``values(_:_:entity:at:lsnLimit:)``):
+    /// a vector read collects every view into one array.
+    func append(
+        _ view: CompiledView, _ state: ViewState, entity: [UInt8], at: Int64, lsnLimit: UInt64?,
+        to vector: inout [(name: String, value: FeatureValue)]
+    ) throws {
+        let viewKey = StateKey(entity: entity, code: state.code)
         var totalsAtEnd: RunningTotals?
-        return try view.definition.windows.map { window in
-            let low = window.milliseconds.map { max(0, at - $0 + 1) } ?? 0
-            if let lsnLimit { return try recompute(view, state, viewKey, low: low, high: at, lsnLimit: lsnLimit) }
-            switch state.kind {
-            case .count, .totals, .squares:
-                let end = try totalsAtEnd ?? totals(viewKey, atOrBefore: at)
-                totalsAtEnd = end
-                return finish(view, end.subtracting(try totals(viewKey, atOrBefore: low - 1)))
-            case .values:
-                return finish(
-                    view,
-                    try view.aggregate == .last
-                        ? last(viewKey, low: low, high: at) : first(viewKey, low: low, high: at))
-            case .extremes:
-                if state.chain != nil, let best = try chainExtreme(viewKey, low: low, at: at) {
-                    return finish(view, best)
-                }
-                return finish(view, try extreme(state, viewKey, low: low, high: at, max: view.aggregate == .max))
-            case .members:
-                if let count = try distinctFromIndex(state, viewKey, low: low, at: at) { return .int(count) }
-                return .int(Int64(try members(viewKey, low: low, high: at, lsnLimit: nil)))
+        for (window, name) in zip(view.definition.windows, view.servedNames) {
+            vector.append(
+                (name, try value(view, state, viewKey, window: window, at: at, lsnLimit: lsnLimit, &totalsAtEnd)))
+        }
+    }
+
+    /// One window's value.
+    private func value(
+        _ view: CompiledView, _ state: ViewState, _ viewKey: StateKey, window: Window, at: Int64, lsnLimit: UInt64?,
+        _ totalsAtEnd: inout RunningTotals?
+    ) throws -> FeatureValue {
+        let low = window.milliseconds.map { max(0, at - $0 + 1) } ?? 0
+        if let lsnLimit { return try recompute(view, state, viewKey, low: low, high: at, lsnLimit: lsnLimit) }
+        switch state.kind {
+        case .count, .totals, .squares:
+            let end = try totalsAtEnd ?? totals(viewKey, atOrBefore: at)
+            totalsAtEnd = end
+            return finish(view, end.subtracting(try totals(viewKey, atOrBefore: low - 1)))
+        case .values:
+            return finish(
+                view,
+                try view.aggregate == .last
+                    ? last(viewKey, low: low, high: at) : first(viewKey, low: low, high: at))
+        case .extremes:
+            if state.chain != nil, let best = try chainExtreme(viewKey, low: low, at: at) {
+                return finish(view, best)
             }
+            return finish(view, try extreme(state, viewKey, low: low, high: at, max: view.aggregate == .max))
+        case .members:
+            if let count = try distinctFromIndex(state, viewKey, low: low, at: at) { return .int(count) }
+            return .int(Int64(try members(viewKey, low: low, high: at, lsnLimit: nil)))
         }
     }
 
@@ -57,14 +77,14 @@ struct ViewReader<Transaction: TransactionReading> {
     }
 
     /// Running totals of every entry with event time ≤ `time` (zero if none).
-    private func totals(_ viewKey: [UInt8], atOrBefore time: Int64) throws -> RunningTotals {
+    private func totals(_ viewKey: StateKey, atOrBefore time: Int64) throws -> RunningTotals {
         guard time >= 0 else { return RunningTotals() }
         return try entry(viewKey, atOrBefore: time) { _, value in RunningTotals(value) } ?? RunningTotals()
     }
 
     /// The last series entry (by event time, then LSN) with event time ≤ `time`, read by `body`.
     private func entry<R>(
-        _ viewKey: [UInt8], atOrBefore time: Int64, _ body: (Int64, UnsafeRawBufferPointer) -> R?
+        _ viewKey: StateKey, atOrBefore time: Int64, _ body: (Int64, UnsafeRawBufferPointer) -> R?
     ) throws -> R? {
         try reposition { cursor in
             try series(viewKey, from: time + 1).with { key, prefix in
@@ -78,15 +98,15 @@ struct ViewReader<Transaction: TransactionReading> {
     }
 
     /// The seek key of the first series entry at or after `time`.
-    private func series(_ viewKey: [UInt8], from time: Int64) -> SeekKey {
+    private func series(_ viewKey: StateKey, from time: Int64) -> SeekKey {
         keys.start(viewKey, tag: ViewStateKey.seriesTag).append(SeekKey.time(time)).append(0)
     }
 
-    private func last(_ viewKey: [UInt8], low: Int64, high: Int64) throws -> ExpressionValue? {
+    private func last(_ viewKey: StateKey, low: Int64, high: Int64) throws -> ExpressionValue? {
         try entry(viewKey, atOrBefore: high) { time, value in time >= low ? StoredValue.decode(value) : nil }
     }
 
-    private func first(_ viewKey: [UInt8], low: Int64, high: Int64) throws -> ExpressionValue? {
+    private func first(_ viewKey: StateKey, low: Int64, high: Int64) throws -> ExpressionValue? {
         try reposition { cursor in
             try series(viewKey, from: low).with { key, prefix in
                 guard let entry = try cursor.seek(atLeast: key),
@@ -102,7 +122,7 @@ struct ViewReader<Transaction: TransactionReading> {
     /// after the entity's newest contribution (the chain's last entry): then the window holds a
     /// suffix of the events, whose extreme is the chain's first entry in it. Nil otherwise (the
     /// caller walks tiles); `.some(nil)` for an empty window.
-    private func chainExtreme(_ viewKey: [UInt8], low: Int64, at: Int64) throws -> ExpressionValue?? {
+    private func chainExtreme(_ viewKey: StateKey, low: Int64, at: Int64) throws -> ExpressionValue?? {
         try reposition { cursor in
             let newest: Int64? = try keys.start(viewKey, tag: ViewStateKey.chainTag).pad(0xFF, count: 16).with {
                 end, prefix in
@@ -126,7 +146,7 @@ struct ViewReader<Transaction: TransactionReading> {
 
     /// The min or max over `[low, high]`: raw entries at the ragged ends (under a second each),
     /// then ever coarser tiles, at most 15 per side per level.
-    private func extreme(_ state: ViewState, _ viewKey: [UInt8], low: Int64, high: Int64, max wantMax: Bool) throws
+    private func extreme(_ state: ViewState, _ viewKey: StateKey, low: Int64, high: Int64, max wantMax: Bool) throws
         -> ExpressionValue?
     {
         var best: ExpressionValue?
@@ -161,7 +181,7 @@ struct ViewReader<Transaction: TransactionReading> {
 
     /// Visits the raw values (level 0) or the tiles' extremes (level ≥ 1) starting in `[low, high]`.
     private func scan(
-        _ viewKey: [UInt8], level: Int, low: Int64, high: Int64, _ consider: (ExpressionValue) -> Void
+        _ viewKey: StateKey, level: Int, low: Int64, high: Int64, _ consider: (ExpressionValue) -> Void
     ) throws {
         if level == 0 {
             try forEachEntry(viewKey, low: low, high: high) { _, value in consider(StoredValue.decode(value)) }
@@ -188,7 +208,7 @@ struct ViewReader<Transaction: TransactionReading> {
     /// Calls `body(lsn, value)` for each series entry with event time in `[low, high]`, in order.
     /// `body` must not seek (the reader's key buffer is borrowed meanwhile).
     private func forEachEntry(
-        _ viewKey: [UInt8], low: Int64, high: Int64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
+        _ viewKey: StateKey, low: Int64, high: Int64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
     ) throws {
         try reposition { cursor in
             try series(viewKey, from: low).with { key, prefix in
@@ -209,7 +229,7 @@ struct ViewReader<Transaction: TransactionReading> {
     /// ends count index entries, as ``extreme(_:_:low:high:max:)`` walks levels; without, one
     /// entry per member. Nil when the index cannot answer (an older `at`, or a member too long for
     /// the index).
-    private func distinctFromIndex(_ state: ViewState, _ viewKey: [UInt8], low: Int64, at: Int64) throws -> Int64? {
+    private func distinctFromIndex(_ state: ViewState, _ viewKey: StateKey, low: Int64, at: Int64) throws -> Int64? {
         let unusable = try keys.start(viewKey, tag: ViewStateKey.memberIndexUnusableTag).with { key, _ in
             try txn.get(database, key)
         }
@@ -250,7 +270,7 @@ struct ViewReader<Transaction: TransactionReading> {
 
     /// Members whose latest occurrence is in `[low, high]`: index entries (level 0) or the counts
     /// of the level's tiles starting there.
-    private func countMembers(_ viewKey: [UInt8], level: Int, low: Int64, high: Int64) throws -> Int64 {
+    private func countMembers(_ viewKey: StateKey, level: Int, low: Int64, high: Int64) throws -> Int64 {
         let start =
             level == 0
             ? keys.start(viewKey, tag: ViewStateKey.lastSeenTag).append(SeekKey.time(low)).append(0)
@@ -271,7 +291,7 @@ struct ViewReader<Transaction: TransactionReading> {
         }
     }
 
-    private func members(_ viewKey: [UInt8], low: Int64, high: Int64, lsnLimit: UInt64?) throws -> Int {
+    private func members(_ viewKey: StateKey, low: Int64, high: Int64, lsnLimit: UInt64?) throws -> Int {
         var seen = Set<[UInt8]>()
         try forEachEntry(viewKey, low: low, high: high) { lsn, value in
             if let lsnLimit, lsn > lsnLimit { return }
@@ -283,7 +303,7 @@ struct ViewReader<Transaction: TransactionReading> {
     // MARK: recomputation at an older LSN
 
     private func recompute(
-        _ view: CompiledView, _ state: ViewState, _ viewKey: [UInt8], low: Int64, high: Int64, lsnLimit: UInt64
+        _ view: CompiledView, _ state: ViewState, _ viewKey: StateKey, low: Int64, high: Int64, lsnLimit: UInt64
     ) throws -> FeatureValue {
         switch state.kind {
         case .count, .totals, .squares:
