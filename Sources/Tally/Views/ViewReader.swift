@@ -3,8 +3,9 @@ import TallyLMDB
 /// Reads one view's windows for one entity from view state (docs/VIEWS.md).
 ///
 /// Fast path (`lsnLimit == nil`, the state holds no change of this entity after the token's LSN):
-/// running totals cost two seeks per window, first/last one seek, min/max at most 15 tiles per
-/// side per level, whatever the number of events in the window. Recomputation (`lsnLimit` set):
+/// running totals cost two seeks per window, first/last one seek, min/max two seeks in the chain
+/// at or after the entity's newest event (else at most 15 tiles per side per level), whatever the
+/// number of events in the window. Recomputation (`lsnLimit` set):
 /// the window's entries are scanned and only those with LSN ≤ the limit count: exact at any
 /// token, at a cost that grows with the window's events.
 struct ViewReader<Transaction: TransactionReading> {
