@@ -34,7 +34,7 @@ struct ViewReader<Transaction: TransactionReading> {
         to vector: inout [(name: String, value: FeatureValue)]
     ) throws {
         let viewKey = StateKey(entity: entity, code: state.code)
-        var totalsAtEnd: RunningTotals?
+        var totalsAtEnd: (time: Int64, totals: RunningTotals)?
         for (window, name) in zip(view.definition.windows, view.servedNames) {
             vector.append(
                 (name, try value(view, state, viewKey, window: window, at: at, lsnLimit: lsnLimit, &totalsAtEnd)))
@@ -44,15 +44,17 @@ struct ViewReader<Transaction: TransactionReading> {
     /// One window's value.
     private func value(
         _ view: CompiledView, _ state: ViewState, _ viewKey: StateKey, window: Window, at: Int64, lsnLimit: UInt64?,
-        _ totalsAtEnd: inout RunningTotals?
+        _ totalsAtEnd: inout (time: Int64, totals: RunningTotals)?
     ) throws -> FeatureValue {
         let low = window.milliseconds.map { max(0, at - $0 + 1) } ?? 0
         if let lsnLimit { return try recompute(view, state, viewKey, low: low, high: at, lsnLimit: lsnLimit) }
         switch state.kind {
         case .count, .totals, .squares:
-            let end = try totalsAtEnd ?? totals(viewKey, atOrBefore: at)
+            let end = try totalsAtEnd ?? lastTotals(viewKey, atOrBefore: at)
             totalsAtEnd = end
-            return finish(view, end.subtracting(try totals(viewKey, atOrBefore: low - 1)))
+            // The newest entry up to `at` is before the window: nothing in it, no second seek.
+            guard end.time >= low else { return finish(view, RunningTotals()) }
+            return finish(view, end.totals.subtracting(try totals(viewKey, atOrBefore: low - 1)))
         case .values:
             return finish(
                 view,
@@ -79,8 +81,17 @@ struct ViewReader<Transaction: TransactionReading> {
 
     /// Running totals of every entry with event time ≤ `time` (zero if none).
     private func totals(_ viewKey: StateKey, atOrBefore time: Int64) throws -> RunningTotals {
-        guard time >= 0 else { return RunningTotals() }
-        return try entry(viewKey, atOrBefore: time) { _, value in RunningTotals(value) } ?? RunningTotals()
+        try lastTotals(viewKey, atOrBefore: time).totals
+    }
+
+    /// ``totals(_:atOrBefore:)`` with the event time of the entry holding them (`Int64.min` if none).
+    private func lastTotals(_ viewKey: StateKey, atOrBefore time: Int64) throws -> (time: Int64, totals: RunningTotals)
+    {
+        guard time >= 0 else { return (.min, RunningTotals()) }
+        return try entry(viewKey, atOrBefore: time) { entryTime, value in
+            (entryTime, RunningTotals(value) ?? RunningTotals())
+        }
+            ?? (.min, RunningTotals())
     }
 
     /// The last series entry (by event time, then LSN) with event time ≤ `time`, read by `body`.
@@ -246,6 +257,8 @@ struct ViewReader<Transaction: TransactionReading> {
         }
         guard let newest else { return 0 }
         guard at >= newest else { return nil }
+        // The newest contribution is before the window: nothing in it.
+        guard newest >= low else { return 0 }
         let widths = state.tileWidths
         var count: Int64 = 0
         var low = low
@@ -262,7 +275,10 @@ struct ViewReader<Transaction: TransactionReading> {
             low = leftEnd + 1
             if low > high { break }
             let rightStart = Swift.max((high + 1) / width * width, low)
-            if rightStart <= high { count += try countMembers(viewKey, level: level, low: rightStart, high: high) }
+            // Nothing is newer than `newest`: a part of the window after it needs no seek.
+            if rightStart <= high, rightStart <= newest {
+                count += try countMembers(viewKey, level: level, low: rightStart, high: high)
+            }
             high = rightStart - 1
             level += 1
         }
