@@ -121,6 +121,38 @@ import Testing
         #expect(!now.recomputed)
     }
 
+    @Test func aDistinctMemberTooLongForTheIndexFallsBackToScanningExactly() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let definitions = try DefinitionsLoader.load(
+            text: ViewFixture.eventsText + """
+                views:
+                  countries: { entity: card, from: auth, aggregate: count_distinct(country), window: 1h }
+                """)
+        var options = Tally.Options()
+        options.durability = .relaxed(flushInterval: .seconds(5))
+        options.wallClock = { Self.t0 + 86_400_000 }
+        let store = try Tally.open(directory: directory.path, definitions: definitions, options: options)
+        defer { store.close() }
+        // A 600-byte member does not fit an LMDB key with the index's prefix: c1's index is
+        // marked unusable and its reads scan the window; c2 keeps its index.
+        let long = String(repeating: "x", count: 600)
+        let events = [
+            Self.auth("a", Self.t0, country: "FR"), Self.auth("b", Self.t0 + 1, country: long),
+            Self.auth("c", Self.t0 + 2, country: "DE"), Self.auth("d", Self.t0 + 3, country: "FR"),
+            Self.auth("e", Self.t0, card: "c2", country: "FR"), Self.auth("f", Self.t0 + 1, card: "c2", country: "DE"),
+        ]
+        let result = try await store.ingest("[" + events.joined(separator: ",") + "]")
+        #expect(
+            result.outcomes.allSatisfy {
+                if case .accepted = $0 { true } else { false }
+            })
+        #expect(try Self.vector(store, at: Self.t0 + 10)[view: "countries"] == .int(3))
+        #expect(try Self.vector(store, at: Self.t0 + 1)[view: "countries"] == .int(2))
+        #expect(try Self.vector(store, "c2", at: Self.t0 + 10)[view: "countries"] == .int(2))
+        #expect(try Self.vector(store, at: Self.t0 + 3_600_002)[view: "countries"] == .int(1))
+    }
+
     @Test func keysAndEntitiesAreChecked() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

@@ -242,20 +242,26 @@ struct ViewReader<Transaction: TransactionReading> {
     /// entry per member. Nil when the index cannot answer (an older `at`, or a member too long for
     /// the index).
     private func distinctFromIndex(_ state: ViewState, _ viewKey: StateKey, low: Int64, at: Int64) throws -> Int64? {
-        let unusable = try keys.start(viewKey, tag: ViewStateKey.memberIndexUnusableTag).with { key, _ in
-            try txn.get(database, key)
-        }
-        guard unusable == nil else { return nil }
-        let newest: Int64? = try reposition { cursor in
-            try keys.start(viewKey, tag: ViewStateKey.seriesTag).pad(0xFF, count: 16).with { end, prefix in
-                let after = try cursor.seek(atLeast: end)
-                guard let before = after == nil ? try cursor.last() : try cursor.previous(),
-                    ViewStateKey.hasPrefix(before.key, prefix)
-                else { return nil }
-                return ViewStateKey.timeAndLSN(before.key, prefixCount: prefix.count).time
+        // One seek: the "unusable" marker (`view · 05`) if present, else the index's last entry
+        // just before it (`view · 04 · time · LSN · member`), whose time is the entity's newest
+        // contribution (that event's member has its latest occurrence there). Outer nil: the
+        // index is unusable; inner nil: no contribution.
+        let probe: Int64?? = try reposition { cursor in
+            try keys.start(viewKey, tag: ViewStateKey.memberIndexUnusableTag).with { marker, _ in
+                let after = try cursor.seek(atLeast: marker)
+                if let after, after.key.count == marker.count, ViewStateKey.hasPrefix(after.key, marker) {
+                    return .none
+                }
+                guard let before = after == nil ? try cursor.last() : try cursor.previous() else { return .some(nil) }
+                let view = UnsafeRawBufferPointer(rebasing: marker[..<(marker.count - 1)])
+                guard before.key.count >= marker.count + 16, ViewStateKey.hasPrefix(before.key, view),
+                    before.key[view.count] == ViewStateKey.lastSeenTag
+                else { return .some(nil) }
+                return .some(ViewStateKey.timeAndLSN(before.key, prefixCount: marker.count).time)
             }
         }
-        guard let newest else { return 0 }
+        guard let found = probe else { return nil }
+        guard let newest = found else { return 0 }
         guard at >= newest else { return nil }
         // The newest contribution is before the window: nothing in it.
         guard newest >= low else { return 0 }
