@@ -19,6 +19,10 @@ extension Tally {
         return TallyError.fromStorage(WriterError.readOnly(cause: cause), path: directory)
     }
 
+    /// Whether the map is being resized: reads wait until it is done (`/readyz` answers 503
+    /// meanwhile rather than wait).
+    public var isResizingMap: Bool { environment.isResizing }
+
     /// Write requests waiting for the writer thread (the write queue depth).
     public var pendingWrites: Int { writer?.pendingCount ?? 0 }
 

@@ -24,6 +24,8 @@ package final class Environment: @unchecked Sendable {
     private let lockDescriptor: Int32
     private let closed = Atomic<Bool>(false)
     private let resizes = Atomic<Int>(0)
+    /// Map resizes under way (growth by the writer, or adopting the writer's size).
+    private let resizing = Atomic<Int>(0)
     /// Entry-access counters, when `options.countEntryAccesses` is set.
     package let counters: AccessCounters?
     /// Stale reader slots cleared at open (left by crashed processes).
@@ -173,6 +175,8 @@ package final class Environment: @unchecked Sendable {
     /// A reading process saw `MDB_MAP_RESIZED`: the writer grew the map. Adopt its size with no
     /// transaction of ours open (LMDB.md rule 9).
     private func adoptMapSizeOfWriter() throws {
+        resizing.add(1, ordering: .relaxed)
+        defer { resizing.subtract(1, ordering: .relaxed) }
         try gate.quiesce { pooled in
             for transaction in pooled { mdb_txn_abort(transaction) }
             try lmdbCheck(mdb_env_set_mapsize(handle, 0), "mdb_env_set_mapsize(adopt)")
@@ -195,8 +199,11 @@ package final class Environment: @unchecked Sendable {
         let current = mapSize
         let step = min(current, options.maxGrowthStep)
         let target = Environment.roundToPage(current + max(step, 1 << 20))
+        resizing.add(1, ordering: .relaxed)
+        defer { resizing.subtract(1, ordering: .relaxed) }
         try gate.quiesce { pooled in
             for transaction in pooled { mdb_txn_abort(transaction) }
+            options.mapGrowing?()
             try lmdbCheck(mdb_env_set_mapsize(handle, target), "mdb_env_set_mapsize(\(target))")
         }
         resizes.add(1, ordering: .relaxed)
@@ -229,6 +236,9 @@ package final class Environment: @unchecked Sendable {
 
     /// Map resizes this process has done or adopted.
     package var resizeCount: Int { resizes.load(ordering: .relaxed) }
+
+    /// Whether a map resize is under way: readers of this process wait for it to finish.
+    package var isResizing: Bool { resizing.load(ordering: .relaxed) > 0 }
 
     /// Most readers this process has had inside at once.
     package var peakConcurrentReaders: Int { gate.peakActive }

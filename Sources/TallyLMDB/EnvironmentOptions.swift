@@ -56,6 +56,9 @@ package struct EnvironmentOptions: Sendable {
     package var gatherWindow: Duration = .microseconds(200)
     /// Count entries touched per database (tests and diagnostics; off by default).
     package var countEntryAccesses = false
+    /// Called on the writer thread while a map growth holds every reader out, before the map is
+    /// resized (tests of readiness during a resize).
+    package var mapGrowing: (@Sendable () -> Void)? = nil
 
     package init() {}
 }

@@ -117,6 +117,11 @@ public struct TallyServer: Sendable {
 
     private func readiness() throws -> Response {
         if let refusal = store.writeRefusal { throw APIError(refusal) }
+        if store.isResizingMap {
+            throw APIError(
+                .serviceUnavailable, "not_ready",
+                "the store's memory map is being resized; reads wait until it is done")
+        }
         if let progress = store.definitionsChangeInProgress {
             throw APIError(
                 .serviceUnavailable, "not_ready",

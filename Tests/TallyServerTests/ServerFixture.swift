@@ -19,7 +19,7 @@ struct ServerFixture {
 
     init(
         limits: ServerLimits = ServerLimits(), maxEventsPerRequest: Int = 10_000, maxPendingWrites: Int = 65_536,
-        insecure: Bool = false
+        insecure: Bool = false, configure: (inout Tally.Options) -> Void = { _ in }
     ) throws {
         directory = NSTemporaryDirectory() + "tally-server-test-\(UUID().uuidString)"
         let definitions = try DefinitionsLoader.load(path: "Examples/cards.yaml")
@@ -27,6 +27,7 @@ struct ServerFixture {
         options.maxEventsPerRequest = maxEventsPerRequest
         options.maxPendingWrites = maxPendingWrites
         options.durability = .relaxed(flushInterval: .milliseconds(50))
+        configure(&options)
         store = try Tally.open(directory: directory, definitions: definitions, options: options)
         var file = TokenFile()
         var tokens: [Role: String] = [:]

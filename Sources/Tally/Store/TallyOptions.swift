@@ -55,6 +55,8 @@ extension Tally {
         @_spi(Testing) public var backfillStepCommitted: (@Sendable (Int) -> Void)? = nil
         /// Count LMDB entries touched per database (see ``Tally/entryAccesses(in:)``).
         @_spi(Testing) public var countEntryAccesses = false
+        /// Called on the writer thread in the middle of a map growth, while readers are held out.
+        @_spi(Testing) public var mapGrowing: (@Sendable () -> Void)? = nil
 
         public init() {}
 
@@ -66,6 +68,7 @@ extension Tally {
             options.access = access == .readWrite ? .readWrite : .readOnly
             options.countEntryAccesses = countEntryAccesses
             options.gatherWindow = gatherWindow
+            options.mapGrowing = mapGrowing
             switch durability {
             case .durable: options.sync = .durable
             case .relaxed(let interval): options.sync = .relaxed(flushInterval: interval)

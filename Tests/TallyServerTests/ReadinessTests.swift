@@ -1,0 +1,59 @@
+import Dispatch
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+import Testing
+
+@_spi(Testing) @testable import Tally
+@testable import TallyServer
+
+@Suite("readiness")
+struct ReadinessTests {
+    @Test(
+        "while the map grows, readyz answers 503 not_ready at once; after it, 200, and the ingest that needed it is committed"
+    )
+    func duringAMapResize() async throws {
+        let growing = DispatchSemaphore(value: 0)
+        let resume = DispatchSemaphore(value: 0)
+        let growths = Atomic<Int>(0)
+        let fixture = try ServerFixture { options in
+            options.initialMapSize = 1 << 20
+            options.mapGrowing = {
+                // Hold the first growth until the test has seen readyz refuse.
+                if growths.add(1, ordering: .relaxed).newValue == 1 {
+                    growing.signal()
+                    // (Bounded: a readyz that waited for the resize instead would hang here.)
+                    _ = resume.wait(timeout: .now() + 10)
+                }
+            }
+        }
+        defer { fixture.remove() }
+        try await fixture.test(.router) { client in
+            #expect(try await client.send("/readyz", .get).status == .ok)
+            // About 2 MB of events and views: more than the 1 MiB map holds.
+            let batch = (0..<6_000).map { authorization("e\($0)", card: "c\($0 % 500)") }
+            let body = "[" + batch.joined(separator: ",") + "]"
+            let ingest = Task {
+                try await client.send("/v1/events", .post, headers: fixture.headers(.ingest), body: body)
+            }
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    growing.wait()
+                    continuation.resume()
+                }
+            }
+            let during = try await client.send("/readyz", .get)
+            resume.signal()
+            #expect(during.status == .serviceUnavailable)
+            #expect(during.errorCode == "not_ready")
+            #expect(during.text.contains("resized"))
+            let answer = try await ingest.value
+            #expect(answer.status == .ok)
+            #expect(answer.json["accepted"] as? Int == 6_000)
+            #expect(try await client.send("/readyz", .get).status == .ok)
+        }
+        #expect(growths.load(ordering: .relaxed) >= 1)
+        #expect(fixture.lsn == 6_000)
+    }
+}
