@@ -16,33 +16,35 @@ struct ReadinessTests {
     func duringAMapResize() async throws {
         let growing = DispatchSemaphore(value: 0)
         let resume = DispatchSemaphore(value: 0)
-        let growths = Atomic<Int>(0)
+        // Only a growth the test's ingest causes is held (opening the store may grow it too).
+        let armed = Atomic<Bool>(false)
+        let held = Atomic<Int>(0)
         let fixture = try ServerFixture { options in
             options.initialMapSize = 1 << 20
             options.mapGrowing = {
-                // Hold the first growth until the test has seen readyz refuse.
-                if growths.add(1, ordering: .relaxed).newValue == 1 {
-                    growing.signal()
-                    // (Bounded: a readyz that waited for the resize instead would hang here.)
-                    _ = resume.wait(timeout: .now() + 10)
-                }
+                guard armed.exchange(false, ordering: .relaxed) else { return }
+                held.add(1, ordering: .relaxed)
+                growing.signal()
+                // (Bounded: a readyz that waited for the resize instead would hang here.)
+                _ = resume.wait(timeout: .now() + 10)
             }
         }
         defer { fixture.remove() }
         try await fixture.test(.router) { client in
             #expect(try await client.send("/readyz", .get).status == .ok)
-            // About 2 MB of events and views: more than the 1 MiB map holds.
+            // About 2 MB of events and views, more than the map has room for: it grows.
             let batch = (0..<6_000).map { authorization("e\($0)", card: "c\($0 % 500)") }
             let body = "[" + batch.joined(separator: ",") + "]"
+            armed.store(true, ordering: .relaxed)
             let ingest = Task {
                 try await client.send("/v1/events", .post, headers: fixture.headers(.ingest), body: body)
             }
-            await withCheckedContinuation { continuation in
+            let grew = await withCheckedContinuation { continuation in
                 DispatchQueue.global().async {
-                    growing.wait()
-                    continuation.resume()
+                    continuation.resume(returning: growing.wait(timeout: .now() + 120) == .success)
                 }
             }
+            #expect(grew, "the ingest grew the map")
             let during = try await client.send("/readyz", .get)
             resume.signal()
             #expect(during.status == .serviceUnavailable)
@@ -53,7 +55,7 @@ struct ReadinessTests {
             #expect(answer.json["accepted"] as? Int == 6_000)
             #expect(try await client.send("/readyz", .get).status == .ok)
         }
-        #expect(growths.load(ordering: .relaxed) >= 1)
+        #expect(held.load(ordering: .relaxed) == 1)
         #expect(fixture.lsn == 6_000)
     }
 }
