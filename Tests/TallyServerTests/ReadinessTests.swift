@@ -16,7 +16,7 @@ struct ReadinessTests {
     func duringAMapResize() async throws {
         let growing = DispatchSemaphore(value: 0)
         let resume = DispatchSemaphore(value: 0)
-        // Only a growth the test's ingest causes is held (opening the store may grow it too).
+        // Only the first growth after the test arms it is held (its ingest's).
         let armed = Atomic<Bool>(false)
         let held = Atomic<Int>(0)
         let fixture = try ServerFixture { options in
@@ -25,8 +25,10 @@ struct ReadinessTests {
                 guard armed.exchange(false, ordering: .relaxed) else { return }
                 held.add(1, ordering: .relaxed)
                 growing.signal()
-                // (Bounded: a readyz that waited for the resize instead would hang here.)
-                _ = resume.wait(timeout: .now() + 10)
+                // Held until the test has asked readyz. Bounded (a readyz that waited for the
+                // resize would hang here), and long: under a loaded full suite this test's tasks
+                // may not run for many seconds, and a hold that ends first fails it falsely.
+                _ = resume.wait(timeout: .now() + 180)
             }
         }
         defer { fixture.remove() }
