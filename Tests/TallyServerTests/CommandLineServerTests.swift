@@ -8,7 +8,11 @@ import Testing
 @Suite("tally get and tally tokens")
 struct CommandLineServerTests {
     /// Runs the built `tally` with `arguments`; returns exit status and standard output.
-    static func tally(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    static func tally(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await offPool { try runBlocking(arguments) }
+    }
+
+    private static func runBlocking(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ServeProcess.tallyPath)
         process.arguments = arguments
@@ -32,7 +36,9 @@ struct CommandLineServerTests {
                 "/v1/events", .post, headers: fixture.headers(.ingest), body: "[\(events.joined(separator: ","))]")
             let api = try await client.send("/v1/entities/card/c1?at=\(at)", .get, headers: fixture.headers(.read))
             #expect(api.status == .ok)
-            let direct = try Self.tally(["get", "card", "c1", "--at", String(at), "--data-dir", fixture.directory])
+            let direct = try await Self.tally([
+                "get", "card", "c1", "--at", String(at), "--data-dir", fixture.directory,
+            ])
             #expect(direct.status == 0)
             #expect(direct.output == api.text)
         }
@@ -47,21 +53,22 @@ struct CommandLineServerTests {
         let admin = tokens.add(name: "admin", role: .admin)
         let reader = tokens.add(name: "reader", role: .read)
         try tokens.save(to: directory + "/tokens.json")
-        let server = try ServeProcess(directory: directory + "/data", tokenFile: directory + "/tokens.json", port: 0)
-        defer { _ = try? server.stop() }
+        let server = try await ServeProcess.start(
+            directory: directory + "/data", tokenFile: directory + "/tokens.json", port: 0)
+        defer { _ = try? server.stopBlocking() }
         let file = directory + "/cards2.yaml"
         try DefinitionsEndpointTests.withAddedView.write(toFile: file, atomically: true, encoding: .utf8)
         let url = "http://127.0.0.1:\(server.port)"
 
-        let busy = try Self.tally(["apply", file, "--data-dir", directory + "/data"])
+        let busy = try await Self.tally(["apply", file, "--data-dir", directory + "/data"])
         #expect(busy.status != 0, "the server holds the store")
-        let refused = try Self.tally(["apply", file, "--url", url, "--token", reader])
+        let refused = try await Self.tally(["apply", file, "--url", url, "--token", reader])
         #expect(refused.status != 0, "a read token may not change definitions")
-        let applied = try Self.tally(["apply", file, "--url", url, "--token", admin])
+        let applied = try await Self.tally(["apply", file, "--url", url, "--token", admin])
         #expect(applied.status == 0)
         let answer = try JSONSerialization.jsonObject(with: Data(applied.output.utf8)) as? [String: Any]
         #expect(answer?["version"] as? Int == 2 && answer?["status"] as? String == "served", "\(applied.output)")
-        let vector = try Self.tally(["get", "card", "c1", "--data-dir", directory + "/data"])
+        let vector = try await Self.tally(["get", "card", "c1", "--data-dir", directory + "/data"])
         #expect(vector.output.contains(#""card_big_auth_count_1h":0"#), "\(vector.output)")
         #expect(vector.output.contains(#""definitions_version":2"#), "\(vector.output)")
     }
@@ -76,8 +83,8 @@ struct CommandLineServerTests {
         let reader = tokens.add(name: "reader", role: .read)
         try tokens.save(to: directory + "/tokens.json")
         let data = directory + "/data"
-        let server = try ServeProcess(directory: data, tokenFile: directory + "/tokens.json", port: 0)
-        defer { _ = try? server.stop() }
+        let server = try await ServeProcess.start(directory: data, tokenFile: directory + "/tokens.json", port: 0)
+        defer { _ = try? server.stopBlocking() }
         let file = directory + "/events.ndjson"
         let lines =
             (0..<5).map { authorization("i\($0)", amount: "2.00", time: baseTime + Int64($0)) } + [
@@ -86,37 +93,39 @@ struct CommandLineServerTests {
             ]
         try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
 
-        let noToken = try Self.tally(["ingest", file, "--data-dir", data])
+        let noToken = try await Self.tally(["ingest", file, "--data-dir", data])
         #expect(noToken.status != 0, "writing through the server needs a token")
-        let wrongRole = try Self.tally(["ingest", file, "--data-dir", data, "--token", reader])
+        let wrongRole = try await Self.tally(["ingest", file, "--data-dir", data, "--token", reader])
         #expect(wrongRole.status != 0, "a read token may not ingest")
-        let found = try Self.tally(["ingest", file, "--data-dir", data, "--token", ingester])
+        let found = try await Self.tally(["ingest", file, "--data-dir", data, "--token", ingester])
         #expect(found.status == 0, "\(found.output)")
         #expect(found.output.contains("accepted    5"), "\(found.output)")
         #expect(found.output.contains("duplicates  1"), "\(found.output)")
         #expect(found.output.contains("rejected    1"), "\(found.output)")
-        let again = try Self.tally(["ingest", file, "--url", "http://127.0.0.1:\(server.port)", "--token", ingester])
+        let again = try await Self.tally([
+            "ingest", file, "--url", "http://127.0.0.1:\(server.port)", "--token", ingester,
+        ])
         #expect(again.status == 0)
         #expect(again.output.contains("accepted    0") && again.output.contains("duplicates  6"), "\(again.output)")
-        let vector = try Self.tally(["get", "card", "c1", "--at", String(baseTime + 10), "--data-dir", data])
+        let vector = try await Self.tally(["get", "card", "c1", "--at", String(baseTime + 10), "--data-dir", data])
         #expect(vector.output.contains(#""card_txn_count_60s":5"#), "\(vector.output)")
         let url = "http://127.0.0.1:\(server.port)"
-        let remote = try Self.tally([
+        let remote = try await Self.tally([
             "get", "card", "c1", "--at", String(baseTime + 10), "--url", url, "--token", reader,
         ])
         #expect(remote.status == 0 && remote.output == vector.output, "tally get --url answers what the store holds")
-        let refused = try Self.tally(["get", "card", "c1", "--url", url, "--token", "not-a-token"])
+        let refused = try await Self.tally(["get", "card", "c1", "--url", url, "--token", "not-a-token"])
         #expect(refused.status != 0, "a bad token is refused")
         #expect(FileManager.default.fileExists(atPath: data + "/server.json"))
-        #expect(try server.stop() == 0)
+        #expect(try await server.stop() == 0)
         #expect(!FileManager.default.fileExists(atPath: data + "/server.json"), "a stopped server leaves no address")
-        let direct = try Self.tally(["ingest", file, "--data-dir", data])
+        let direct = try await Self.tally(["ingest", file, "--data-dir", data])
         #expect(direct.status == 0 && direct.output.contains("duplicates  6"), "without a server it opens the store")
     }
 
     @Test("tally demo serves, feeds the synthetic stream, reports every second and stops by itself")
-    func demo() throws {
-        let run = try Self.tally(["demo", "--port", "0", "--seconds", "2", "--rate", "50"])
+    func demo() async throws {
+        let run = try await Self.tally(["demo", "--port", "0", "--seconds", "2", "--rate", "50"])
         #expect(run.status == 0)
         #expect(run.output.contains("WITHOUT authentication"))
         #expect(run.output.contains("t=1s lsn="), "\(run.output)")
@@ -124,16 +133,16 @@ struct CommandLineServerTests {
     }
 
     @Test("tally tokens add prints a secret once and stores only its hash with the role")
-    func tokensAdd() throws {
+    func tokensAdd() async throws {
         let path = NSTemporaryDirectory() + "tally-cli-tokens-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let added = try Self.tally(["tokens", "add", "--role", "read", "--name", "scorer", "--token-file", path])
+        let added = try await Self.tally(["tokens", "add", "--role", "read", "--name", "scorer", "--token-file", path])
         #expect(added.status == 0)
         #expect(added.output.hasPrefix("tally_"))
         let file = try TokenFile.load(from: path)
         #expect(file.tokens == [TokenFile.Entry(name: "scorer", role: .read, sha256: TokenFile.hash(added.output))])
-        let listed = try Self.tally(["tokens", "list", "--token-file", path])
+        let listed = try await Self.tally(["tokens", "list", "--token-file", path])
         #expect(listed.output == "scorer\tread")
-        #expect(try Self.tally(["tokens", "add", "--role", "root", "--token-file", path]).status != 0)
+        #expect(try await Self.tally(["tokens", "add", "--role", "root", "--token-file", path]).status != 0)
     }
 }

@@ -50,8 +50,18 @@ final class ServeProcess: @unchecked Sendable {
         self.banner = text
     }
 
+    /// Starts the server; the wait for it runs off the concurrency pool (``offPool(_:)``).
+    static func start(directory: String, tokenFile: String?, port: Int) async throws -> ServeProcess {
+        try await offPool { try ServeProcess(directory: directory, tokenFile: tokenFile, port: port) }
+    }
+
+    /// ``stopBlocking(signal:)`` off the concurrency pool.
+    func stop(signal: Int32 = SIGTERM) async throws -> Int32 {
+        try await offPool { try self.stopBlocking(signal: signal) }
+    }
+
     /// Sends `signal` and waits (bounded) for the exit; returns the exit status.
-    func stop(signal: Int32 = SIGTERM) throws -> Int32 {
+    func stopBlocking(signal: Int32 = SIGTERM) throws -> Int32 {
         kill(process.processIdentifier, signal)
         for _ in 0..<600 where process.isRunning { usleep(50_000) }
         guard !process.isRunning else {
@@ -76,6 +86,8 @@ final class Acknowledged: Sendable {
     /// Set just before the signal is sent.
     let signalled = Atomic<Bool>(false)
     let finishedClients = Atomic<Int>(0)
+    /// The server's exit status once the signal thread has stopped it.
+    let stopStatus = Mutex<Result<Int32, any Error>?>(nil)
 
     func record(_ failure: String) {
         let when = signalled.load(ordering: .sequentiallyConsistent) ? "after SIGTERM" : "before SIGTERM"
@@ -94,7 +106,7 @@ struct ServeProcessTests {
     func firstRunCreatesTokens() async throws {
         let directory = NSTemporaryDirectory() + "tally-serve-tokens-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let first = try ServeProcess(directory: directory, tokenFile: nil, port: 0)
+        let first = try await ServeProcess.start(directory: directory, tokenFile: nil, port: 0)
         let secret = try #require(
             first.banner.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("tally_") }.map(String.init))
         let secretLine = secret.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -109,14 +121,14 @@ struct ServeProcessTests {
             try await http.get("/metrics", headers: [.authorization: "Bearer \(secretLine)"])
         }
         #expect(metrics.status == .ok)
-        #expect(try first.stop() == 0)
-        let second = try ServeProcess(directory: directory, tokenFile: nil, port: port)
+        #expect(try await first.stop() == 0)
+        let second = try await ServeProcess.start(directory: directory, tokenFile: nil, port: port)
         #expect(!second.banner.contains("tally_"))
         let again = try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
             try await http.get("/metrics", headers: [.authorization: "Bearer \(secretLine)"])
         }
         #expect(again.status == .ok)
-        #expect(try second.stop() == 0)
+        #expect(try await second.stop() == 0)
     }
 
     @Test("SIGTERM under load loses no acknowledged event; a restart on the same port works at once")
@@ -131,20 +143,20 @@ struct ServeProcessTests {
         let headers: HTTPFields = [.authorization: "Bearer \(admin)", .contentType: "application/json"]
         let plainHeaders = ["Authorization": "Bearer \(admin)", "Content-Type": "application/json"]
 
-        let server = try ServeProcess(directory: directory + "/data", tokenFile: tokenFile, port: 0)
+        let server = try await ServeProcess.start(directory: directory + "/data", tokenFile: tokenFile, port: 0)
         let port = server.port
         let acknowledged = Acknowledged()
         let clients = 4
-        let perClient = 400
-        // The load runs on threads of its own with blocking sockets: in the full parallel suite
-        // the concurrency pool's two threads are often busy with other tests, and async clients
-        // got fewer than 100 acks in 120 s (the same test alone takes half a second).
+        // The load and the signal run on threads of their own, with blocking sockets: in the full
+        // parallel suite the concurrency pool's two threads are often busy with other tests; async
+        // clients got fewer than 100 acks in 120 s there (the same test alone takes half a second).
+        // Each client sends until a post fails, so the signal always finds them sending.
         for client in 0..<clients {
             Thread {
                 defer { acknowledged.finishedClients.add(1, ordering: .sequentiallyConsistent) }
                 do {
                     let http = try BlockingHTTPClient(port: port)
-                    for index in 0..<perClient {
+                    for index in 0... {
                         let body = authorization(
                             "sig-\(client)-\(index)", card: "c\(client)", time: baseTime + Int64(index))
                         let response = try http.post("/v1/events", body: body, headers: plainHeaders)
@@ -159,25 +171,29 @@ struct ServeProcessTests {
                 }
             }.start()
         }
-        // SIGTERM once some events are acknowledged, while the clients keep sending.
-        let deadline = ContinuousClock.now + .seconds(120)
-        while acknowledged.bodies.withLock({ $0.count }) < 100, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        acknowledged.signalled.store(true, ordering: .sequentiallyConsistent)
-        #expect(try server.stop() == 0)
+        // SIGTERM once 100 events are acknowledged (waiting at most 120 s), while the clients send.
+        Thread {
+            let deadline = ContinuousClock.now + .seconds(120)
+            while acknowledged.bodies.withLock({ $0.count }) < 100, ContinuousClock.now < deadline { usleep(1_000) }
+            acknowledged.signalled.store(true, ordering: .sequentiallyConsistent)
+            let status = Result { try server.stopBlocking() }
+            acknowledged.stopStatus.withLock { $0 = status }
+        }.start()
         // Every client ends: its next post fails once the server is gone (reads time out at 120 s).
-        while acknowledged.finishedClients.load(ordering: .sequentiallyConsistent) < clients {
+        while acknowledged.finishedClients.load(ordering: .sequentiallyConsistent) < clients
+            || acknowledged.stopStatus.withLock({ $0 == nil })
+        {
             try await Task.sleep(for: .milliseconds(5))
         }
+        #expect(try acknowledged.stopStatus.withLock { $0 }?.get() == 0)
         let acked = acknowledged.bodies.withLock { $0 }
         let failures = acknowledged.failures.withLock { $0 }
         #expect(acked.count >= 100, "\(failures)")
-        // Before the signal the server answers every post with its acknowledgement.
-        #expect(failures.allSatisfy { $0.hasPrefix("after SIGTERM") }, "\(failures)")
+        // Before the signal the server acknowledged every post; every client was still sending.
+        #expect(failures.count == clients && failures.allSatisfy { $0.hasPrefix("after SIGTERM") }, "\(failures)")
 
         // Restart at once on the same port: every acknowledged event is stored (a duplicate now).
-        let again = try ServeProcess(directory: directory + "/data", tokenFile: tokenFile, port: port)
+        let again = try await ServeProcess.start(directory: directory + "/data", tokenFile: tokenFile, port: port)
         #expect(again.port == port)
         let check = try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
             try await http.post(
@@ -189,6 +205,6 @@ struct ServeProcessTests {
             as? [String: Any]
         #expect(json?["duplicates"] as? Int == acked.count)
         #expect(json?["accepted"] as? Int == 0)
-        #expect(try again.stop(signal: SIGINT) == 0)
+        #expect(try await again.stop(signal: SIGINT) == 0)
     }
 }

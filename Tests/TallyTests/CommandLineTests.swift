@@ -18,7 +18,12 @@ import Testing
         let stderr: String
     }
 
-    static func tally(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+    /// Runs the built `tally` with `arguments` (from the package root) and waits for it off the pool.
+    static func tally(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
+        try await offPool { try runBlocking(arguments, environment: environment) }
+    }
+
+    private static func runBlocking(_ arguments: [String], environment: [String: String]) throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tallyPath)
         process.arguments = arguments
@@ -37,8 +42,8 @@ import Testing
             stderr: String(decoding: stderr, as: UTF8.self))
     }
 
-    @Test func checkAcceptsTheExampleAndRejectsABadFileWithPositions() throws {
-        let good = try Self.tally(["check", "Examples/cards.yaml"])
+    @Test func checkAcceptsTheExampleAndRejectsABadFileWithPositions() async throws {
+        let good = try await Self.tally(["check", "Examples/cards.yaml"])
         #expect(good.status == 0, "\(good.stderr)")
         #expect(good.stdout.contains("4 event types"))
 
@@ -47,24 +52,24 @@ import Testing
             "entities:\n  card: { key: string }\nevents:\n  auth: { id: t, time: ts, fields: { t: string }, colour: red }\n"
             .write(toFile: bad, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: bad) }
-        let run = try Self.tally(["check", bad])
+        let run = try await Self.tally(["check", bad])
         #expect(run.status == 1)
         #expect(run.stderr.contains("events.auth.colour:4:"), "\(run.stderr)")
         #expect(run.stderr.contains("unknown key 'colour'"))
     }
 
-    @Test func serveRefusesAnUnknownDurabilityBeforeTouchingTheStore() throws {
+    @Test func serveRefusesAnUnknownDurabilityBeforeTouchingTheStore() async throws {
         let directory = NSTemporaryDirectory() + "tally-durability-\(UUID().uuidString)"
-        let result = try Self.tally(["serve", "--durability", "fast", "--data-dir", directory])
+        let result = try await Self.tally(["serve", "--durability", "fast", "--data-dir", directory])
         #expect(result.status == 64)
         #expect(result.stderr.contains("--durability is durable or relaxed"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory))
     }
 
-    @Test func ingestReportsASummaryAndIsIdempotent() throws {
+    @Test func ingestReportsASummaryAndIsIdempotent() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let first = try Self.tally([
+        let first = try await Self.tally([
             "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
         ])
         #expect(first.status == 0, "\(first.stderr)")
@@ -75,13 +80,13 @@ import Testing
         }
         #expect((accepted ?? 0) > 2_900)
 
-        let again = try Self.tally([
+        let again = try await Self.tally([
             "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
         ])
         #expect(again.stdout.contains("accepted    0"))
         #expect(again.stdout.contains("duplicates  3000"))
 
-        let stats = try Self.tally(["stats", "--data-dir", directory.path])
+        let stats = try await Self.tally(["stats", "--data-dir", directory.path])
         #expect(stats.status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
         #expect(json?["lsn"] as? Int == accepted)
@@ -89,7 +94,7 @@ import Testing
         #expect(json?["watermark"] as? Int != nil)
     }
 
-    @Test func ingestRejectsBadLinesButKeepsTheRest() throws {
+    @Test func ingestRejectsBadLinesButKeepsTheRest() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let file = directory.path + ".ndjson"
@@ -100,7 +105,7 @@ import Testing
             #"{"type":"refund","txn_id":"r1","ts":1793491200000}"#,
         ]
         try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
-        let run = try Self.tally(["ingest", "Examples/cards.yaml", file, "--data-dir", directory.path])
+        let run = try await Self.tally(["ingest", "Examples/cards.yaml", file, "--data-dir", directory.path])
         #expect(run.status == 0)
         #expect(run.stdout.contains("accepted    1"))
         #expect(run.stdout.contains("malformed_json: 1"), "\(run.stdout)")
@@ -108,15 +113,15 @@ import Testing
         #expect(run.stdout.contains("event 3: unknown_type"))
     }
 
-    @Test func getPrintsAVectorWithItsTokenAndAnswersOldTokensExactly() throws {
+    @Test func getPrintsAVectorWithItsTokenAndAnswersOldTokensExactly() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let ingest = try Self.tally([
+        let ingest = try await Self.tally([
             "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
         ])
         #expect(ingest.status == 0, "\(ingest.stderr)")
         let at = "1793491205998"
-        let run = try Self.tally(["get", "card", "card_1", "--data-dir", directory.path, "--at", at])
+        let run = try await Self.tally(["get", "card", "card_1", "--data-dir", directory.path, "--at", at])
         #expect(run.status == 0, "\(run.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
         let views = object?["views"] as? [String: Any]
@@ -135,22 +140,22 @@ import Testing
         #expect(ids.count < card1.count, "the sample redelivers some events")
         #expect((views?["card_txn_count_1h"] as? Int) == ids.count, "\(run.stdout)")
         // An older LSN with DEFS given (applied, unchanged) and an RFC 3339 time.
-        let old = try Self.tally([
+        let old = try await Self.tally([
             "get", "Examples/cards.yaml", "card", "card_1", "--data-dir", directory.path, "--lsn", "10", "--at",
             "2026-11-01T00:00:05.998Z",
         ])
         #expect(old.status == 0, "\(old.stderr)")
         #expect(
             old.stdout.contains(#""snapshot":{"lsn":10,"at":1793491205998,"definitions_version":1}"#), "\(old.stdout)")
-        let unknown = try Self.tally(["get", "device", "d1", "--data-dir", directory.path])
+        let unknown = try await Self.tally(["get", "device", "d1", "--data-dir", directory.path])
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("unknown_entity"), "\(unknown.stderr)")
     }
 
-    @Test func applyBackfillsANewViewAndRefusesIncompatibleChanges() throws {
+    @Test func applyBackfillsANewViewAndRefusesIncompatibleChanges() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let ingest = try Self.tally([
+        let ingest = try await Self.tally([
             "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
         ])
         #expect(ingest.status == 0, "\(ingest.stderr)")
@@ -162,13 +167,13 @@ import Testing
         )
         let file = directory.path + "/cards2.yaml"
         try added.write(toFile: file, atomically: true, encoding: .utf8)
-        let apply = try Self.tally(["apply", file, "--data-dir", directory.path])
+        let apply = try await Self.tally(["apply", file, "--data-dir", directory.path])
         #expect(apply.status == 0, "\(apply.stderr)")
         #expect(apply.stdout.contains("definitions version 2 applied"), "\(apply.stdout)")
         #expect(apply.stdout.contains("served from LSN 2972"), "\(apply.stdout)")
         #expect(apply.stdout.contains("card_auth_count_30d (2971 events replayed)"), "\(apply.stdout)")
         let at = "1793491205998"
-        let get = try Self.tally(["get", "card", "card_1", "--data-dir", directory.path, "--at", at])
+        let get = try await Self.tally(["get", "card", "card_1", "--data-dir", directory.path, "--at", at])
         let views =
             (try JSONSerialization.jsonObject(with: Data(get.stdout.utf8)) as? [String: Any])?["views"]
             as? [String: Any]
@@ -176,7 +181,7 @@ import Testing
         // (see the get test), so the backfilled 30-day count equals the maintained 1-hour count.
         #expect((views?["card_auth_count_30d"] as? Int).map { $0 > 0 } == true, "\(get.stdout)")
         #expect(views?["card_auth_count_30d"] as? Int == views?["card_txn_count_1h"] as? Int, "\(get.stdout)")
-        let catalog = try Self.tally(["catalog", "--json", "--data-dir", directory.path])
+        let catalog = try await Self.tally(["catalog", "--json", "--data-dir", directory.path])
         let entries =
             (try JSONSerialization.jsonObject(with: Data(catalog.stdout.utf8)) as? [String: Any])?["entries"]
             as? [[String: Any]] ?? []
@@ -185,58 +190,58 @@ import Testing
             uniquingKeysWith: { first, _ in first })
         #expect(versions["card_auth_count_30d"] == 2, "\(catalog.stdout)")
         #expect(versions["card_txn_count_60s"] == 1, "\(catalog.stdout)")
-        let again = try Self.tally(["apply", file, "--data-dir", directory.path])
+        let again = try await Self.tally(["apply", file, "--data-dir", directory.path])
         #expect(again.stdout.contains("definitions unchanged"), "\(again.stdout)")
         let bad = directory.path + "/bad.yaml"
         try added.replacingOccurrences(of: "amount: decimal", with: "amount: int").write(
             toFile: bad, atomically: true, encoding: .utf8)
-        let refused = try Self.tally(["apply", bad, "--data-dir", directory.path])
+        let refused = try await Self.tally(["apply", bad, "--data-dir", directory.path])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("incompatible_definitions"), "\(refused.stderr)")
-        let after = try Self.tally(["get", "card", "card_1", "--data-dir", directory.path, "--at", at])
+        let after = try await Self.tally(["get", "card", "card_1", "--data-dir", directory.path, "--at", at])
         #expect(after.stdout == get.stdout, "a refused change changes nothing")
     }
 
-    @Test func backupIsAConsistentStoreAndIngestWithoutDefinitionsUsesTheStoredOnes() throws {
+    @Test func backupIsAConsistentStoreAndIngestWithoutDefinitionsUsesTheStoredOnes() async throws {
         let directory = TemporaryDirectory()
         let copy = TemporaryDirectory()
         defer {
             directory.remove()
             copy.remove()
         }
-        let first = try Self.tally([
+        let first = try await Self.tally([
             "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
         ])
         #expect(first.status == 0, "\(first.stderr)")
         // Without DEFS: the store's definitions; everything is a duplicate the second time.
-        let again = try Self.tally(["ingest", "Examples/cards-sample.ndjson", "--data-dir", directory.path])
+        let again = try await Self.tally(["ingest", "Examples/cards-sample.ndjson", "--data-dir", directory.path])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("duplicates  3000"), "\(again.stdout)")
-        let backup = try Self.tally(["backup", copy.path, "--compact", "--data-dir", directory.path])
+        let backup = try await Self.tally(["backup", copy.path, "--compact", "--data-dir", directory.path])
         #expect(backup.status == 0, "\(backup.stderr)")
         #expect(backup.stdout.contains("at lsn 2971"), "\(backup.stdout)")
         let arguments = ["get", "card", "card_1", "--at", "1793491205998", "--lsn", "2000"]
-        let original = try Self.tally(arguments + ["--data-dir", directory.path])
-        let restored = try Self.tally(arguments + ["--data-dir", copy.path])
+        let original = try await Self.tally(arguments + ["--data-dir", directory.path])
+        let restored = try await Self.tally(arguments + ["--data-dir", copy.path])
         #expect(original.status == 0 && restored.status == 0, "\(original.stderr) \(restored.stderr)")
         #expect(original.stdout == restored.stdout)
         #expect(original.stdout.contains(#""lsn":2000"#))
-        let notEmpty = try Self.tally(["backup", copy.path, "--data-dir", directory.path])
+        let notEmpty = try await Self.tally(["backup", copy.path, "--data-dir", directory.path])
         #expect(notEmpty.status != 0)
         #expect(notEmpty.stderr.contains("not empty"), "\(notEmpty.stderr)")
     }
 
-    @Test func catalogListsEveryDefinitionWithItsMetadataAndVersion() throws {
-        let fromFile = try Self.tally(["catalog", "Examples/cards.yaml"])
+    @Test func catalogListsEveryDefinitionWithItsMetadataAndVersion() async throws {
+        let fromFile = try await Self.tally(["catalog", "Examples/cards.yaml"])
         #expect(fromFile.status == 0, "\(fromFile.stderr)")
         #expect(fromFile.stdout.contains("owner: credit-risk"))
         #expect(fromFile.stdout.contains("Authorized minus settled minus reversed"))
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        _ = try Self.tally([
+        _ = try await Self.tally([
             "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
         ])
-        let served = try Self.tally(["catalog", "--json", "--data-dir", directory.path])
+        let served = try await Self.tally(["catalog", "--json", "--data-dir", directory.path])
         #expect(served.status == 0, "\(served.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(served.stdout.utf8)) as? [String: Any]
         #expect((object?["definitions_version"] as? Int) == 1)

@@ -40,9 +40,10 @@ enum IngestFixture {
 
     static func open(
         _ directory: TemporaryDirectory, clock: Clock, countAccesses: Bool = false,
-        idHash: (@Sendable ([UInt8]) -> UInt64)? = nil, relaxed: Bool = false
+        idHash: (@Sendable ([UInt8]) -> UInt64)? = nil, relaxed: Bool = false, backgroundRetention: Bool = true
     ) throws -> Tally {
         var options = Tally.Options()
+        if !backgroundRetention { options.retentionInterval = nil }
         if relaxed { options.durability = .relaxed(flushInterval: .seconds(1)) }
         options.wallClock = { clock.value }
         options.countEntryAccesses = countAccesses
