@@ -67,5 +67,5 @@ struct SeekKey {
     }
 
     /// A time as stored in keys: negative clamps to 0.
-    static func time(_ milliseconds: Int64) -> UInt64 { UInt64(max(0, milliseconds)) }
+    static func time(_ milliseconds: Int64) -> UInt64 { ViewStateKey.storedTime(milliseconds) }
 }

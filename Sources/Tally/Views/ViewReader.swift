@@ -79,6 +79,19 @@ struct ViewReader<Transaction: TransactionReading> {
         return try body(&cursor)
     }
 
+    /// The entry just before the one a seek found (`after`; nil when the seek ran off the end),
+    /// if its key starts with `prefix`, with the event time stored at `timeOffset` (default: right
+    /// after the prefix). The pattern of every "newest entry up to" read: seek past, step back.
+    private static func last(
+        before after: Entry?, _ cursor: inout Cursor, prefix: UnsafeRawBufferPointer, timeOffset: Int? = nil
+    ) throws -> (entry: Entry, time: Int64)? {
+        let offset = timeOffset ?? prefix.count
+        guard let before = after == nil ? try cursor.last() : try cursor.previous(),
+            ViewStateKey.hasPrefix(before.key, prefix), before.key.count >= offset + 16
+        else { return nil }
+        return (before, ViewStateKey.timeAndLSN(before.key, prefixCount: offset).time)
+    }
+
     /// Running totals of every entry with event time ≤ `time` (zero if none).
     private func totals(_ viewKey: StateKey, atOrBefore time: Int64) throws -> RunningTotals {
         try lastTotals(viewKey, atOrBefore: time).totals
@@ -100,11 +113,10 @@ struct ViewReader<Transaction: TransactionReading> {
     ) throws -> R? {
         try reposition { cursor in
             try series(viewKey, from: time + 1).with { key, prefix in
-                let after = try cursor.seek(atLeast: key)
-                guard let before = after == nil ? try cursor.last() : try cursor.previous(),
-                    ViewStateKey.hasPrefix(before.key, prefix)
-                else { return nil }
-                return body(ViewStateKey.timeAndLSN(before.key, prefixCount: prefix.count).time, before.value)
+                guard let last = try Self.last(before: cursor.seek(atLeast: key), &cursor, prefix: prefix) else {
+                    return nil
+                }
+                return body(last.time, last.entry.value)
             }
         }
     }
@@ -137,12 +149,7 @@ struct ViewReader<Transaction: TransactionReading> {
     private func chainExtreme(_ viewKey: StateKey, low: Int64, at: Int64) throws -> ExpressionValue?? {
         try reposition { cursor in
             let newest: Int64? = try keys.start(viewKey, tag: ViewStateKey.chainTag).pad(0xFF, count: 16).with {
-                end, prefix in
-                let after = try cursor.seek(atLeast: end)
-                guard let last = after == nil ? try cursor.last() : try cursor.previous(),
-                    ViewStateKey.hasPrefix(last.key, prefix)
-                else { return nil }
-                return ViewStateKey.timeAndLSN(last.key, prefixCount: prefix.count).time
+                end, prefix in try Self.last(before: cursor.seek(atLeast: end), &cursor, prefix: prefix)?.time
             }
             guard let newest else { return .some(nil) }
             guard at >= newest else { return nil }
@@ -252,12 +259,11 @@ struct ViewReader<Transaction: TransactionReading> {
                 if let after, after.key.count == marker.count, ViewStateKey.hasPrefix(after.key, marker) {
                     return .none
                 }
-                guard let before = after == nil ? try cursor.last() : try cursor.previous() else { return .some(nil) }
                 let view = UnsafeRawBufferPointer(rebasing: marker[..<(marker.count - 1)])
-                guard before.key.count >= marker.count + 16, ViewStateKey.hasPrefix(before.key, view),
-                    before.key[view.count] == ViewStateKey.lastSeenTag
+                guard let last = try Self.last(before: after, &cursor, prefix: view, timeOffset: marker.count),
+                    last.entry.key[view.count] == ViewStateKey.lastSeenTag
                 else { return .some(nil) }
-                return .some(ViewStateKey.timeAndLSN(before.key, prefixCount: marker.count).time)
+                return .some(last.time)
             }
         }
         guard let found = probe else { return nil }

@@ -38,7 +38,7 @@ enum ViewStateKey {
 
     static func lastSeen(_ view: [UInt8], time: Int64, lsn: UInt64, member: [UInt8]) -> [UInt8] {
         var key = key(view, tag: lastSeenTag, extra: 16 + member.count)
-        BigEndian.append(UInt64(max(0, time)), to: &key)
+        BigEndian.append(storedTime(time), to: &key)
         BigEndian.append(lsn, to: &key)
         key.append(contentsOf: member)
         return key
@@ -49,7 +49,7 @@ enum ViewStateKey {
     /// A min/max chain entry: `view · 0x07 · time · LSN`.
     static func chain(_ view: [UInt8], time: Int64, lsn: UInt64) -> [UInt8] {
         var key = key(view, tag: chainTag, extra: 16)
-        BigEndian.append(UInt64(max(0, time)), to: &key)
+        BigEndian.append(storedTime(time), to: &key)
         BigEndian.append(lsn, to: &key)
         return key
     }
@@ -84,6 +84,10 @@ enum ViewStateKey {
         }
     }
 
+    /// An event time as keys store it: unsigned big-endian milliseconds, a negative time (never
+    /// stored: events are rejected) clamped to 0 so seeks below the epoch start at the beginning.
+    static func storedTime(_ milliseconds: Int64) -> UInt64 { UInt64(max(0, milliseconds)) }
+
     static func head(_ entity: [UInt8]) -> [UInt8] { view(entity, code: 0) }
 
     static func view(_ entity: [UInt8], code: UInt16) -> [UInt8] {
@@ -102,7 +106,7 @@ enum ViewStateKey {
         var key: [UInt8] = []
         key.reserveCapacity(prefix.count + 16)
         key.append(contentsOf: prefix)
-        BigEndian.append(UInt64(max(0, time)), to: &key)
+        BigEndian.append(storedTime(time), to: &key)
         BigEndian.append(lsn, to: &key)
         return key
     }
