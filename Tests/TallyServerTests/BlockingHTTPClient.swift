@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 
 #if canImport(Glibc)
     import Glibc
@@ -46,9 +47,9 @@ final class BlockingHTTPClient {
     deinit { close(socket) }
 
     /// Sends one POST and waits for its whole response.
-    func post(_ path: String, body: String, headers: [String: String]) throws -> Response {
+    func post(_ path: String, body: String, headers: HTTPFields) throws -> Response {
         var request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.utf8.count)\r\n"
-        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        for field in headers { request += "\(field.name): \(field.value)\r\n" }
         request += "\r\n" + body
         let bytes = Array(request.utf8)
         var sent = 0

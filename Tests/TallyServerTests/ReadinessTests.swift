@@ -41,11 +41,7 @@ struct ReadinessTests {
             let ingest = Task {
                 try await client.send("/v1/events", .post, headers: fixture.headers(.ingest), body: body)
             }
-            let grew = await withCheckedContinuation { continuation in
-                DispatchQueue.global().async {
-                    continuation.resume(returning: growing.wait(timeout: .now() + 120) == .success)
-                }
-            }
+            let grew = try await offPool { growing.wait(timeout: .now() + 120) == .success }
             #expect(grew, "the ingest grew the map")
             let during = try await client.send("/readyz", .get)
             resume.signal()

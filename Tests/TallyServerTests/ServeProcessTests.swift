@@ -78,7 +78,7 @@ final class SharedText: Sendable {
     func withLock<R>(_ body: (inout String) -> R) -> R { text.withLock { body(&$0) } }
 }
 
-/// The bodies of acknowledged events, shared by the client tasks.
+/// What the SIGTERM test's client and signal threads share: acknowledged bodies, failures, the exit.
 final class Acknowledged: Sendable {
     let bodies = Mutex<[String]>([])
     /// The clients' failed posts, each marked as before or after the signal.
@@ -141,7 +141,6 @@ struct ServeProcessTests {
         let tokenFile = directory + "/test-tokens.json"
         try tokens.save(to: tokenFile)
         let headers: HTTPFields = [.authorization: "Bearer \(admin)", .contentType: "application/json"]
-        let plainHeaders = ["Authorization": "Bearer \(admin)", "Content-Type": "application/json"]
 
         let server = try await ServeProcess.start(directory: directory + "/data", tokenFile: tokenFile, port: 0)
         let port = server.port
@@ -159,7 +158,7 @@ struct ServeProcessTests {
                     for index in 0... {
                         let body = authorization(
                             "sig-\(client)-\(index)", card: "c\(client)", time: baseTime + Int64(index))
-                        let response = try http.post("/v1/events", body: body, headers: plainHeaders)
+                        let response = try http.post("/v1/events", body: body, headers: headers)
                         guard response.status == 200, response.body.contains(#""accepted":1"#) else {
                             acknowledged.record("client \(client) #\(index): \(response.status) \(response.body)")
                             return
