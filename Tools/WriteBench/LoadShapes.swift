@@ -1,3 +1,4 @@
+import Foundation
 import Histogram
 
 /// The two load shapes every benchmark case uses.
@@ -35,29 +36,95 @@ enum LoadShape {
 
     /// Open loop: `count` operations sent at `rate`/s on a fixed schedule, each in its own task,
     /// without waiting for earlier ones. Latency is measured from the *scheduled* send time, so
-    /// queueing counts; `sendLag` is how late the generator itself sent (it runs on the same
-    /// cooperative pool as the work it measures).
+    /// queueing counts. The schedule is kept by a dedicated OS thread (like a client in another
+    /// process), not by a task on the 2-thread cooperative pool that also runs the work measured;
+    /// `sendLag` is how late that thread still sent.
     static func openLoop(
         rate: Int, count: Int, _ operation: @escaping @Sendable (_ n: Int) async throws -> Void
     ) async throws -> (latency: Histogram<UInt64>, sendLag: Histogram<UInt64>, seconds: Double) {
         let clock = ContinuousClock()
         let interval = Duration.nanoseconds(1_000_000_000 / rate)
         let start = clock.now + .milliseconds(10)
-        var sendLag = newHistogram()
-        let latency = try await withThrowingTaskGroup(of: UInt64.self) { group in
-            for n in 0..<count {
-                let scheduled = start + interval * n
-                if scheduled > clock.now { try await clock.sleep(until: scheduled, tolerance: .microseconds(20)) }
-                _ = sendLag.record(nanoseconds(max(.zero, clock.now - scheduled)))
-                group.addTask {
-                    try await operation(n)
-                    return nanoseconds(clock.now - scheduled)
+        let outcomes = OpenLoopOutcomes(count: count)
+        let (latency, sendLag) = try await withCheckedThrowingContinuation { continuation in
+            outcomes.onFinish = continuation
+            let generator = Thread {
+                var sendLag = newHistogram()
+                for n in 0..<count {
+                    let scheduled = start + interval * n
+                    sleep(until: scheduled, clock: clock)
+                    let sent = clock.now
+                    _ = sendLag.record(nanoseconds(max(.zero, sent - scheduled)))
+                    // From the schedule if sent late, from the send if the timer woke early.
+                    let origin = min(sent, scheduled)
+                    Task {
+                        do {
+                            try await operation(n)
+                            outcomes.record(nanoseconds(clock.now - origin))
+                        } catch {
+                            outcomes.fail(error)
+                        }
+                    }
                 }
+                outcomes.generatorDone(sendLag: sendLag)
             }
-            var histogram = newHistogram()
-            for try await value in group { _ = histogram.record(value) }
-            return histogram
+            generator.name = "open-loop-generator"
+            generator.start()
         }
         return (latency, sendLag, (clock.now - start).secondsValue)
+    }
+
+    /// Sleeps the calling thread until about `deadline`: Linux adds up to 50 µs of timer slack to
+    /// a normal thread's sleep, so it asks for that much less.
+    private static func sleep(until deadline: ContinuousClock.Instant, clock: ContinuousClock) {
+        let remaining = deadline - clock.now - .microseconds(50)
+        guard remaining > .zero else { return }
+        let (seconds, attoseconds) = remaining.components
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        var unslept = timespec()
+        while nanosleep(&request, &unslept) != 0, errno == EINTR { request = unslept }
+    }
+}
+
+/// What the open loop's tasks report: each latency, the first error, and when all are in.
+private final class OpenLoopOutcomes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var latency = newHistogram()
+    private var sendLag: Histogram<UInt64>?
+    private var remaining: Int
+    private var error: (any Error)?
+    var onFinish: CheckedContinuation<(Histogram<UInt64>, Histogram<UInt64>), any Error>?
+
+    init(count: Int) { remaining = count }
+
+    func record(_ nanoseconds: UInt64) {
+        lock.withLock {
+            _ = latency.record(nanoseconds)
+            remaining -= 1
+        }
+        finishIfDone()
+    }
+
+    func fail(_ error: any Error) {
+        lock.withLock {
+            if self.error == nil { self.error = error }
+            remaining -= 1
+        }
+        finishIfDone()
+    }
+
+    func generatorDone(sendLag: Histogram<UInt64>) {
+        lock.withLock { self.sendLag = sendLag }
+        finishIfDone()
+    }
+
+    private func finishIfDone() {
+        let finish: CheckedContinuation<(Histogram<UInt64>, Histogram<UInt64>), any Error>? = lock.withLock {
+            guard remaining == 0, sendLag != nil, let onFinish else { return nil }
+            self.onFinish = nil
+            return onFinish
+        }
+        guard let finish else { return }
+        if let error { finish.resume(throwing: error) } else { finish.resume(returning: (latency, sendLag!)) }
     }
 }
