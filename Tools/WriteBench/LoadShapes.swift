@@ -45,11 +45,11 @@ enum LoadShape {
         let clock = ContinuousClock()
         let interval = Duration.nanoseconds(1_000_000_000 / rate)
         let start = clock.now + .milliseconds(10)
-        let outcomes = OpenLoopOutcomes(count: count)
-        let (latency, sendLag) = try await withCheckedThrowingContinuation { continuation in
-            outcomes.onFinish = continuation
+        let outcomes = OpenLoopOutcomes()
+        let sendLag: Histogram<UInt64> = try await withCheckedThrowingContinuation { continuation in
             let generator = Thread {
                 var sendLag = newHistogram()
+                let inFlight = DispatchGroup()
                 for n in 0..<count {
                     let scheduled = start + interval * n
                     sleep(until: scheduled, clock: clock)
@@ -57,7 +57,9 @@ enum LoadShape {
                     _ = sendLag.record(nanoseconds(max(.zero, sent - scheduled)))
                     // From the schedule if sent late, from the send if the timer woke early.
                     let origin = min(sent, scheduled)
+                    inFlight.enter()
                     Task {
+                        defer { inFlight.leave() }
                         do {
                             try await operation(n)
                             outcomes.record(nanoseconds(clock.now - origin))
@@ -66,12 +68,17 @@ enum LoadShape {
                         }
                     }
                 }
-                outcomes.generatorDone(sendLag: sendLag)
+                inFlight.wait()
+                if let error = outcomes.firstError {
+                    continuation.resume(throwing: error)
+                } else {
+                    continuation.resume(returning: sendLag)
+                }
             }
             generator.name = "open-loop-generator"
             generator.start()
         }
-        return (latency, sendLag, (clock.now - start).secondsValue)
+        return (outcomes.latency, sendLag, (clock.now - start).secondsValue)
     }
 
     /// Sleeps the calling thread until about `deadline`: Linux adds up to 50 µs of timer slack to
@@ -86,45 +93,16 @@ enum LoadShape {
     }
 }
 
-/// What the open loop's tasks report: each latency, the first error, and when all are in.
+/// What the open loop's tasks report: each latency and the first error.
 private final class OpenLoopOutcomes: @unchecked Sendable {
     private let lock = NSLock()
-    private var latency = newHistogram()
-    private var sendLag: Histogram<UInt64>?
-    private var remaining: Int
+    private var recorded = newHistogram()
     private var error: (any Error)?
-    var onFinish: CheckedContinuation<(Histogram<UInt64>, Histogram<UInt64>), any Error>?
 
-    init(count: Int) { remaining = count }
+    func record(_ nanoseconds: UInt64) { lock.withLock { _ = recorded.record(nanoseconds) } }
 
-    func record(_ nanoseconds: UInt64) {
-        lock.withLock {
-            _ = latency.record(nanoseconds)
-            remaining -= 1
-        }
-        finishIfDone()
-    }
+    func fail(_ error: any Error) { lock.withLock { if self.error == nil { self.error = error } } }
 
-    func fail(_ error: any Error) {
-        lock.withLock {
-            if self.error == nil { self.error = error }
-            remaining -= 1
-        }
-        finishIfDone()
-    }
-
-    func generatorDone(sendLag: Histogram<UInt64>) {
-        lock.withLock { self.sendLag = sendLag }
-        finishIfDone()
-    }
-
-    private func finishIfDone() {
-        let finish: CheckedContinuation<(Histogram<UInt64>, Histogram<UInt64>), any Error>? = lock.withLock {
-            guard remaining == 0, sendLag != nil, let onFinish else { return nil }
-            self.onFinish = nil
-            return onFinish
-        }
-        guard let finish else { return }
-        if let error { finish.resume(throwing: error) } else { finish.resume(returning: (latency, sendLag!)) }
-    }
+    var latency: Histogram<UInt64> { lock.withLock { recorded } }
+    var firstError: (any Error)? { lock.withLock { error } }
 }
