@@ -27,7 +27,7 @@ struct WriteBench: AsyncParsableCommand {
 
     @Option(
         help:
-            "Comma-separated cases: batch1,batch64,batch1024,producers16,openloop1000,openloop5000,lmdb1,lmdb64,lmdb1024."
+            "Comma-separated cases: batch1,batch64,batch1024,producers16,openloop1000,openloop5000,lmdb1,lmdb64,lmdb1024, ingest, backfill, retention, layout-stateMajor, layout-eventRecord, layout-eventMajor (issue 5 spike, raw LMDB)."
     )
     var cases = "fsync,lmdb1,batch1,lmdb64,batch64,lmdb1024,batch1024,producers16,openloop1000,openloop5000"
 
@@ -58,6 +58,8 @@ struct WriteBench: AsyncParsableCommand {
     var keepStore = false
 
     func run() async throws {
+        // Line-buffered even into a file: a long run's finished cases are on disk as they end.
+        setvbuf(stdout, nil, _IOLBF, 0)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let filesystem = Filesystem.type(of: dataDir)
         guard filesystem != "tmpfs" else {
@@ -99,6 +101,21 @@ struct WriteBench: AsyncParsableCommand {
                     contentsOf: try await RetentionCases(
                         directory: directory, events: events, cards: cards, durability: mode
                     ).run())
+                continue
+            case let n where n.hasPrefix("layout-"):
+                guard let layout = LayoutSpike.Layout(rawValue: String(n.dropFirst(7))) else {
+                    throw ValidationError(
+                        "unknown layout in \(n): layout-stateMajor, layout-eventRecord or layout-eventMajor")
+                }
+                let (row, figures) = try LayoutSpike(
+                    directory: directory, events: events, cards: cards, layout: layout
+                ).run()
+                print(row.row)
+                print(
+                    String(
+                        format: "  device writes %.0f B/event; store %.0f MB (%.0f B/event)",
+                        figures.writeBytesPerEvent, Double(figures.storeBytes) / 1e6, figures.storeBytesPerEvent))
+                results.append(row)
                 continue
             case "ingest":
                 let (rows, figures) = try await IngestCases(
