@@ -58,8 +58,6 @@ struct WriteBench: AsyncParsableCommand {
     var keepStore = false
 
     func run() async throws {
-        // Line-buffered even into a file: a long run's finished cases are on disk as they end.
-        setvbuf(stdout, nil, _IOLBF, 0)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let filesystem = Filesystem.type(of: dataDir)
         guard filesystem != "tmpfs" else {
@@ -76,6 +74,7 @@ struct WriteBench: AsyncParsableCommand {
         for name in cases.split(separator: ",").map(String.init) {
             let directory = "\(dataDir)/\(name)-\(UUID().uuidString.prefix(8))"
             defer {
+                fflush(nil)  // a long run's finished cases reach a file as they end, not at exit
                 if keepStore && name == "ingest" {
                     print("  kept the ingest store at \(directory)")
                 } else {
