@@ -74,12 +74,12 @@ struct WriteBench: AsyncParsableCommand {
         for name in cases.split(separator: ",").map(String.init) {
             let directory = "\(dataDir)/\(name)-\(UUID().uuidString.prefix(8))"
             defer {
-                fflush(nil)  // a long run's finished cases reach a file as they end, not at exit
                 if keepStore && name == "ingest" {
                     print("  kept the ingest store at \(directory)")
                 } else {
                     try? FileManager.default.removeItem(atPath: directory)
                 }
+                fflush(nil)  // a long run's finished cases reach a file as they end, not at exit
             }
             let bench = Case(directory: directory, seconds: duration, recordSize: recordSize, durability: mode)
             let result: Result
