@@ -80,16 +80,16 @@ struct LayoutSpike {
                 let card = cardRanks.sample(&random)
                 let merchant = merchantRanks.sample(&random)
                 let previous = lastTime.updateValue(time, forKey: card)
-                var writer = SpikeWriter(txn: txn!, dbi: views)
+                let writer = SpikeWriter(txn: txn!, dbi: views)
                 // The generator's mix: 80 % authorizations, 15 % settlements and reversals, 5 % declines.
                 let roll = random.unit()
                 if roll < 0.80 {
                     writeAuthorization(
-                        &writer, card: card, merchant: merchant, time: time, previous: previous, lsn: lsn, &random)
+                        writer, card: card, merchant: merchant, time: time, previous: previous, lsn: lsn, &random)
                 } else if roll < 0.95 {
-                    writeOther(&writer, entity: Self.entity("card_\(card)"), state: 6, bytes: 24, time: time, lsn: lsn)
+                    writeOther(writer, entity: Self.entity("card_\(card)"), state: 6, bytes: 24, time: time, lsn: lsn)
                 } else if random.unit() < 0.75 {  // declines that pass the view's filter
-                    writeOther(&writer, entity: Self.entity("m_\(merchant)"), state: 8, bytes: 8, time: time, lsn: lsn)
+                    writeOther(writer, entity: Self.entity("m_\(merchant)"), state: 8, bytes: 8, time: time, lsn: lsn)
                 }
                 var id = [UInt8](repeating: 0, count: 35)
                 for i in stride(from: 0, to: 32, by: 8) {
@@ -118,7 +118,7 @@ struct LayoutSpike {
     /// A settlement or reversal (the card's exposure) or a decline (the merchant's count): one
     /// running total and the entity's head, or one record.
     private func writeOther(
-        _ views: inout SpikeWriter, entity: [UInt8], state: UInt16, bytes: Int, time: Int64, lsn: UInt64
+        _ views: SpikeWriter, entity: [UInt8], state: UInt16, bytes: Int, time: Int64, lsn: UInt64
     ) {
         let occurrence = BigEndian.bytes(UInt64(time)) + BigEndian.bytes(lsn)
         switch layout {
@@ -152,13 +152,14 @@ struct LayoutSpike {
 
     /// The view-state writes of one authorization on `card` at `merchant`.
     private func writeAuthorization(
-        _ views: inout SpikeWriter, card: Int, merchant: Int, time: Int64, previous: Int64?, lsn: UInt64,
+        _ views: SpikeWriter, card: Int, merchant: Int, time: Int64, previous: Int64?, lsn: UInt64,
         _ random: inout SplitMix64
     ) {
         let cardKey = Self.entity("card_\(card)")
+        let member = Array("m_\(merchant)".utf8)
         let merchantKey = Self.entity("m_\(merchant)")
         let memberValue = [UInt8](repeating: 2, count: 16)
-        let memberKey = Self.key(cardKey, state: 5, tag: 3, Array("m_\(merchant)".utf8))
+        let memberKey = Self.key(cardKey, state: 5, tag: 3, member)
         // A tile is new when the card's previous event was in another tile of that level; an
         // existing one is widened (rewritten) now and then.
         func tileWrites(_ widths: [Int64], widen: Double) -> [Int] {
@@ -171,13 +172,23 @@ struct LayoutSpike {
         let maxTiles = tileWrites(Self.maxTileWidths, widen: 0.25)
         let countTiles = tileWrites(Self.countTileWidths, widen: 0.5)
         // The member's latest occurrence moves: the old "members by occurrence" entry goes.
-        let oldOccurrence = views.get(memberKey)
-        if let old = oldOccurrence {
-            views.delete(Self.key(cardKey, state: 5, tag: 4, Array(old) + Array("m_\(merchant)".utf8)))
+        if let old = views.get(memberKey) {
+            views.delete(Self.key(cardKey, state: 5, tag: 4, old + member))
         }
         let occurrence = BigEndian.bytes(UInt64(time)) + BigEndian.bytes(lsn)
         views.put(memberKey, occurrence)
-        views.put(Self.key(cardKey, state: 5, tag: 4, occurrence + Array("m_\(merchant)".utf8)), [])
+        views.put(Self.key(cardKey, state: 5, tag: 4, occurrence + member), [])
+        // The min/max tiles (state 3) and count tiles (state 5) this event writes, keyed by level
+        // and start today, in post-order in the event-record layout.
+        func putTiles(state: UInt16, tag: UInt8, widths: [Int64], levels: [Int], bytes: Int) {
+            for level in levels {
+                let suffix =
+                    layout == .stateMajor
+                    ? [UInt8(level + 1)] + BigEndian.bytes(UInt64(time - time % widths[level]))
+                    : Self.postOrderTile(widths, level: level, time: time)
+                views.put(Self.key(cardKey, state: state, tag: tag, suffix), [UInt8](repeating: 1, count: bytes))
+            }
+        }
 
         switch layout {
         case .stateMajor:
@@ -185,23 +196,11 @@ struct LayoutSpike {
             views.put(Self.key(cardKey, state: 1, tag: 1, occurrence), [UInt8](repeating: 1, count: 8))
             views.put(Self.key(cardKey, state: 2, tag: 1, occurrence), [UInt8](repeating: 1, count: 24))
             views.put(Self.key(cardKey, state: 3, tag: 1, occurrence), [UInt8](repeating: 1, count: 17))
-            for level in maxTiles {
-                let width = Self.maxTileWidths[level]
-                views.put(
-                    Self.key(
-                        cardKey, state: 3, tag: 2, [UInt8(level + 1)] + BigEndian.bytes(UInt64(time - time % width))),
-                    [UInt8](repeating: 1, count: 36))
-            }
+            putTiles(state: 3, tag: 2, widths: Self.maxTileWidths, levels: maxTiles, bytes: 36)
             views.put(Self.key(cardKey, state: 3, tag: 7, occurrence), [UInt8](repeating: 1, count: 17))
             views.put(Self.key(cardKey, state: 4, tag: 1, occurrence), [UInt8](repeating: 1, count: 3))
             views.put(Self.key(cardKey, state: 5, tag: 1, occurrence), memberValue)
-            for level in countTiles {
-                let width = Self.countTileWidths[level]
-                views.put(
-                    Self.key(
-                        cardKey, state: 5, tag: 6, [UInt8(level + 1)] + BigEndian.bytes(UInt64(time - time % width))),
-                    [UInt8](repeating: 1, count: 8))
-            }
+            putTiles(state: 5, tag: 6, widths: Self.countTileWidths, levels: countTiles, bytes: 8)
             views.put(Self.key(cardKey, state: 6, tag: 1, occurrence), [UInt8](repeating: 1, count: 24))
             views.put(merchantKey + [0, 0], BigEndian.bytes(lsn))
             views.put(Self.key(merchantKey, state: 7, tag: 1, occurrence), [UInt8](repeating: 1, count: 8))
@@ -214,18 +213,8 @@ struct LayoutSpike {
                 Self.key(cardKey, state: 0, tag: 1, occurrence), [UInt8](repeating: 1, count: 8 + 24 + 24 + 17 + 16))
             views.put(Self.key(cardKey, state: 4, tag: 1, occurrence), [UInt8](repeating: 1, count: 3))
             views.put(Self.key(cardKey, state: 3, tag: 7, occurrence), [UInt8](repeating: 1, count: 17))
-            for level in maxTiles {
-                views.put(
-                    Self.key(
-                        cardKey, state: 3, tag: 2, Self.postOrderTile(Self.maxTileWidths, level: level, time: time)),
-                    [UInt8](repeating: 1, count: 36))
-            }
-            for level in countTiles {
-                views.put(
-                    Self.key(
-                        cardKey, state: 5, tag: 6, Self.postOrderTile(Self.countTileWidths, level: level, time: time)),
-                    [UInt8](repeating: 1, count: 8))
-            }
+            putTiles(state: 3, tag: 2, widths: Self.maxTileWidths, levels: maxTiles, bytes: 36)
+            putTiles(state: 5, tag: 6, widths: Self.countTileWidths, levels: countTiles, bytes: 8)
             views.put(merchantKey + [0, 0], BigEndian.bytes(lsn))
             views.put(Self.key(merchantKey, state: 0, tag: 1, occurrence), [UInt8](repeating: 1, count: 16))
         case .eventMajor:
