@@ -7,6 +7,8 @@ extension Writer {
     func execute(_ batch: [any PendingWrite]) {
         var pending = batch
         var growthsThisBatch = 0
+        let clock = ContinuousClock()
+        let began = clock.now
         attempt: while !pending.isEmpty {
             let transaction: WriteTransaction
             do {
@@ -42,6 +44,7 @@ extension Writer {
                     }
                 }
             }
+            let applied = clock.now
             do {
                 try commit(transaction)
             } catch let error where error.isMapFull && growthsThisBatch < 32 {
@@ -52,13 +55,22 @@ extension Writer {
                 enterReadOnly(error, failing: pending)
                 return
             }
+            let committed = clock.now
             let sequence = commitCounter.add(1, ordering: .releasing).newValue
+            var cost = 0
             for request in pending {
                 if let error = refused[ObjectIdentifier(request)] {
                     request.fail(error)
                 } else {
                     request.succeed(commitSequence: sequence)
+                    cost += request.cost
                 }
+            }
+            if let observer = commitObserver.withLock({ $0 }) {
+                observer(
+                    CommitTiming(
+                        requests: pending.count - refused.count, cost: cost, apply: applied - began,
+                        commit: committed - applied))
             }
             return
         }

@@ -26,6 +26,7 @@ package final class Writer: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     let commitCounter = Atomic<UInt64>(0)
     let mapGrowthCounter = Atomic<Int>(0)
+    let commitObserver = Mutex<(@Sendable (CommitTiming) -> Void)?>(nil)
     private let maxCostPerCommit = 65_536
 
     private enum State {
@@ -99,6 +100,13 @@ package final class Writer: @unchecked Sendable {
         defer { condition.unlock() }
         return queue.count
     }
+    /// Calls `observer` on the writer thread after every commit, once the group's callers are
+    /// resumed, with what the group took; replaces the observer set before (nil removes it). Keep
+    /// it cheap: the next group waits for it.
+    package func observeCommits(_ observer: (@Sendable (CommitTiming) -> Void)?) {
+        commitObserver.withLock { $0 = observer }
+    }
+
     /// The failure that turned the writer read-only, if any.
     package var readOnlyCause: LMDBError? {
         condition.lock()

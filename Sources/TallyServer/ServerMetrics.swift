@@ -15,6 +15,9 @@ import Tally
 /// | `tally_ingest_requests_total` | counter | `outcome` (`committed`, or the error code) |
 /// | `tally_ingest_batch_size` | histogram | |
 /// | `tally_ingest_commit_seconds` | histogram | (queue wait + durable commit) |
+/// | `tally_store_commit_seconds` | histogram | (the commit alone: page writes and fsyncs) |
+/// | `tally_store_apply_seconds` | histogram | (applying a commit's requests, before the commit) |
+/// | `tally_store_commit_requests` | histogram | (requests joined into one commit) |
 /// | `tally_http_requests_total` | counter | `endpoint`, `method`, `status` |
 /// | `tally_http_request_duration_seconds` | histogram | `endpoint`, `method` |
 /// | `tally_store_lsn`, `tally_store_watermark_ms`, `tally_store_freshness_seconds` | gauge | read at scrape |
@@ -25,6 +28,9 @@ public final class ServerMetrics: Sendable {
     /// A swift-metrics factory writing into ``registry``.
     public let factory: PrometheusMetricsFactory
     private let requestMetrics = Mutex<[RequestKey: RequestMetrics]>([:])
+    private let commitSeconds: CoreMetrics.Timer
+    private let applySeconds: CoreMetrics.Timer
+    private let commitRequests: CoreMetrics.Recorder
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -36,6 +42,9 @@ public final class ServerMetrics: Sendable {
         ]
         factory.defaultValueHistogramBuckets = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 100_000]
         self.factory = factory
+        commitSeconds = CoreMetrics.Timer(label: "tally_store_commit_seconds", factory: factory)
+        applySeconds = CoreMetrics.Timer(label: "tally_store_apply_seconds", factory: factory)
+        commitRequests = CoreMetrics.Recorder(label: "tally_store_commit_requests", factory: factory)
     }
 
     /// Counts one HTTP request by endpoint pattern (e.g. `/v1/entities/:entity/:key`).
@@ -97,6 +106,13 @@ public final class ServerMetrics: Sendable {
         CoreMetrics.Recorder(label: "tally_ingest_batch_size", factory: factory).record(result.outcomes.count)
         CoreMetrics.Timer(label: "tally_ingest_commit_seconds", factory: factory).recordNanoseconds(
             Self.nanoseconds(duration))
+    }
+
+    /// Records one group commit of the store's writer (``Tally/observeCommits(_:)``).
+    func committed(_ report: CommitReport) {
+        commitSeconds.recordNanoseconds(Self.nanoseconds(report.commit))
+        applySeconds.recordNanoseconds(Self.nanoseconds(report.apply))
+        commitRequests.record(report.requests)
     }
 
     /// Counts an ingest request that failed whole (malformed body, limits, overload).

@@ -37,6 +37,7 @@ public struct TallyServer: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.clock = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+        store.observeCommits { [metrics] report in metrics.committed(report) }
     }
 
     /// The router with every endpoint of the API and the error/metrics middleware.

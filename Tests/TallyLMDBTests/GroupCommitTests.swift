@@ -54,4 +54,38 @@ import Testing
         #expect(try store.count() == 800)
         #expect(store.writer.committedTransactions <= 800)
     }
+
+    @Test func theCommitObserverReportsEveryCommittedRequestAndItsCostOnce() async throws {
+        let store = try TestStore()
+        defer { store.close() }
+        let reports = Mutex<[CommitTiming]>([])
+        store.writer.observeCommits { timing in reports.withLock { $0.append(timing) } }
+        let hold = store.writer.hold()
+        let data = store.data
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<10 {
+                group.addTask {
+                    _ = try await store.writer.write(cost: i + 1) { txn in try txn.put(data, Array("k\(i)".utf8), [1]) }
+                }
+            }
+            // One request that throws before writing fails alone and is not reported.
+            group.addTask {
+                await #expect(throws: Refusal.self) {
+                    _ = try await store.writer.write { _ -> Void in throw Refusal() }
+                }
+            }
+            #expect(await eventually(seconds: 120) { store.writer.pendingCount == 11 })
+            hold.release()
+            try await group.waitForAll()
+        }
+        store.writer.observeCommits(nil)
+        _ = try await store.put("after", [2])
+        let seen = reports.withLock { $0 }
+        #expect(!seen.isEmpty)
+        #expect(seen.map(\.requests).reduce(0, +) == 10, "\(seen)")
+        #expect(seen.map(\.cost).reduce(0, +) == 55, "the costs 1…10, each counted once")
+        #expect(seen.allSatisfy { $0.commit > .zero && $0.apply > .zero })
+    }
+
+    private struct Refusal: Error {}
 }

@@ -56,6 +56,10 @@ struct MetricsTests {
             #expect(Self.samples(text, "tally_store_freshness_seconds")[""] != nil)
             #expect(text.contains("tally_ingest_batch_size_bucket"))
             #expect(text.contains("tally_ingest_commit_seconds_bucket"))
+            // The writer's own figures: every commit so far (the two ingest requests at least).
+            #expect((Self.samples(text, "tally_store_commit_seconds_count")[""] ?? 0) >= 2)
+            #expect((Self.samples(text, "tally_store_apply_seconds_count")[""] ?? 0) >= 2)
+            #expect((Self.samples(text, "tally_store_commit_requests_sum")[""] ?? 0) >= 2)
             #expect(text.contains(#"tally_http_requests_total{endpoint="/v1/events",method="POST",status="200"}"#))
             #expect(text.contains("tally_http_request_duration_seconds_bucket"))
         }

@@ -110,6 +110,7 @@ struct IngestCases {
     private func producers(_ store: Tally, _ events: [[UInt8]], count: Int) async throws -> Result {
         let clock = ContinuousClock()
         let commitsBefore = try store.statistics().commits
+        let recorder = CommitRecorder(observing: store)
         let start = clock.now
         let share = events.count / count
         let (total, latency) = try await LoadShape.closedLoop(producers: count, until: start + .seconds(seconds)) {
@@ -118,14 +119,17 @@ struct IngestCases {
             try Self.expectAccepted(try await store.ingest(ndjson: events[producer * share + n]))
             return true
         }
-        return Result(
+        var result = Result(
             name: "ingest-producers\(count)", records: total, seconds: (clock.now - start).secondsValue,
             commits: try store.statistics().commits - commitsBefore, latency: latency)
+        recorder.stop(store, into: &result)
+        return result
     }
 
     /// Single events offered at `rate`/s on a fixed schedule (``LoadShape/openLoop``).
     private func openLoop(_ store: Tally, _ events: [[UInt8]], rate: Int) async throws -> Result {
         let commitsBefore = try store.statistics().commits
+        let recorder = CommitRecorder(observing: store)
         let run = try await LoadShape.openLoop(rate: rate, count: events.count) { n in
             try Self.expectAccepted(try await store.ingest(ndjson: events[n]))
         }
@@ -133,6 +137,7 @@ struct IngestCases {
             name: "ingest-openloop\(rate)", records: events.count, seconds: run.seconds,
             commits: try store.statistics().commits - commitsBefore, latency: run.latency)
         result.sendLagP99Micros = Double(run.sendLag.valueAtPercentile(99)) / 1000
+        recorder.stop(store, into: &result)
         return result
     }
 }

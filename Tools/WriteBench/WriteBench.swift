@@ -168,6 +168,13 @@ struct Result: Codable {
     var p999Micros: Double?
     /// Open loop only: p99 of how late the generator sent behind its schedule.
     var sendLagP99Micros: Double?
+    /// Ingest live cases: the store's own commit reports (``CommitRecorder``): the commit alone,
+    /// applying the group before it, and requests per commit.
+    var commitP50Micros: Double?
+    var commitP99Micros: Double?
+    var applyP50Micros: Double?
+    var applyP99Micros: Double?
+    var requestsPerCommit: Double?
 
     var recordsPerSecond: Double { Double(records) / seconds }
 
@@ -181,6 +188,16 @@ struct Result: Codable {
             + String(format: "%11.0f  %11.0f  %12.1f ", recordsPerSecond, commitsPerSecond, perCommit)
             + f(p50Micros) + " " + f(p99Micros) + " " + f(p999Micros)
             + (sendLagP99Micros.map { String(format: "   (generator lag p99 %.0f µs)", $0) } ?? "")
+            + commitBreakdown
+    }
+
+    /// A second line: where the writer's time went, when the case recorded it.
+    private var commitBreakdown: String {
+        guard let commitP50Micros, let commitP99Micros, let applyP50Micros, let applyP99Micros, let requestsPerCommit
+        else { return "" }
+        return String(
+            format: "\n    writer: commit p50 %.0f / p99 %.0f µs, apply p50 %.0f / p99 %.0f µs, %.1f requests/commit",
+            commitP50Micros, commitP99Micros, applyP50Micros, applyP99Micros, requestsPerCommit)
     }
 
     init(name: String, records: Int, seconds: Double, commits: UInt64, latency: Histogram<UInt64>? = nil) {
