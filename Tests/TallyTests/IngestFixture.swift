@@ -48,6 +48,10 @@ enum IngestFixture {
         options.wallClock = { clock.value }
         options.countEntryAccesses = countAccesses
         if let idHash { options.idHash = idHash }
+        // A tiny id index (levels of 2, 20, 200, 2,000 entries, then the rest), so ingest tests
+        // find duplicates and conflicts in every level and across moves.
+        options.idIndexLevelBase = 2
+        options.idIndexMoveChunk = 1
         return try Tally.open(directory: directory.path, definitions: definitions, options: options)
     }
 

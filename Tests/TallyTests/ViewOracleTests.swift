@@ -64,6 +64,8 @@ import Testing
         var options = Tally.Options()
         options.durability = .relaxed(flushInterval: .seconds(5))
         options.wallClock = { base + 400 * 86_400_000 }
+        options.idIndexLevelBase = Int(random.next() % 4) + 1  // duplicates found in every id-index level
+        options.idIndexMoveChunk = Int(random.next() % 3) + 1
         let store = try Tally.open(directory: directory.path, definitions: ViewFixture.definitions, options: options)
         defer { store.close() }
         var accepted: [ViewFixture.Accepted] = []

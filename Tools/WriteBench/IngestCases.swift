@@ -26,6 +26,10 @@ struct IngestCases {
         if let gather = ProcessInfo.processInfo.environment["TALLY_GATHER_MICROS"].flatMap(Int.init) {
             options.gatherWindow = .microseconds(gather)
         }
+        // TALLY_ID_MOVE_CHUNK: the least excess an id-index level moves at once (the default 256).
+        if let chunk = ProcessInfo.processInfo.environment["TALLY_ID_MOVE_CHUNK"].flatMap(Int.init) {
+            options.idIndexMoveChunk = chunk
+        }
         // TALLY_COUNT_ENTRIES=1 counts LMDB entries per vector read (and slows every read a little).
         options.countEntryAccesses = ProcessInfo.processInfo.environment["TALLY_COUNT_ENTRIES"] == "1"
         let store = try Tally.open(directory: directory, definitions: definitions, options: options)

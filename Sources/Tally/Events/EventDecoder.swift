@@ -207,12 +207,15 @@ struct EventDecoder: Sendable {
 }
 
 /// Keys of the `ids` database: the event type's code and a 64-bit hash of the full id key, so
-/// entries are small (18 bytes with the LSN) and the B-tree has few pages: with random ids every
+/// entries are small (19 bytes with the level and the LSN) and the B-tree has few pages: with random ids every
 /// insert dirties a random leaf, and fewer, fuller pages cut the bytes written per event (a raw
 /// LMDB spike at 3M events: 45.6k events/s and 4.6 KB/event with 10-byte keys and 8-byte values,
 /// 31.9k and 6.1 KB with 35-byte keys and 16-byte values). A hash hit is always confirmed against
 /// the stored event; a true collision falls back to the `id_collisions` database, keyed by the full id.
 enum IdIndexKey {
+    /// Bytes of a key: the type code (2) and the hash (8).
+    static let size = 10
+
     static func make(code: UInt16, hash: UInt64) -> [UInt8] {
         BigEndian.bytes(code) + BigEndian.bytes(hash)
     }

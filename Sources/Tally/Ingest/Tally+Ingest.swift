@@ -94,6 +94,7 @@ extension Tally {
         guard !events.isEmpty else { throw TallyError(.invalidArgument, "an ingest request needs at least one event") }
         let databases = databases
         let clock = options.wallClock
+        let shape = options.idIndexShape
         let state = definitionsState
         let cost = events.count
         return try await write(cost: cost) { txn in
@@ -105,7 +106,8 @@ extension Tally {
             }
             let views = ViewMaintenance(catalog: catalog, database: databases.views)
             return try IngestTransaction(
-                txn: txn, databases: databases, views: views, now: clock(), maxFuture: newest.catalog.maxFuture
+                txn: txn, databases: databases, views: views, now: clock(), maxFuture: newest.catalog.maxFuture,
+                idIndexShape: shape
             )
             .apply(events)
         }
@@ -119,6 +121,7 @@ struct IngestTransaction {
     let views: ViewMaintenance
     let now: Int64
     let maxFuture: Int64
+    let idIndexShape: IdIndexShape
 
     func apply(_ events: [Result<DecodedEvent, EventRejection>]) throws -> IngestResult {
         let meta = databases.meta
@@ -126,6 +129,7 @@ struct IngestTransaction {
         let storedWatermark = try txn.int64(meta, MetaKey.watermark)
         var watermark = storedWatermark
         var lsn = head
+        var index = try IdIndex(txn: txn, database: databases.ids, meta: meta, shape: idIndexShape)
         var outcomes: [EventOutcome] = []
         outcomes.reserveCapacity(events.count)
         var collisions: Bool?
@@ -148,22 +152,17 @@ struct IngestTransaction {
             let hit: UInt64?
             var insertedIndexEntry = false
             if bound == nil {
-                let entry = IdempotencyEntry.encode(lsn: candidate)
-                hit = try event.idIndexKey.withUnsafeBytes { key in
-                    try entry.withUnsafeBytes { value in
-                        try txn.insertIfAbsent(databases.ids, key, value).flatMap(IdempotencyEntry.decode)
-                    }
-                }
+                hit = try index.insertIfAbsent(event.idIndexKey, lsn: candidate)
                 insertedIndexEntry = hit == nil
             } else {
-                hit = try lookup(databases.ids, event.idIndexKey)
+                hit = try index.find(event.idIndexKey)?.lsn
             }
             var needsCollisionEntry = false
             if insertedIndexEntry, try collisionsPresent(), let stored = try lookup(databases.idCollisions, event.idKey)
             {
                 // Retention dropped the event that held this hash, but a colliding id it kept is
                 // still stored under its full id.
-                try txn.delete(databases.ids, event.idIndexKey)
+                try index.remove(level: 0, event.idIndexKey)
                 outcomes.append(try judge(event, against: stored) ?? conflict(event, stored))
                 continue
             }
@@ -190,7 +189,7 @@ struct IngestTransaction {
             {
             case .success(let planned): writes = planned
             case .failure(let rejection):
-                if insertedIndexEntry { try txn.delete(databases.ids, event.idIndexKey) }
+                if insertedIndexEntry { try index.remove(level: 0, event.idIndexKey) }
                 outcomes.append(.rejected(rejection))
                 continue
             }
@@ -206,6 +205,7 @@ struct IngestTransaction {
             watermark = max(watermark ?? event.time, event.time)
             outcomes.append(.accepted(LSN(lsn)))
         }
+        try index.settle()
         if lsn != head { try txn.put(meta, MetaKey.headLSN, BigEndian.bytes(lsn)) }
         if let watermark, watermark != storedWatermark {
             try txn.put(meta, MetaKey.watermark, BigEndian.bytes(watermark))

@@ -17,7 +17,7 @@ enum LogRetention {
     /// Drops up to `limit` records; returns how many and the floor after them.
     static func step(
         _ definitions: DefinitionsState.Current, limit: Int, idHash: ([UInt8]) -> UInt64,
-        in txn: WriteTransaction, _ databases: Tally.Databases
+        idIndexShape: IdIndexShape, in txn: WriteTransaction, _ databases: Tally.Databases
     ) throws -> Progress {
         let floor = try RetentionFloor.read(txn, meta: databases.meta)
         guard let horizon = try horizon(definitions, txn, meta: databases.meta) else { return Progress(floor: floor) }
@@ -35,10 +35,12 @@ enum LogRetention {
             }
         }
         guard let last = batch.last else { return Progress(floor: floor) }
+        var index = try IdIndex(txn: txn, database: databases.ids, meta: databases.meta, shape: idIndexShape)
         for (lsn, record) in batch {
             _ = try txn.delete(databases.log, BigEndian.bytes(lsn))
-            try forgetId(of: record, lsn: lsn, definitions, idHash: idHash, in: txn, databases)
+            try forgetId(of: record, lsn: lsn, definitions, idHash: idHash, index: &index, in: txn, databases)
         }
+        try index.settle()
         let lateness = definitions.largestLateness
         let time = running == .min ? floor.time : max(floor.time, running - lateness)
         let moved = RetentionFloor(lsn: LSN(last.lsn), time: time, watermark: running)
@@ -86,7 +88,7 @@ enum LogRetention {
     /// the dropped event `lsn`.
     private static func forgetId(
         of record: [UInt8], lsn: UInt64, _ definitions: DefinitionsState.Current, idHash: ([UInt8]) -> UInt64,
-        in txn: WriteTransaction, _ databases: Tally.Databases
+        index: inout IdIndex, in txn: WriteTransaction, _ databases: Tally.Databases
     ) throws {
         let idKey: [UInt8]? = record.withUnsafeBytes { raw in
             guard let event = LogRecord.decodeEvent(raw), let schema = definitions.schema(code: event.typeCode) else {
@@ -97,8 +99,8 @@ enum LogRetention {
         guard let idKey, idKey.count >= 2 else { return }
         let code = UInt16(idKey[0]) << 8 | UInt16(idKey[1])
         let indexKey = IdIndexKey.make(code: code, hash: idHash(idKey))
-        if try pointsAt(lsn, databases.ids, indexKey, txn) {
-            _ = try txn.delete(databases.ids, indexKey)
+        if let found = try index.find(indexKey), found.lsn == lsn {
+            try index.remove(level: found.level, indexKey)
         } else if try pointsAt(lsn, databases.idCollisions, idKey, txn) {
             _ = try txn.delete(databases.idCollisions, idKey)
         }

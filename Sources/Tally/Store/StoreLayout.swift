@@ -6,12 +6,13 @@ import TallyLMDB
 /// |---|---|---|
 /// | `meta` | UTF-8 name | per key (see ``MetaKey``) |
 /// | `log`  | LSN, 8-byte big-endian | the logged record (``LogRecord``) |
-/// | `ids`  | event type code (2 bytes) + 64-bit hash of the id (``IdIndexKey``) | LSN |
+/// | `ids`  | level (1 byte, ``IdIndex``) + event type code (2 bytes) + 64-bit hash of the id (``IdIndexKey``) | LSN |
 /// | `id_collisions` | full id key: type code + id tag + id (only for hash collisions) | LSN |
 /// | `views` | entity key + view code + … (``ViewStateKey``) | view state |
 enum StoreLayout {
     /// Bump when the meaning of any stored byte changes; opening refuses other versions.
-    static let formatVersion: UInt32 = 1
+    /// 2: the id index in levels (``IdIndex``).
+    static let formatVersion: UInt32 = 2
 
     static let meta = DatabaseSpec("meta")
     static let log = DatabaseSpec("log")
@@ -47,6 +48,8 @@ enum MetaKey {
     static let sweepPosition = Array("retention_sweep_position".utf8)
     /// Int64 big-endian: the floor time the last completed view-state sweep reclaimed up to.
     static let sweptThrough = Array("retention_swept_through".utf8)
+    /// The id index's per-level counts and move positions (``IdIndexLevels``).
+    static let idIndexLevels = Array("id_index_levels".utf8)
     /// UInt64 big-endian: wall-clock ms of the last `tally doctor` write check.
     static let lastHealthCheck = Array("last_health_check_ms".utf8)
 }

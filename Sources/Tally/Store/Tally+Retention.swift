@@ -33,13 +33,15 @@ extension Tally {
         let state = definitionsState
         let databases = databases
         let idHash = options.idHash
+        let shape = options.idIndexShape
         let sweepEvery = options.sweepEvery
         return try await write(cost: limit) { txn in
             let current = state.current
             guard current.pending == nil else {
                 return RetentionProgress(floor: try RetentionFloor.read(txn, meta: databases.meta))
             }
-            let log = try LogRetention.step(current, limit: limit, idHash: idHash, in: txn, databases)
+            let log = try LogRetention.step(
+                current, limit: limit, idHash: idHash, idIndexShape: shape, in: txn, databases)
             var progress = RetentionProgress(droppedRecords: log.dropped, floor: log.floor)
             let floor = log.floor
             let schedule = try ViewStateSweep.Schedule.read(txn, meta: databases.meta)

@@ -46,6 +46,11 @@ extension Tally {
 
         /// The id-index hash; tests force collisions with a constant one.
         @_spi(Testing) public var idHash: @Sendable ([UInt8]) -> UInt64 = IdIndexKey.hash
+        /// Entries the id index's level 0 holds before its excess moves on (``IdIndex``); tests
+        /// make it tiny so every level is used.
+        @_spi(Testing) public var idIndexLevelBase: Int = 4_096
+        /// The least excess one id-index level moves at once.
+        @_spi(Testing) public var idIndexMoveChunk: Int = 256
         /// Group-commit gather window (see docs/STORAGE.md); tuned by benchmarks.
         @_spi(Testing) public var gatherWindow: Duration = .microseconds(200)
         /// Logged events one backfill transaction replays (see ``Tally/apply(_:waitUntilServed:)``).
@@ -59,6 +64,10 @@ extension Tally {
         @_spi(Testing) public var mapGrowing: (@Sendable () -> Void)? = nil
 
         public init() {}
+
+        var idIndexShape: IdIndexShape {
+            IdIndexShape(base: max(1, idIndexLevelBase), chunk: max(1, idIndexMoveChunk))
+        }
 
         var environmentOptions: EnvironmentOptions {
             var options = EnvironmentOptions()
