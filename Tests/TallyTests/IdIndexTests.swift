@@ -15,7 +15,7 @@ import Testing
             try txn.withCursor(databases.ids) { cursor in
                 var entry = try cursor.first()
                 while let current = entry {
-                    #expect(current.key.count == 1 + IdIndexKey.size)
+                    #expect(current.key.count == IdIndex.keySize)
                     scanned[Int(current.key[0])] += 1
                     entry = try cursor.next()
                 }

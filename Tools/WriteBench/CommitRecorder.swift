@@ -17,8 +17,8 @@ final class CommitRecorder: Sendable {
     init(observing store: Tally) {
         store.observeCommits { [self] report in
             figures.withLock { figures in
-                figures.commit.record(UInt64(max(1, Self.nanoseconds(report.commit))))
-                figures.apply.record(UInt64(max(1, Self.nanoseconds(report.apply))))
+                figures.commit.record(max(1, nanoseconds(report.commit)))
+                figures.apply.record(max(1, nanoseconds(report.apply)))
                 figures.requests += report.requests
                 figures.commits += 1
             }
@@ -36,10 +36,5 @@ final class CommitRecorder: Sendable {
             result.applyP99Micros = Double(figures.apply.valueAtPercentile(99)) / 1000
             result.requestsPerCommit = Double(figures.requests) / Double(figures.commits)
         }
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

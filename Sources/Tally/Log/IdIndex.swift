@@ -38,6 +38,9 @@ struct IdIndex {
             } ?? IdIndexLevels()
     }
 
+    /// Bytes of a key: the level, then the ``IdIndexKey``.
+    static let keySize = 1 + IdIndexKey.size
+
     static func key(level: Int, _ indexKey: [UInt8]) -> [UInt8] { [UInt8(level)] + indexKey }
 
     /// The LSN stored for `indexKey` and the level that holds it.
@@ -101,7 +104,7 @@ struct IdIndex {
                 position = IdIndexLevels.start
                 continue
             }
-            var key = [UInt8](repeating: 0, count: 1 + IdIndexKey.size)
+            var key = [UInt8](repeating: 0, count: Self.keySize)
             for entry in run {
                 key[0] = UInt8(level + 1)
                 key.replaceSubrange(1..., with: entry.key)
@@ -131,7 +134,7 @@ struct IdIndex {
             var run: [(key: [UInt8], value: [UInt8])] = []
             run.reserveCapacity(min(limit, 4_096))
             var entry = try Self.key(level: level, position).withUnsafeBytes { try cursor.seek(atLeast: $0) }
-            while run.count < limit, let current = entry, current.key.count == 1 + IdIndexKey.size,
+            while run.count < limit, let current = entry, current.key.count == Self.keySize,
                 current.key[0] == UInt8(level)
             {
                 run.append((Array(current.key[1...]), Array(current.value)))
