@@ -29,6 +29,11 @@ extension TallyError {
                 return TallyError(
                     .storeNotFound,
                     "no Tally store at \(path) (database '\(name)' missing); create it by opening it for writing")
+            case .recoveryNeedsExclusiveAccess:
+                return TallyError(
+                    .storeBusy,
+                    "the store at \(path) was not closed cleanly and its journal must be recovered, but another "
+                        + "process has it open; stop readers of the store (tally stats, tally get …) and open it again")
             case .filesystem(let file, let errno):
                 return TallyError(.storageFailure, "cannot create or open \(file) (errno \(errno))", cause: error)
             }

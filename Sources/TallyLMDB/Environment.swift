@@ -10,6 +10,9 @@ package enum EnvironmentError: Error, Sendable, Equatable {
     case missingDatabase(name: String)
     /// The data directory or lock file could not be created or opened.
     case filesystem(path: String, errno: Int32)
+    /// The store needs journal recovery, which rewrites LMDB's meta pages, but another process
+    /// (a reader) has it open.
+    case recoveryNeedsExclusiveAccess(path: String)
 }
 
 /// One LMDB environment, opened with `MDB_NOTLS`, its named databases opened once, reads bounded
@@ -30,11 +33,15 @@ package final class Environment: @unchecked Sendable {
     package let counters: AccessCounters?
     /// Stale reader slots cleared at open (left by crashed processes).
     package let staleReadersClearedAtOpen: Int
+    /// Journal recovery found at open: the groups to replay before the writer starts, and the
+    /// pin on the checkpointed snapshot (see ``Checkpoint``). Nil without a checkpoint file.
+    package let journalRecovery: JournalRecovery?
 
     private init(
         handle: OpaquePointer, path: String, options: EnvironmentOptions, databases: [String: Database],
-        lockDescriptor: Int32, staleReaders: Int
+        lockDescriptor: Int32, staleReaders: Int, journalRecovery: JournalRecovery?
     ) {
+        self.journalRecovery = journalRecovery
         self.handle = handle
         self.path = path
         self.options = options
@@ -57,23 +64,38 @@ package final class Environment: @unchecked Sendable {
             lockFD = try takeWriterLock(directory: path)
         }
         var raw: OpaquePointer?
+        var pin: OpaquePointer?
         do {
+            let found = writable ? try JournalRecovery.prepare(directory: path) : nil
             try lmdbCheck(mdb_env_create(&raw), "mdb_env_create")
             let env = raw!
             try lmdbCheck(mdb_env_set_maxdbs(env, options.maxDatabases), "mdb_env_set_maxdbs")
             try lmdbCheck(mdb_env_set_maxreaders(env, options.maxReaders), "mdb_env_set_maxreaders")
             try lmdbCheck(mdb_env_set_mapsize(env, roundToPage(options.mapSize)), "mdb_env_set_mapsize")
             var flags = UInt32(MDB_NOTLS)
-            if case .relaxed = options.sync { flags |= UInt32(MDB_NOSYNC) }
+            // With a checkpoint, writes before the writer starts (replay, open) are pinned, so a
+            // crash among them returns to the same checkpoint: no flush needed. The journaled
+            // mode without one commits durably until its first checkpoint (``Writer``).
+            switch options.sync {
+            case .relaxed: flags |= UInt32(MDB_NOSYNC)
+            case .durable, .journaled: if found != nil { flags |= UInt32(MDB_NOSYNC) }
+            }
             if !writable { flags |= UInt32(MDB_RDONLY) }
             try lmdbCheck(mdb_env_open(env, path, flags, 0o644), "mdb_env_open(\(path))")
             var dead: Int32 = 0
             try lmdbCheck(mdb_reader_check(env, &dead), "mdb_reader_check")
+            if let found {
+                // Before any write: no page of the checkpointed snapshot may be reused until a
+                // newer checkpoint is durable.
+                try lmdbCheck(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &pin), "mdb_txn_begin(pin)")
+                found.pin = pin
+            }
             let opened = try openDatabases(env, specs, writable: writable)
             return Environment(
                 handle: env, path: path, options: options, databases: opened, lockDescriptor: lockFD,
-                staleReaders: Int(dead))
+                staleReaders: Int(dead), journalRecovery: found)
         } catch {
+            if let pin { mdb_txn_abort(pin) }
             if let raw { mdb_env_close(raw) }
             if lockFD >= 0 { releaseWriterLock(lockFD) }
             throw error
@@ -209,9 +231,21 @@ package final class Environment: @unchecked Sendable {
         resizes.add(1, ordering: .relaxed)
     }
 
-    /// Flushes buffers to disk (`mdb_env_sync`), for the relaxed sync mode.
+    /// Flushes buffers to disk (`mdb_env_sync`), for the relaxed and journaled sync modes.
     package func sync() throws(LMDBError) {
         try lmdbCheck(mdb_env_sync(handle, 1), "mdb_env_sync")
+    }
+
+    /// Turns `MDB_NOSYNC` on or off.
+    func setNoSync(_ on: Bool) throws(LMDBError) {
+        try lmdbCheck(mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), on ? 1 : 0), "mdb_env_set_flags(NOSYNC)")
+    }
+
+    /// Begins a read transaction outside the reader gate: a checkpoint's pin.
+    func beginPin() throws(LMDBError) -> OpaquePointer {
+        var txn: OpaquePointer?
+        try lmdbCheck(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(pin)")
+        return txn!
     }
 
     /// Clears reader slots of dead processes; returns how many.
@@ -277,6 +311,10 @@ package final class Environment: @unchecked Sendable {
     package func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         gate.quiesce { pooled in for transaction in pooled { mdb_txn_abort(transaction) } }
+        if let recovery = journalRecovery, let pin = recovery.pin {
+            mdb_txn_abort(pin)  // an open that failed before its writer started
+            recovery.pin = nil
+        }
         mdb_env_close(handle)
         if lockDescriptor >= 0 { Environment.releaseWriterLock(lockDescriptor) }
     }

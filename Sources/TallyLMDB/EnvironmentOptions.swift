@@ -6,6 +6,11 @@ package enum SyncMode: Sendable, Equatable {
     /// Survives a process crash (the data is in the OS page cache), may lose the last interval on
     /// power loss or a kernel crash.
     case relaxed(flushInterval: Duration)
+    /// Every group is flushed to a sequential journal before it is acknowledged; commits are not
+    /// fsync'd (`MDB_NOSYNC`) and a background checkpoint flushes `data.mdb` every
+    /// `checkpointInterval`. As durable as `.durable` (power loss included); recovery at open
+    /// returns to the last checkpoint and replays the journal (``Checkpoint``).
+    case journaled(checkpointInterval: Duration)
 }
 
 /// Whether this process writes or only reads the environment.

@@ -19,6 +19,9 @@ package enum WriterError: Error, Sendable, Equatable {
 protocol PendingWrite: AnyObject, Sendable {
     /// Relative size, so one commit does not grow without bound (e.g. records in a request).
     var cost: Int { get }
+    /// The request as the journaled mode records it (replayed by the store's owner at recovery);
+    /// nil for writes that are made durable by a checkpoint right after their commit instead.
+    var journalEntry: [UInt8]? { get }
     /// Runs the closure in `transaction`. May run more than once (after a map growth or when
     /// another request of the same group failed mid-write): it must act only through the
     /// transaction.
@@ -29,15 +32,17 @@ protocol PendingWrite: AnyObject, Sendable {
 
 final class TypedPendingWrite<Value: Sendable>: PendingWrite, @unchecked Sendable {
     let cost: Int
+    let journalEntry: [UInt8]?
     private let body: (WriteTransaction) throws -> Value
     private var value: Value?
     private let continuation: CheckedContinuation<Committed<Value>, any Error>
 
     init(
-        cost: Int, body: @escaping @Sendable (WriteTransaction) throws -> Value,
+        cost: Int, journalEntry: [UInt8]?, body: @escaping @Sendable (WriteTransaction) throws -> Value,
         continuation: CheckedContinuation<Committed<Value>, any Error>
     ) {
         self.cost = cost
+        self.journalEntry = journalEntry
         self.body = body
         self.continuation = continuation
     }

@@ -19,8 +19,12 @@ extension Writer {
                 return
             }
             var refused: [ObjectIdentifier: any Error] = [:]
+            var unjournaledWrites = false
             for request in pending {
                 let writesBefore = transaction.writeCount
+                defer {
+                    if request.journalEntry == nil && transaction.writeCount > writesBefore { unjournaledWrites = true }
+                }
                 do {
                     try request.apply(transaction)
                 } catch let error as LMDBError where error.isMapFull && growthsThisBatch < 32 {
@@ -45,15 +49,41 @@ extension Writer {
                 }
             }
             let applied = clock.now
+            var journaledAs: UInt64?
+            if let journaled {
+                let entries = pending.compactMap { refused[ObjectIdentifier($0)] == nil ? $0.journalEntry : nil }
+                if !entries.isEmpty {
+                    do {
+                        journaledAs = try journaled.append(entries)
+                    } catch {
+                        transaction.abort()
+                        enterReadOnly(error, failing: pending)
+                        return
+                    }
+                }
+            }
             do {
                 try commit(transaction)
             } catch let error where error.isMapFull && growthsThisBatch < 32 {
+                if let journaledAs { journaled?.cancel(journaledAs) }
                 growthsThisBatch += 1  // the failed commit freed the transaction
                 if !grow(failing: pending) { return }
                 continue attempt
             } catch {
+                if let journaledAs { journaled?.cancel(journaledAs) }
                 enterReadOnly(error, failing: pending)
                 return
+            }
+            if let journaled {
+                journaled.committed()
+                if unjournaledWrites {
+                    do {
+                        try journaled.checkpointNow()
+                    } catch {
+                        enterReadOnly(error, failing: pending)
+                        return
+                    }
+                }
             }
             let committed = clock.now
             let sequence = commitCounter.add(1, ordering: .releasing).newValue

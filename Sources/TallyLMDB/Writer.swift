@@ -23,6 +23,9 @@ package final class Writer: @unchecked Sendable {
     private var state = State.running
     private var holds = 0
     private var injectedCommitFailure: Int32?
+    /// Set once a commit, sync or checkpoint failed: nothing is flushed after that (a failed
+    /// fsync may have dropped the pages it could not write; another one would not report it).
+    private var failed = false
     private let finished = DispatchSemaphore(value: 0)
     let commitCounter = Atomic<UInt64>(0)
     let mapGrowthCounter = Atomic<Int>(0)
@@ -36,8 +39,22 @@ package final class Writer: @unchecked Sendable {
         case readOnly(LMDBError)
     }
 
-    package init(environment: Environment) {
+    /// The journal and checkpoints of the journaled sync mode.
+    let journaled: JournaledDurability?
+
+    /// Starts the writer thread. In the journaled mode this first makes the store's state a
+    /// durable checkpoint; in the others it retires a checkpoint and journal a journaled run left.
+    package init(environment: Environment) throws(LMDBError) {
         self.environment = environment
+        switch environment.options.sync {
+        case .journaled(let interval):
+            journaled = try JournaledDurability(environment: environment, interval: interval)
+        case .durable, .relaxed:
+            journaled = nil
+            if let recovery = environment.journalRecovery {
+                try JournaledDurability.leave(environment, recovery: recovery)
+            }
+        }
         let thread = Thread { [self] in self.run() }
         thread.name = "tally-writer"
         thread.start()
@@ -48,11 +65,15 @@ package final class Writer: @unchecked Sendable {
     /// Applies `body` in a write transaction and resolves once that transaction is durably
     /// committed. `body` may be applied more than once and must act only through the
     /// transaction. `cost` is the request's relative size (e.g. its record count).
+    ///
+    /// In the journaled mode, `journal` is what recovery replays to redo `body` exactly (see
+    /// ``JournalRecovery``); a write without it is made durable by a checkpoint before it resolves.
     package func write<Value: Sendable>(
-        cost: Int = 1, _ body: @escaping @Sendable (WriteTransaction) throws -> Value
+        cost: Int = 1, journal: [UInt8]? = nil, _ body: @escaping @Sendable (WriteTransaction) throws -> Value
     ) async throws -> Committed<Value> {
         try await withCheckedThrowingContinuation { continuation in
-            let request = TypedPendingWrite(cost: max(1, cost), body: body, continuation: continuation)
+            let request = TypedPendingWrite(
+                cost: max(1, cost), journalEntry: journal, body: body, continuation: continuation)
             condition.lock()
             let refusal: WriterError?
             switch state {
@@ -142,6 +163,7 @@ package final class Writer: @unchecked Sendable {
     private func run() {
         let interval = environment.options.staleReaderCheckInterval
         let flushInterval: Duration? = if case .relaxed(let every) = environment.options.sync { every } else { nil }
+        let checkpointPoll = Duration.milliseconds(5)
         var lastSync = ContinuousClock.now
         var lastReaderCheck = ContinuousClock.now
         var unsynced = false
@@ -156,6 +178,7 @@ package final class Writer: @unchecked Sendable {
                 let now = ContinuousClock.now
                 var deadline = lastReaderCheck + interval
                 if unsynced, let flushInterval { deadline = min(deadline, lastSync + flushInterval) }
+                if let due = journaled?.nextDeadline { deadline = min(deadline, max(due, now + checkpointPoll)) }
                 if now >= deadline { break }
                 _ = condition.wait(until: Date().addingTimeInterval((deadline - now).seconds))
             }
@@ -168,8 +191,15 @@ package final class Writer: @unchecked Sendable {
             }
             if isClosing && queue.isEmpty {
                 state = .closed
+                let failed = failed
                 condition.unlock()
-                if unsynced { flush() }
+                if unsynced && !failed { flush() }
+                if let journaled {
+                    // A last checkpoint, so the next open finds the store clean; after a failure
+                    // the next open recovers from the journal instead.
+                    if !failed { try? journaled.checkpointNow() }
+                    journaled.stop()
+                }
                 finished.signal()
                 return
             }
@@ -187,6 +217,13 @@ package final class Writer: @unchecked Sendable {
                 flush()
                 unsynced = false
                 lastSync = now
+            }
+            if let journaled {
+                do {
+                    try journaled.startCheckpointIfDue()
+                } catch {
+                    enterReadOnly(error)
+                }
             }
             if now - lastReaderCheck >= interval {
                 environment.clearStaleReaders()
@@ -234,6 +271,7 @@ package final class Writer: @unchecked Sendable {
     func enterReadOnly(_ cause: LMDBError) {
         condition.lock()
         state = .readOnly(cause)
+        failed = true
         let rest = Array(queue)
         queue.removeAll()
         condition.unlock()

@@ -45,8 +45,18 @@ final class AckLog: @unchecked Sendable {
     }
 }
 
+/// `TALLY_DURABILITY=journaled` runs the write and ingest modes in the journaled mode, with a
+/// checkpoint every 20 ms so kills land in every phase of it.
+func probeOptions() -> Tally.Options {
+    var options = Tally.Options()
+    if ProcessInfo.processInfo.environment["TALLY_DURABILITY"] == "journaled" {
+        options.durability = .journaled(checkpointInterval: .milliseconds(20))
+    }
+    return options
+}
+
 func writeMode(directory: String, ackPath: String, run: String, producers: Int) async throws {
-    let store = try Tally.open(directory: directory)
+    let store = try Tally.open(directory: directory, options: probeOptions())
     let acks = AckLog(path: ackPath)
     FileHandle.standardOutput.write(Data("ready\n".utf8))
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -66,7 +76,8 @@ func writeMode(directory: String, ackPath: String, run: String, producers: Int) 
 }
 
 func ingestMode(directory: String, definitions: String, ackPath: String, run: String, producers: Int) async throws {
-    let store = try Tally.open(directory: directory, definitions: try DefinitionsLoader.load(path: definitions))
+    let store = try Tally.open(
+        directory: directory, definitions: try DefinitionsLoader.load(path: definitions), options: probeOptions())
     let acks = AckLog(path: ackPath)
     FileHandle.standardOutput.write(Data("ready\n".utf8))
     try await withThrowingTaskGroup(of: Void.self) { group in

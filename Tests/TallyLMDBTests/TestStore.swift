@@ -15,7 +15,7 @@ final class TestStore: @unchecked Sendable {
         options.mapSize = 64 << 20
         configure(&options)
         environment = try Environment.open(path: directory, options: options, databases: [DatabaseSpec("data")])
-        writer = Writer(environment: environment)
+        writer = try Writer(environment: environment)
         data = environment.database("data")
     }
 

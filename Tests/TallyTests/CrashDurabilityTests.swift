@@ -1,12 +1,16 @@
 import Foundation
-@_spi(RawLog) import Tally
+import TallyLMDB
 import Testing
+
+@_spi(RawLog) @testable import Tally
 
 /// SIGKILLs a writing child process at random moments; after each kill, every write the child
 /// acknowledged (and recorded, fsync'd, in its ack file) must be in the store exactly once, at the
 /// LSN it was acknowledged with, and the log must stay dense.
 @Suite(.serialized) struct CrashDurabilityTests {
-    @Test func everyAcknowledgedWriteSurvivesSIGKILLExactlyOnce() async throws {
+    /// The journaled mode reopens each time in the durable mode or its own, alternately: both recover.
+    @Test(arguments: ["durable", "journaled"])
+    func everyAcknowledgedWriteSurvivesSIGKILLExactlyOnce(durability: String) async throws {
         let kills = Int(ProcessInfo.processInfo.environment["TALLY_CRASH_KILLS"] ?? "") ?? (isCI ? 20 : 40)
         let directory = TemporaryDirectory()
         defer { directory.remove() }
@@ -15,11 +19,13 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         var totalAcked = 0
         var killsWithAcks = 0
+        var journalRecoveries = 0
 
         for run in 0..<kills {
             let child = Process()
             child.executableURL = URL(fileURLWithPath: crashProbePath)
             child.arguments = ["write", directory.path, ackPath, "run\(run)", "8"]
+            child.environment = ProcessInfo.processInfo.environment.merging(["TALLY_DURABILITY": durability]) { $1 }
             let output = Pipe()
             child.standardOutput = output
             try child.run()
@@ -30,7 +36,7 @@ import Testing
             #expect(child.terminationReason == .uncaughtSignal, "run \(run): the probe exited by itself")
 
             let acked = try acknowledgedRecords(ackPath)
-            let store = try Tally.open(directory: directory.path)
+            let store = try Tally.open(directory: directory.path, options: reopenOptions(durability, run: run))
             var stored: [String: [LSN]] = [:]
             var lsns: [LSN] = []
             try store.read { snapshot in
@@ -41,6 +47,7 @@ import Testing
                 }
                 #expect(try snapshot.lsn == lsns.last ?? .zero)
             }
+            if store.environment.journalRecovery?.restoredMetaPages == true { journalRecoveries += 1 }
             store.close()
 
             #expect(lsns == (0..<lsns.count).map { LSN(UInt64($0 + 1)) }, "run \(run): the log is dense")
@@ -56,7 +63,12 @@ import Testing
         }
         #expect(totalAcked > 0, "the probe acknowledged nothing: the test proved nothing")
         #expect(killsWithAcks >= kills / 2, "most kills should land after some acknowledged writes")
-        print("crash test: \(kills) kills, \(totalAcked) acknowledged writes verified")
+        if durability == "journaled" {
+            #expect(journalRecoveries >= kills / 2, "most reopens should recover from the journal")
+        }
+        print(
+            "crash test (\(durability)): \(kills) kills, \(totalAcked) acknowledged writes verified, "
+                + "\(journalRecoveries) journal recoveries")
     }
 
     /// Complete lines of the ack file: "RECORD LSN". A torn last line (killed mid-write) is ignored.

@@ -16,3 +16,11 @@ var crashProbePath: String {
 
 /// Whether we run in CI (smaller counts, same checks).
 var isCI: Bool { ProcessInfo.processInfo.environment["CI"] != nil }
+
+/// How the crash tests reopen a store a child wrote in `durability` ("durable" or "journaled"):
+/// a journaled store alternately in its own mode and in the durable one, which retires its journal.
+func reopenOptions(_ durability: String, run: Int) -> Tally.Options {
+    var options = Tally.Options()
+    if durability == "journaled" && run % 2 == 0 { options.durability = .journaled() }
+    return options
+}

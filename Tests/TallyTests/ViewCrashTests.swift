@@ -1,4 +1,5 @@
 import Foundation
+import TallyLMDB
 import Testing
 
 @_spi(Testing) @testable import Tally
@@ -7,7 +8,8 @@ import Testing
 /// is in the log at its LSN, and every view equals the oracle recomputed from the log: view state
 /// commits with the events or not at all.
 @Suite(.serialized) struct ViewCrashTests {
-    @Test func afterSIGKILLEveryViewEqualsTheOracle() async throws {
+    @Test(arguments: ["durable", "journaled"])
+    func afterSIGKILLEveryViewEqualsTheOracle(durability: String) async throws {
         let kills = Int(ProcessInfo.processInfo.environment["TALLY_CRASH_KILLS"] ?? "") ?? (isCI ? 8 : 16)
         let directory = TemporaryDirectory()
         defer { directory.remove() }
@@ -21,10 +23,12 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         var checkedVectors = 0
         var eventsAtEnd = 0
+        var journalRecoveries = 0
         for run in 0..<kills {
             let child = Process()
             child.executableURL = URL(fileURLWithPath: crashProbePath)
             child.arguments = ["ingest", directory.path, definitionsPath, ackPath, "run\(run)", "4"]
+            child.environment = ProcessInfo.processInfo.environment.merging(["TALLY_DURABILITY": durability]) { $1 }
             let output = Pipe()
             child.standardOutput = output
             try child.run()
@@ -33,8 +37,11 @@ import Testing
             kill(child.processIdentifier, SIGKILL)
             child.waitUntilExit()
 
-            let store = try Tally.open(directory: directory.path, definitions: ViewFixture.definitions)
+            let store = try Tally.open(
+                directory: directory.path, definitions: ViewFixture.definitions,
+                options: reopenOptions(durability, run: run))
             defer { store.close() }
+            if store.environment.journalRecovery?.restoredMetaPages == true { journalRecoveries += 1 }
             var logged: [ViewFixture.Accepted] = []
             var byID: [String: UInt64] = [:]
             let head = try store.read { snapshot in
@@ -80,6 +87,11 @@ import Testing
         }
         #expect(checkedVectors == kills * 9)
         #expect(eventsAtEnd >= kills, "the probe ingested almost nothing: the test proved little")
-        print("view crash test: \(kills) kills, \(eventsAtEnd) events, \(checkedVectors) vectors equal to the oracle")
+        if durability == "journaled" {
+            #expect(journalRecoveries >= kills / 2, "most reopens should recover from the journal")
+        }
+        print(
+            "view crash test (\(durability)): \(kills) kills, \(eventsAtEnd) events, \(checkedVectors) vectors "
+                + "equal to the oracle, \(journalRecoveries) journal recoveries")
     }
 }

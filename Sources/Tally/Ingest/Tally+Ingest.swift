@@ -97,7 +97,11 @@ extension Tally {
         let shape = options.idIndexShape
         let state = definitionsState
         let cost = events.count
-        return try await write(cost: cost) { txn in
+        // The journaled mode records the request with the time it is judged against, so replay
+        // judges it the same way.
+        let judgedAt: Int64? = options.isJournaled ? clock() : nil
+        let journal = judgedAt.map { JournalEntry.ingest(version: version, now: $0, events: events) }
+        return try await write(cost: cost, journal: journal) { txn in
             // The writer thread alone changes definitions, so what it reads here holds for the
             // whole of this request.
             let current = state.current
@@ -106,7 +110,8 @@ extension Tally {
             }
             let views = ViewMaintenance(catalog: catalog, database: databases.views)
             return try IngestTransaction(
-                txn: txn, databases: databases, views: views, now: clock(), maxFuture: newest.catalog.maxFuture,
+                txn: txn, databases: databases, views: views, now: judgedAt ?? clock(),
+                maxFuture: newest.catalog.maxFuture,
                 idIndexShape: shape
             )
             .apply(events)

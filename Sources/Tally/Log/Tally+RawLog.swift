@@ -18,18 +18,24 @@ extension Tally {
     public func appendRawRecords(_ records: [[UInt8]]) async throws(TallyError) -> LSNRange {
         guard !records.isEmpty else { throw TallyError(.invalidArgument, "append at least one record") }
         let databases = databases
-        return try await write(cost: records.count) { txn in
-            let head = try MetaKey.headLSN.withUnsafeBytes { key in
-                try txn.get(databases.meta, key).flatMap(BigEndian.uint64) ?? 0
-            }
-            var lsn = head
-            for record in records {
-                lsn += 1
-                try txn.put(databases.log, BigEndian.bytes(lsn), LogRecord.raw(record), flags: .append)
-            }
-            try txn.put(databases.meta, MetaKey.headLSN, BigEndian.bytes(lsn))
-            return LSNRange(first: LSN(head + 1), last: LSN(lsn))
+        let journal = options.isJournaled ? JournalEntry.rawRecords(records) : nil
+        return try await write(cost: records.count, journal: journal) { txn in
+            try Tally.appendRaw(records, in: txn, databases: databases)
         }
+    }
+
+    /// The write half of ``appendRawRecords(_:)`` (also its journal replay).
+    static func appendRaw(_ records: [[UInt8]], in txn: WriteTransaction, databases: Databases) throws -> LSNRange {
+        let head = try MetaKey.headLSN.withUnsafeBytes { key in
+            try txn.get(databases.meta, key).flatMap(BigEndian.uint64) ?? 0
+        }
+        var lsn = head
+        for record in records {
+            lsn += 1
+            try txn.put(databases.log, BigEndian.bytes(lsn), LogRecord.raw(record), flags: .append)
+        }
+        try txn.put(databases.meta, MetaKey.headLSN, BigEndian.bytes(lsn))
+        return LSNRange(first: LSN(head + 1), last: LSN(lsn))
     }
 }
 

@@ -39,6 +39,7 @@ extension Tally {
             switch options.durability {
             case .durable: "durable"
             case .relaxed(let interval): "relaxed(flush every \(interval))"
+            case .journaled(let interval): "journaled(checkpoint every \(interval))"
             }
         return StoreStatistics(
             directory: directory, formatVersion: StoreLayout.formatVersion, lsn: lsn, logEntries: entries,

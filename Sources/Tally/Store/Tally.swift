@@ -73,6 +73,7 @@ public final class Tally: Sendable {
             let definitionsState: DefinitionsState.Current
             do {
                 try checkFormat(environment, directory: directory, writable: options.access == .readWrite)
+                try replayJournal(environment, options: options)
                 definitionsState = try loadDefinitions(
                     environment, definitions, chunk: options.backfillChunk, writable: options.access == .readWrite,
                     onStep: options.backfillStepCommitted)
@@ -80,7 +81,13 @@ public final class Tally: Sendable {
                 environment.close()
                 throw error
             }
-            let writer = options.access == .readWrite ? Writer(environment: environment) : nil
+            let writer: Writer?
+            do {
+                writer = options.access == .readWrite ? try Writer(environment: environment) : nil
+            } catch {
+                environment.close()
+                throw error
+            }
             let store = Tally(
                 directory: directory, options: options, environment: environment, writer: writer,
                 definitions: definitionsState)
@@ -204,14 +211,17 @@ public final class Tally: Sendable {
 
     /// Applies `body` in a write transaction on the writer thread; resolves after the durable
     /// commit. `body` may run more than once (see ``Writer``) and must act only through `txn`.
+    ///
+    /// `journal` is the request as ``JournalEntry`` records it for the journaled mode; writes
+    /// without one are checkpointed before they resolve in that mode.
     func write<Value: Sendable>(
-        cost: Int = 1, _ body: @escaping @Sendable (WriteTransaction) throws -> Value
+        cost: Int = 1, journal: [UInt8]? = nil, _ body: @escaping @Sendable (WriteTransaction) throws -> Value
     ) async throws(TallyError) -> Value {
         guard let writer else {
             throw TallyError(.openedReadOnly, "the store at \(directory) was opened read-only")
         }
         do {
-            return try await writer.write(cost: cost, body).value
+            return try await writer.write(cost: cost, journal: journal, body).value
         } catch {
             throw TallyError.fromStorage(error, path: directory)
         }

@@ -1,0 +1,126 @@
+import TallyLMDB
+
+/// A write request as the journaled mode records it, and its replay at recovery
+/// (docs/STORAGE.md, "The journaled mode").
+///
+/// Replay must redo exactly what the request did in its original transaction, so an entry holds
+/// every input the request's outcome depends on: for an ingest, the definitions version it was
+/// decoded with, the wall-clock time it was judged against (`max_future`, ingest time) and each
+/// decoded event's canonical payload. Events rejected while decoding are left out: they changed
+/// nothing. Writes that are not journaled (definitions changes, backfill, retention) are made
+/// durable by a checkpoint before they resolve, so every journaled group replays on the state
+/// it first ran on.
+///
+/// Layout: kind (1); ingest: version (4), now (8), count (4), then length (4) and payload per
+/// event; raw records: count (4), then length (4) and bytes per record. Little-endian.
+enum JournalEntry {
+    static let ingestKind: UInt8 = 1
+    static let rawRecordsKind: UInt8 = 2
+
+    static func ingest(version: UInt32, now: Int64, events: [Result<DecodedEvent, EventRejection>]) -> [UInt8] {
+        var bytes: [UInt8] = [ingestKind]
+        appendLittleEndian(version, to: &bytes)
+        appendLittleEndian(now, to: &bytes)
+        let decoded = events.compactMap { try? $0.get() }
+        appendLittleEndian(UInt32(decoded.count), to: &bytes)
+        for event in decoded {
+            appendLittleEndian(UInt32(event.payload.count), to: &bytes)
+            bytes.append(contentsOf: event.payload)
+        }
+        return bytes
+    }
+
+    static func rawRecords(_ records: [[UInt8]]) -> [UInt8] {
+        var bytes: [UInt8] = [rawRecordsKind]
+        appendChunks(records, to: &bytes)
+        return bytes
+    }
+
+    private static func appendChunks(_ chunks: [[UInt8]], to bytes: inout [UInt8]) {
+        appendLittleEndian(UInt32(chunks.count), to: &bytes)
+        for chunk in chunks {
+            appendLittleEndian(UInt32(chunk.count), to: &bytes)
+            bytes.append(contentsOf: chunk)
+        }
+    }
+
+    /// Reads `count` length-prefixed chunks from `offset`; nil if the bytes do not hold them.
+    private static func chunks(_ bytes: [UInt8], from start: Int) -> [[UInt8]]? {
+        guard start + 4 <= bytes.count else { return nil }
+        let count = Int(readLittleEndian(bytes, at: start, as: UInt32.self))
+        var offset = start + 4
+        var chunks: [[UInt8]] = []
+        for _ in 0..<count {
+            guard offset + 4 <= bytes.count else { return nil }
+            let length = Int(readLittleEndian(bytes, at: offset, as: UInt32.self))
+            offset += 4
+            guard length <= bytes.count - offset else { return nil }
+            chunks.append(Array(bytes[offset..<(offset + length)]))
+            offset += length
+        }
+        return offset == bytes.count ? chunks : nil
+    }
+
+    /// Redoes `entry` in `txn`, as its request did when it was journaled.
+    static func replay(
+        _ entry: [UInt8], sequence: UInt64, in txn: WriteTransaction, databases: Tally.Databases,
+        definitions current: DefinitionsState.Current, options: Tally.Options
+    ) throws {
+        func damaged(_ what: String) -> TallyError {
+            TallyError(.storageFailure, "journal group \(sequence) cannot be replayed: \(what)")
+        }
+        switch entry.first {
+        case rawRecordsKind:
+            guard let records = chunks(entry, from: 1) else { throw damaged("a malformed raw-records entry") }
+            _ = try Tally.appendRaw(records, in: txn, databases: databases)
+        case ingestKind:
+            guard entry.count >= 13, let payloads = chunks(entry, from: 13) else {
+                throw damaged("a malformed ingest entry")
+            }
+            let version = readLittleEndian(entry, at: 1, as: UInt32.self)
+            let now = readLittleEndian(entry, at: 5, as: Int64.self)
+            // The request saw the same definitions; if they were not the newest, it wrote nothing.
+            guard let newest = current.newest, newest.version == version, let catalog = current.maintenance else {
+                return
+            }
+            let decoder = EventDecoder(catalog: newest.catalog, idHash: options.idHash)
+            let events = try payloads.map { payload -> Result<DecodedEvent, EventRejection> in
+                guard let value = try? StrictJSONParser.parse(payload),
+                    case .success(let event) = decoder.decode(value),
+                    event.payload == payload
+                else { throw damaged("an event no longer decodes to the same canonical payload") }
+                return .success(event)
+            }
+            _ = try IngestTransaction(
+                txn: txn, databases: databases, views: ViewMaintenance(catalog: catalog, database: databases.views),
+                now: now, maxFuture: newest.catalog.maxFuture, idIndexShape: options.idIndexShape
+            ).apply(events)
+        default:
+            throw damaged("an entry of unknown kind \(entry.first.map(String.init) ?? "none")")
+        }
+    }
+}
+
+extension Tally {
+    /// Replays the journal groups a writable open found after the last checkpoint, each in one
+    /// write transaction, in order, before definitions are applied or the writer starts.
+    static func replayJournal(_ environment: Environment, options: Options) throws {
+        guard let recovery = environment.journalRecovery, !recovery.records.isEmpty else { return }
+        let databases = Databases(environment)
+        let current = try environment.read { txn in try DefinitionsChange.load(txn, meta: databases.meta) }
+        for record in recovery.records {
+            let txn = try environment.beginWriteTransaction()
+            do {
+                for entry in record.entries {
+                    try JournalEntry.replay(
+                        entry, sequence: record.sequence, in: txn, databases: databases, definitions: current,
+                        options: options)
+                }
+                try txn.commit()
+            } catch {
+                txn.abort()
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import CLMDB
+
+/// The writer's half of the journaled mode: the journal it appends each group to before the group
+/// commits, and the checkpoints that let the journal be reused (docs/STORAGE.md, "The journaled
+/// mode"). Used on the writer thread only.
+final class JournaledDurability {
+    private let environment: Environment
+    let journal: Journal
+    private let checkpointer: Checkpointer
+    private let interval: Duration
+    /// Journal bytes after which a checkpoint starts even before `interval`.
+    private let journalBytesPerCheckpoint = 64 << 20
+    private var lastStart = ContinuousClock.now
+    /// Commits since the last checkpoint started.
+    private var commitsSinceCheckpoint = 0
+
+    /// Makes the store's current state a durable checkpoint (replayed groups and open-time writes
+    /// included), pins it, ends the pin recovery held, and turns `MDB_NOSYNC` on.
+    init(environment: Environment, interval: Duration) throws(LMDBError) {
+        self.environment = environment
+        self.interval = interval
+        let recovery = environment.journalRecovery
+        let pin = try environment.beginPin()
+        do {
+            let meta = try MetaPages.read(environment.path, pageSize: environment.info.pageSize)
+            try environment.sync()
+            let covered = recovery?.lastSequence ?? 0
+            journal = try Journal(directory: environment.path, file: 0, after: covered)
+            try Checkpoint(covered: covered, nextFile: 0, metaPages: meta).save(environment.path)
+            try environment.setNoSync(true)
+        } catch {
+            mdb_txn_abort(pin)
+            throw error
+        }
+        if let old = recovery?.pin {
+            mdb_txn_abort(old)
+            recovery?.pin = nil
+        }
+        checkpointer = Checkpointer(environment: environment, pin: pin)
+    }
+
+    /// A store opened in another mode after the journaled one: replayed groups are flushed into
+    /// `data.mdb`, which becomes authoritative again, and the checkpoint and journal are removed.
+    static func leave(_ environment: Environment, recovery: JournalRecovery) throws(LMDBError) {
+        try environment.sync()
+        try Checkpoint.remove(environment.path)
+        if let pin = recovery.pin { mdb_txn_abort(pin) }
+        recovery.pin = nil
+        if environment.options.sync == .durable { try environment.setNoSync(false) }
+    }
+
+    /// Appends a group's entries and flushes them; the group may commit after this returns.
+    func append(_ entries: [[UInt8]]) throws(LMDBError) -> UInt64 {
+        try journal.append(entries: entries)
+    }
+
+    /// The group journaled as `sequence` did not commit.
+    func cancel(_ sequence: UInt64) {
+        try? journal.cancel(sequence)
+    }
+
+    /// Call after every commit.
+    func committed() { commitsSinceCheckpoint += 1 }
+
+    /// When the next checkpoint is due, if commits are waiting for one.
+    var nextDeadline: ContinuousClock.Instant? {
+        commitsSinceCheckpoint > 0 ? lastStart + interval : nil
+    }
+
+    /// Starts a background checkpoint if one is due and none runs. Throws the failure of an
+    /// earlier checkpoint (the store must turn read-only).
+    func startCheckpointIfDue() throws(LMDBError) {
+        if let failure = checkpointer.lastFailure { throw failure }
+        guard commitsSinceCheckpoint > 0, !checkpointer.isBusy else { return }
+        guard ContinuousClock.now - lastStart >= interval || journal.offset >= journalBytesPerCheckpoint else { return }
+        try startCheckpoint()
+    }
+
+    /// Makes every commit so far durable in `data.mdb` before returning (writes that are not
+    /// journaled, and close).
+    func checkpointNow() throws(LMDBError) {
+        if let failure = checkpointer.waitUntilIdle() { throw failure }
+        guard commitsSinceCheckpoint > 0 else { return }
+        try startCheckpoint()
+        if let failure = checkpointer.waitUntilIdle() { throw failure }
+    }
+
+    /// Waits for the checkpoint in flight, then ends the checkpoint thread and the pin.
+    func stop() {
+        checkpointer.stop()
+        journal.close()
+    }
+
+    /// Pins the snapshot just committed, copies its meta pages, sends later groups to the other
+    /// journal file (whose records the finished checkpoint covers) and hands the rest to the
+    /// checkpoint thread.
+    private func startCheckpoint() throws(LMDBError) {
+        let pin = try environment.beginPin()
+        let meta: [UInt8]
+        do {
+            meta = try MetaPages.read(environment.path, pageSize: environment.info.pageSize)
+        } catch {
+            mdb_txn_abort(pin)
+            throw error
+        }
+        journal.switchFile()
+        let checkpoint = Checkpoint(covered: journal.lastSequence, nextFile: journal.file, metaPages: meta)
+        checkpointer.start(Checkpointer.Request(pin: pin, checkpoint: checkpoint))
+        lastStart = .now
+        commitsSinceCheckpoint = 0
+    }
+}

@@ -1,0 +1,89 @@
+import CLMDB
+import Foundation
+import Testing
+
+@testable import TallyLMDB
+
+/// The journal's records, and the writer's use of it in the journaled mode.
+@Suite struct JournalTests {
+    static func journaled(_ options: inout EnvironmentOptions) {
+        options.sync = .journaled(checkpointInterval: .seconds(3600))
+    }
+
+    /// Puts `key` through the writer with a journal entry naming it.
+    static func put(_ store: TestStore, _ key: String) async throws {
+        let data = store.data
+        _ = try await store.writer.write(journal: Array(key.utf8)) { txn in try txn.put(data, Array(key.utf8), [1]) }
+    }
+
+    @Test func recordsReadBackInOrderAcrossBothFilesAndATornTailEndsThem() throws {
+        let directory = NSTemporaryDirectory() + "tally-journal-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = try Journal(directory: directory, file: 1, after: 10)
+        #expect(try journal.append(entries: [[1], [2, 3]]) == 11)
+        #expect(try journal.append(entries: [[4]]) == 12)
+        journal.switchFile()  // a checkpoint began after 12 and did not finish
+        #expect(try journal.append(entries: [[5]]) == 13)
+        try journal.cancel(13)
+        #expect(try journal.append(entries: [Array(repeating: 6, count: 3000)]) == 15)
+        let tornAt = journal.offset
+        #expect(try journal.append(entries: [[7]]) == 16)
+        journal.close()
+
+        var (records, last) = Journal.records(directory: directory, file: 1, after: 10)
+        #expect(records.map(\.sequence) == [11, 12, 15, 16], "13 was cancelled")
+        #expect(records.first?.entries == [[1], [2, 3]])
+        #expect(last == 16)
+        // A checkpoint covering 12 (next records in file 0) reads from there only.
+        #expect(Journal.records(directory: directory, file: 0, after: 12).records.map(\.sequence) == [15, 16])
+
+        // Damage one byte of the last record: it and nothing else is dropped.
+        let fd = open(Journal.path(directory, file: 0), O_RDWR)
+        var byte: UInt8 = 0xFF
+        _ = pwrite(fd, &byte, 1, off_t(tornAt + Journal.headerSize + 2))
+        close(fd)
+        (records, last) = Journal.records(directory: directory, file: 1, after: 10)
+        #expect(records.map(\.sequence) == [11, 12, 15])
+        #expect(last == 15)
+    }
+
+    @Test func aGroupWhoseCommitFailedAfterItsJournalFlushIsNotReplayed() async throws {
+        let store = try TestStore(Self.journaled)
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        try await Self.put(store, "kept")
+        store.writer.injectCommitFailure(status: 5)  // EIO
+        await #expect(throws: WriterError.self) { try await Self.put(store, "lost") }
+        #expect(store.writer.readOnlyCause?.status == 5)
+        store.writer.close()
+        store.environment.close()
+
+        let reopened = try Environment.open(
+            path: store.directory, options: store.environment.options, databases: [DatabaseSpec("data")])
+        defer { reopened.close() }
+        let recovery = try #require(reopened.journalRecovery)
+        #expect(recovery.records.map(\.entries) == [[Array("kept".utf8)]])
+    }
+
+    @Test func theMapGrowsWhileACheckpointIsPinned() async throws {
+        let store = try TestStore {
+            Self.journaled(&$0)
+            $0.mapSize = 1 << 20
+        }
+        for index in 0..<3000 { try await Self.put(store, "key-\(index)-" + String(repeating: "x", count: 100)) }
+        #expect(store.writer.mapGrowths > 0)
+        #expect(try store.count() == 3000)
+        store.close()
+    }
+
+    @Test func unjournaledWritesAreCheckpointedBeforeTheyResolve() async throws {
+        let store = try TestStore(Self.journaled)
+        defer { store.close() }
+        let checkpointBefore = try #require(try Checkpoint.load(store.directory))
+        try await store.put("definitions-like", [1])  // no journal entry
+        let checkpointAfter = try #require(try Checkpoint.load(store.directory))
+        #expect(checkpointAfter.metaPages != checkpointBefore.metaPages, "a checkpoint was taken")
+        let onDisk = try MetaPages.read(store.directory, pageSize: store.environment.info.pageSize)
+        #expect(onDisk == checkpointAfter.metaPages, "data.mdb's meta is the checkpoint's")
+    }
+}
