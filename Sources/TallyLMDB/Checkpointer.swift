@@ -78,6 +78,29 @@ final class Checkpointer: @unchecked Sendable {
         pin = nil
     }
 
+    /// Writes `data.mdb`'s dirty pages back one file window at a time, waiting for each, before
+    /// the checkpoint's `fdatasync`: a single flush of a whole interval's pages fills the device
+    /// queue, and every journal flush meanwhile (an acknowledgement) waits behind it. Pacing only:
+    /// durability comes from the `fdatasync` after it.
+    private func writeBackGradually() {
+        let path = MetaPages.dataPath(environment.path)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return }
+        let size = Int(status.st_size)
+        let window = Checkpointer.writeBackWindow
+        var offset = 0
+        while offset < size {
+            if tally_write_back_range(fd, Int64(offset), Int64(window)) != 0 { return }
+            offset += window
+        }
+    }
+
+    /// Bytes of `data.mdb` written back at a time (``writeBackGradually()``).
+    static let writeBackWindow = 1 << 20
+
     private func run() {
         while true {
             condition.lock()
@@ -91,6 +114,7 @@ final class Checkpointer: @unchecked Sendable {
             condition.unlock()
 
             let outcome = Result { () throws(LMDBError) in
+                writeBackGradually()
                 try environment.sync()
                 try request.checkpoint.save(environment.path)
             }

@@ -62,7 +62,7 @@ import Testing
         let directory = NSTemporaryDirectory() + "tally-durability-\(UUID().uuidString)"
         let result = try await Self.tally(["serve", "--durability", "fast", "--data-dir", directory])
         #expect(result.status == 64)
-        #expect(result.stderr.contains("--durability is durable or relaxed"), "\(result.stderr)")
+        #expect(result.stderr.contains("--durability is durable, journaled or relaxed"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory))
     }
 

@@ -140,6 +140,40 @@ import Testing
         store.close()
     }
 
+    @Test func retentionStepsAreReplayedToo() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = Self.options(checkpointEvery: .seconds(3600))
+        options.sweepEvery = 60_000
+        let store = try Tally.open(directory: directory.path, definitions: RetentionTests.definitions, options: options)
+        defer { store.close() }
+        let start: Int64 = 1_799_980_000_000
+        var dropped = 0
+        for request in 0..<20 {
+            var body = ""
+            for index in 0..<30 {
+                let n = request * 30 + index
+                body +=
+                    #"{"type":"auth","id":"e\#(n)","ts":\#(start + Int64(n) * 18_000),"card":"c\#(n % Self.cards)","merchant":"m\#(n % 5)","amount":"\#(n % 97)","n":\#(n % 4),"country":"FR"}"#
+                    + "\n"
+            }
+            #expect(try await store.ingest(ndjson: Array(body.utf8)).accepted == 30)
+            dropped += try await store.reclaimRetained(limit: 40).droppedRecords
+        }
+        #expect(dropped > 0, "the stream spans 3 hours of a 1-hour retention")
+        let lsn = try store.read { try $0.lsn }
+        let floor = try store.retentionFloor
+        let at = start + 600 * 18_000
+        let expected = try Self.vectors(store, lsn: lsn, at: at)
+        let image = try Self.crashImage(of: directory.path)
+        defer { image.remove() }
+        let recovered = try Tally.open(directory: image.path, options: options)
+        defer { recovered.close() }
+        #expect(recovered.environment.journalRecovery?.records.count == 40)
+        #expect(try recovered.retentionFloor == floor)
+        #expect(try Self.vectors(recovered, lsn: lsn, at: at) == expected)
+    }
+
     @Test func rawAppendsAreJournaledToo() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

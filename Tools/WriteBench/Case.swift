@@ -51,7 +51,7 @@ struct Case {
         mdb_env_create(&env)
         mdb_env_set_mapsize(env, 64 << 30)
         var flags = UInt32(MDB_NOTLS)
-        if durability != .durable { flags |= UInt32(MDB_NOSYNC) }
+        if case .relaxed = durability { flags |= UInt32(MDB_NOSYNC) }
         guard mdb_env_open(env, directory, flags, 0o644) == 0 else { throw CocoaError(.fileWriteUnknown) }
         defer { mdb_env_close(env) }
         var dbi: MDB_dbi = 0

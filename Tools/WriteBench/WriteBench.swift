@@ -31,7 +31,7 @@ struct WriteBench: AsyncParsableCommand {
     )
     var cases = "fsync,lmdb1,batch1,lmdb64,batch64,lmdb1024,batch1024,producers16,openloop1000,openloop5000"
 
-    @Option(help: "durable or relaxed.")
+    @Option(help: "durable, journaled or relaxed (TALLY_CHECKPOINT_MS sets the journaled checkpoint interval).")
     var durability = "durable"
 
     @Option(help: "Write the results as JSON to this file.")
@@ -63,7 +63,14 @@ struct WriteBench: AsyncParsableCommand {
         guard filesystem != "tmpfs" else {
             throw ValidationError("\(dataDir) is on tmpfs: fsync is free there, the figures would be meaningless")
         }
-        let mode: Durability = durability == "relaxed" ? .relaxed() : .durable
+        let checkpointEvery = ProcessInfo.processInfo.environment["TALLY_CHECKPOINT_MS"].flatMap(Int.init) ?? 1000
+        let mode: Durability =
+            switch durability {
+            case "relaxed": .relaxed()
+            case "journaled": .journaled(checkpointInterval: .milliseconds(checkpointEvery))
+            case "durable": .durable
+            default: throw ValidationError("--durability takes durable, journaled or relaxed")
+            }
         print(
             "tally-write-bench  filesystem=\(filesystem)  durability=\(durability)  record=\(recordSize) B  "
                 + "duration=\(duration) s/case  cores=\(ProcessInfo.processInfo.activeProcessorCount)  "

@@ -7,15 +7,17 @@ import TallyLMDB
 /// every input the request's outcome depends on: for an ingest, the definitions version it was
 /// decoded with, the wall-clock time it was judged against (`max_future`, ingest time) and each
 /// decoded event's canonical payload. Events rejected while decoding are left out: they changed
-/// nothing. Writes that are not journaled (definitions changes, backfill, retention) are made
-/// durable by a checkpoint before they resolve, so every journaled group replays on the state
-/// it first ran on.
+/// nothing. A retention step depends only on the store's state and its limit. Writes that are not
+/// journaled (definitions changes and backfill) are made durable by a checkpoint before they
+/// resolve, so every journaled group replays on the state it first ran on.
 ///
 /// Layout: kind (1); ingest: version (4), now (8), count (4), then length (4) and payload per
-/// event; raw records: count (4), then length (4) and bytes per record. Little-endian.
+/// event; raw records: count (4), then length (4) and bytes per record; retention: limit (8).
+/// Little-endian.
 enum JournalEntry {
     static let ingestKind: UInt8 = 1
     static let rawRecordsKind: UInt8 = 2
+    static let retentionKind: UInt8 = 3
 
     static func ingest(version: UInt32, now: Int64, events: [Result<DecodedEvent, EventRejection>]) -> [UInt8] {
         var bytes: [UInt8] = [ingestKind]
@@ -27,6 +29,12 @@ enum JournalEntry {
             appendLittleEndian(UInt32(event.payload.count), to: &bytes)
             bytes.append(contentsOf: event.payload)
         }
+        return bytes
+    }
+
+    static func retention(limit: Int) -> [UInt8] {
+        var bytes: [UInt8] = [retentionKind]
+        appendLittleEndian(Int64(limit), to: &bytes)
         return bytes
     }
 
@@ -73,6 +81,11 @@ enum JournalEntry {
         case rawRecordsKind:
             guard let records = chunks(entry, from: 1) else { throw damaged("a malformed raw-records entry") }
             _ = try Tally.appendRaw(records, in: txn, databases: databases)
+        case retentionKind:
+            guard entry.count == 9 else { throw damaged("a malformed retention entry") }
+            _ = try Tally.retentionStep(
+                current, limit: Int(readLittleEndian(entry, at: 1, as: Int64.self)), idHash: options.idHash,
+                idIndexShape: options.idIndexShape, sweepEvery: options.sweepEvery, in: txn, databases: databases)
         case ingestKind:
             guard entry.count >= 13, let payloads = chunks(entry, from: 13) else {
                 throw damaged("a malformed ingest entry")

@@ -35,30 +35,40 @@ extension Tally {
         let idHash = options.idHash
         let shape = options.idIndexShape
         let sweepEvery = options.sweepEvery
-        return try await write(cost: limit) { txn in
-            let current = state.current
-            guard current.pending == nil else {
-                return RetentionProgress(floor: try RetentionFloor.read(txn, meta: databases.meta))
-            }
-            let log = try LogRetention.step(
-                current, limit: limit, idHash: idHash, idIndexShape: shape, in: txn, databases)
-            var progress = RetentionProgress(droppedRecords: log.dropped, floor: log.floor)
-            let floor = log.floor
-            let schedule = try ViewStateSweep.Schedule.read(txn, meta: databases.meta)
-            guard schedule.isDue(floor: floor, every: sweepEvery) else { return progress }
-            let sweep = try ViewStateSweep.step(
-                from: schedule.position, limit: 4 * limit, reclaims: ViewStateSweep.reclaims(current, floor: floor),
-                in: txn, views: databases.views)
-            if let next = sweep.next {
-                try txn.put(databases.meta, MetaKey.sweepPosition, next)
-            } else {
-                _ = try txn.delete(databases.meta, MetaKey.sweepPosition)
-                try txn.put(databases.meta, MetaKey.sweptThrough, BigEndian.bytes(floor.time))
-            }
-            progress.visitedStateKeys = sweep.visited
-            progress.reclaimedStateEntries = sweep.reclaimed
-            return progress
+        // A step depends only on the store's state and `limit`, so the journaled mode records it.
+        let journal = options.isJournaled ? JournalEntry.retention(limit: limit) : nil
+        return try await write(cost: limit, journal: journal) { txn in
+            try Tally.retentionStep(
+                state.current, limit: limit, idHash: idHash, idIndexShape: shape, sweepEvery: sweepEvery, in: txn,
+                databases: databases)
         }
+    }
+
+    /// The write half of ``reclaimRetained(limit:)`` (also its journal replay).
+    static func retentionStep(
+        _ current: DefinitionsState.Current, limit: Int, idHash: @Sendable ([UInt8]) -> UInt64,
+        idIndexShape shape: IdIndexShape, sweepEvery: Int64, in txn: WriteTransaction, databases: Databases
+    ) throws -> RetentionProgress {
+        guard current.pending == nil else {
+            return RetentionProgress(floor: try RetentionFloor.read(txn, meta: databases.meta))
+        }
+        let log = try LogRetention.step(current, limit: limit, idHash: idHash, idIndexShape: shape, in: txn, databases)
+        var progress = RetentionProgress(droppedRecords: log.dropped, floor: log.floor)
+        let floor = log.floor
+        let schedule = try ViewStateSweep.Schedule.read(txn, meta: databases.meta)
+        guard schedule.isDue(floor: floor, every: sweepEvery) else { return progress }
+        let sweep = try ViewStateSweep.step(
+            from: schedule.position, limit: 4 * limit, reclaims: ViewStateSweep.reclaims(current, floor: floor),
+            in: txn, views: databases.views)
+        if let next = sweep.next {
+            try txn.put(databases.meta, MetaKey.sweepPosition, next)
+        } else {
+            _ = try txn.delete(databases.meta, MetaKey.sweepPosition)
+            try txn.put(databases.meta, MetaKey.sweptThrough, BigEndian.bytes(floor.time))
+        }
+        progress.visitedStateKeys = sweep.visited
+        progress.reclaimedStateEntries = sweep.reclaimed
+        return progress
     }
 
     /// Runs retention steps while they find work, then waits `interval`; ends when the store
