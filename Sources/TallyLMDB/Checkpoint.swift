@@ -12,7 +12,8 @@ import Glibc
 /// then replays the groups after it.
 ///
 /// File `checkpoint`: magic `TCK1` (4), format (4), covered sequence (8), next journal file (4),
-/// page size (4), the two meta pages, CRC-32 of everything before it (4). Little-endian.
+/// page size (4), journal id (8), the two meta pages, CRC-32 of everything before it (4).
+/// Little-endian.
 struct Checkpoint: Equatable {
     static let magic: UInt32 = 0x314B_4354  // "TCK1"
     static let format: UInt32 = 1
@@ -21,6 +22,8 @@ struct Checkpoint: Equatable {
     var covered: UInt64
     /// The journal file the records after `covered` start in (at offset 0).
     var nextFile: Int
+    /// The id of the journal run whose records follow (``Journal``).
+    var journalID: UInt64
     /// Pages 0 and 1 of `data.mdb`.
     var metaPages: [UInt8]
 
@@ -33,6 +36,7 @@ struct Checkpoint: Equatable {
         appendLittleEndian(covered, to: &bytes)
         appendLittleEndian(UInt32(nextFile), to: &bytes)
         appendLittleEndian(UInt32(metaPages.count / 2), to: &bytes)
+        appendLittleEndian(journalID, to: &bytes)
         bytes.append(contentsOf: metaPages)
         var crc = CRC32()
         crc.update(bytes[...])
@@ -46,12 +50,12 @@ struct Checkpoint: Equatable {
         let path = path(directory)
         guard access(path, F_OK) == 0 else { return nil }
         let bytes = Journal.readWhole(path)
-        guard bytes.count >= 28,
+        guard bytes.count >= 36,
             readLittleEndian(bytes, at: 0, as: UInt32.self) == magic,
             readLittleEndian(bytes, at: 4, as: UInt32.self) == format
         else { throw LMDBError(status: EINVAL, operation: "read(\(path)): not a tally checkpoint") }
         let pageSize = Int(readLittleEndian(bytes, at: 20, as: UInt32.self))
-        guard bytes.count == 24 + 2 * pageSize + 4 else {
+        guard bytes.count == 32 + 2 * pageSize + 4 else {
             throw LMDBError(status: EINVAL, operation: "read(\(path)): truncated checkpoint")
         }
         var crc = CRC32()
@@ -62,7 +66,8 @@ struct Checkpoint: Equatable {
         return Checkpoint(
             covered: readLittleEndian(bytes, at: 8, as: UInt64.self),
             nextFile: Int(readLittleEndian(bytes, at: 16, as: UInt32.self)) & 1,
-            metaPages: Array(bytes[24..<(24 + 2 * pageSize)]))
+            journalID: readLittleEndian(bytes, at: 24, as: UInt64.self),
+            metaPages: Array(bytes[32..<(32 + 2 * pageSize)]))
     }
 
     func save(_ directory: String) throws(LMDBError) {

@@ -8,14 +8,16 @@ import Glibc
 /// `pwrite` and one `fdatasync` of a preallocated file (no size change to journal), so a commit
 /// costs one short sequential flush instead of LMDB's flush of every page it dirtied.
 ///
-/// Record: magic `TJR1` (4), kind (4: 0 entries, 1 cancel), sequence (8), payload length (4),
-/// CRC-32 of kind, sequence, length and payload (4), payload. An entries payload is a count (4)
+/// Record: magic `TJR1` (4), kind (4: 0 entries, 1 cancel), sequence (8), journal id (8),
+/// payload length (4), CRC-32 of kind, sequence, id, length and payload (4), payload. The id is
+/// drawn anew each time the journaled mode starts (and saved in the checkpoint), so records left
+/// by an earlier run, whose sequence numbers may repeat, are never taken for this run's. An entries payload is a count (4)
 /// then each entry as length (4) and bytes; a cancel record's payload is the cancelled sequence.
 /// Integers are little-endian. Recovery stops at the first record whose magic, CRC or sequence
 /// does not follow: a torn tail was never acknowledged.
 package final class Journal: @unchecked Sendable {
     static let recordMagic: UInt32 = 0x3152_4A54  // "TJR1"
-    static let headerSize = 24
+    static let headerSize = 32
     static let initialFileSize = 1 << 20
     static let growthLimit = 64 << 20
 
@@ -27,13 +29,16 @@ package final class Journal: @unchecked Sendable {
     package private(set) var offset: Int
     /// The sequence of the last record written (0 before the first).
     package private(set) var lastSequence: UInt64
+    /// This run's journal id (see the record layout above).
+    let id: UInt64
 
     static func path(_ directory: String, file: Int) -> String { directory + "/journal-\(file)" }
 
     /// Opens (creating and preallocating) both files; the next record is `after + 1`, written to
     /// `file` at offset 0.
-    init(directory: String, file: Int, after sequence: UInt64) throws(LMDBError) {
+    init(directory: String, id: UInt64, file: Int, after sequence: UInt64) throws(LMDBError) {
         self.directory = directory
+        self.id = id
         self.file = file
         self.offset = 0
         self.lastSequence = sequence
@@ -95,7 +100,7 @@ package final class Journal: @unchecked Sendable {
 
     private func write(kind: UInt32, payload: [UInt8]) throws(LMDBError) -> UInt64 {
         let sequence = lastSequence + 1
-        let record = Journal.encode(kind: kind, sequence: sequence, payload: payload)
+        let record = Journal.encode(kind: kind, sequence: sequence, id: id, payload: payload)
         let end = offset + record.count
         if end > sizes[file] {
             try grow(file, to: max(end, min(sizes[file] * 2, sizes[file] + Journal.growthLimit)))
@@ -130,15 +135,16 @@ package final class Journal: @unchecked Sendable {
         sizes[index] = size
     }
 
-    static func encode(kind: UInt32, sequence: UInt64, payload: [UInt8]) -> [UInt8] {
+    static func encode(kind: UInt32, sequence: UInt64, id: UInt64, payload: [UInt8]) -> [UInt8] {
         var record: [UInt8] = []
         record.reserveCapacity(headerSize + payload.count)
         appendLittleEndian(recordMagic, to: &record)
         appendLittleEndian(kind, to: &record)
         appendLittleEndian(sequence, to: &record)
+        appendLittleEndian(id, to: &record)
         appendLittleEndian(UInt32(payload.count), to: &record)
         var crc = CRC32()
-        crc.update(record[4..<20])
+        crc.update(record[4..<28])
         crc.update(payload[...])
         appendLittleEndian(crc.value, to: &record)
         record.append(contentsOf: payload)
@@ -157,7 +163,7 @@ extension Journal {
     /// The records after `sequence`, in order, starting in `file` and following into the other
     /// file if a checkpoint had switched to it; cancelled groups are left out. Also returns the
     /// last sequence read (cancel records included), which new records must follow.
-    static func records(directory: String, file: Int, after sequence: UInt64) -> (
+    static func records(directory: String, id: UInt64, file: Int, after sequence: UInt64) -> (
         records: [JournalRecord], last: UInt64
     ) {
         var found: [JournalRecord] = []
@@ -168,7 +174,7 @@ extension Journal {
             let bytes = readWhole(path(directory, file: current))
             var offset = 0
             var readAny = false
-            while let (kind, number, payload, next) = decode(bytes, at: offset), number == expected {
+            while let (kind, number, payload, next) = decode(bytes, at: offset, id: id), number == expected {
                 readAny = true
                 if kind == 0, let entries = decodeEntries(payload) {
                     found.append(JournalRecord(sequence: number, entries: entries))
@@ -186,18 +192,21 @@ extension Journal {
         return (found.filter { !cancelled.contains($0.sequence) }, expected - 1)
     }
 
-    private static func decode(_ bytes: [UInt8], at offset: Int) -> (UInt32, UInt64, ArraySlice<UInt8>, Int)? {
+    private static func decode(_ bytes: [UInt8], at offset: Int, id: UInt64) -> (
+        UInt32, UInt64, ArraySlice<UInt8>, Int
+    )? {
         guard offset + headerSize <= bytes.count,
             readLittleEndian(bytes, at: offset, as: UInt32.self) == recordMagic
         else { return nil }
         let kind = readLittleEndian(bytes, at: offset + 4, as: UInt32.self)
         let sequence = readLittleEndian(bytes, at: offset + 8, as: UInt64.self)
-        let length = Int(readLittleEndian(bytes, at: offset + 16, as: UInt32.self))
-        let stored = readLittleEndian(bytes, at: offset + 20, as: UInt32.self)
+        guard readLittleEndian(bytes, at: offset + 16, as: UInt64.self) == id else { return nil }
+        let length = Int(readLittleEndian(bytes, at: offset + 24, as: UInt32.self))
+        let stored = readLittleEndian(bytes, at: offset + 28, as: UInt32.self)
         let start = offset + headerSize
         guard length <= bytes.count - start else { return nil }
         var crc = CRC32()
-        crc.update(bytes[(offset + 4)..<(offset + 20)])
+        crc.update(bytes[(offset + 4)..<(offset + 28)])
         crc.update(bytes[start..<(start + length)])
         guard crc.value == stored else { return nil }
         return (kind, sequence, bytes[start..<(start + length)], start + length)

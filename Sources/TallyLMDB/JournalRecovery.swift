@@ -27,7 +27,7 @@ package final class JournalRecovery: @unchecked Sendable {
     static func prepare(directory: String) throws -> JournalRecovery? {
         guard let checkpoint = try Checkpoint.load(directory) else { return nil }
         let (records, last) = Journal.records(
-            directory: directory, file: checkpoint.nextFile, after: checkpoint.covered)
+            directory: directory, id: checkpoint.journalID, file: checkpoint.nextFile, after: checkpoint.covered)
         let pageSize = checkpoint.metaPages.count / 2
         let current = try? MetaPages.read(directory, pageSize: pageSize)
         let clean = current == checkpoint.metaPages && last == checkpoint.covered

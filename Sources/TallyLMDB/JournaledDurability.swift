@@ -25,8 +25,11 @@ final class JournaledDurability {
             let meta = try MetaPages.read(environment.path, pageSize: environment.info.pageSize)
             try environment.sync()
             let covered = recovery?.lastSequence ?? 0
-            journal = try Journal(directory: environment.path, file: 0, after: covered)
-            try Checkpoint(covered: covered, nextFile: 0, metaPages: meta).save(environment.path)
+            // A new journal id: whatever the files still hold is covered by this checkpoint.
+            journal = try Journal(
+                directory: environment.path, id: UInt64.random(in: 1...UInt64.max), file: 0, after: covered)
+            try Checkpoint(covered: covered, nextFile: 0, journalID: journal.id, metaPages: meta).save(
+                environment.path)
             try environment.setNoSync(true)
         } catch {
             mdb_txn_abort(pin)
@@ -104,7 +107,8 @@ final class JournaledDurability {
             throw error
         }
         journal.switchFile()
-        let checkpoint = Checkpoint(covered: journal.lastSequence, nextFile: journal.file, metaPages: meta)
+        let checkpoint = Checkpoint(
+            covered: journal.lastSequence, nextFile: journal.file, journalID: journal.id, metaPages: meta)
         checkpointer.start(Checkpointer.Request(pin: pin, checkpoint: checkpoint))
         lastStart = .now
         commitsSinceCheckpoint = 0

@@ -20,7 +20,7 @@ import Testing
         let directory = NSTemporaryDirectory() + "tally-journal-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let journal = try Journal(directory: directory, file: 1, after: 10)
+        let journal = try Journal(directory: directory, id: 77, file: 1, after: 10)
         #expect(try journal.append(entries: [[1], [2, 3]]) == 11)
         #expect(try journal.append(entries: [[4]]) == 12)
         journal.switchFile()  // a checkpoint began after 12 and did not finish
@@ -31,19 +31,21 @@ import Testing
         #expect(try journal.append(entries: [[7]]) == 16)
         journal.close()
 
-        var (records, last) = Journal.records(directory: directory, file: 1, after: 10)
+        var (records, last) = Journal.records(directory: directory, id: 77, file: 1, after: 10)
         #expect(records.map(\.sequence) == [11, 12, 15, 16], "13 was cancelled")
         #expect(records.first?.entries == [[1], [2, 3]])
         #expect(last == 16)
         // A checkpoint covering 12 (next records in file 0) reads from there only.
-        #expect(Journal.records(directory: directory, file: 0, after: 12).records.map(\.sequence) == [15, 16])
+        #expect(Journal.records(directory: directory, id: 77, file: 0, after: 12).records.map(\.sequence) == [15, 16])
+        // Another run's records (another id) are not this run's, whatever their sequence.
+        #expect(Journal.records(directory: directory, id: 78, file: 1, after: 10).records.isEmpty)
 
         // Damage one byte of the last record: it and nothing else is dropped.
         let fd = open(Journal.path(directory, file: 0), O_RDWR)
         var byte: UInt8 = 0xFF
         _ = pwrite(fd, &byte, 1, off_t(tornAt + Journal.headerSize + 2))
         close(fd)
-        (records, last) = Journal.records(directory: directory, file: 1, after: 10)
+        (records, last) = Journal.records(directory: directory, id: 77, file: 1, after: 10)
         #expect(records.map(\.sequence) == [11, 12, 15])
         #expect(last == 15)
     }
