@@ -34,6 +34,11 @@ extension TallyError {
                     .storeBusy,
                     "the store at \(path) was not closed cleanly and its journal must be recovered, but another "
                         + "process has it open; stop readers of the store (tally stats, tally get …) and open it again")
+            case .needsRecovery:
+                return TallyError(
+                    .notReady,
+                    "the store at \(path) was not closed cleanly and its journal has not been recovered; open it for "
+                        + "writing once (tally doctor --data-dir \(path), or tally serve) before reading it")
             case .filesystem(let file, let errno):
                 return TallyError(.storageFailure, "cannot create or open \(file) (errno \(errno))", cause: error)
             }

@@ -13,6 +13,9 @@ package enum EnvironmentError: Error, Sendable, Equatable {
     /// The store needs journal recovery, which rewrites LMDB's meta pages, but another process
     /// (a reader) has it open.
     case recoveryNeedsExclusiveAccess(path: String)
+    /// A read-only open of a journaled store that was not closed cleanly and that no process
+    /// writes: it must be opened for writing (which recovers it) first.
+    case needsRecovery(path: String)
 }
 
 /// One LMDB environment, opened with `MDB_NOTLS`, its named databases opened once, reads bounded
@@ -67,6 +70,7 @@ package final class Environment: @unchecked Sendable {
         var pin: OpaquePointer?
         do {
             let found = writable ? try JournalRecovery.prepare(directory: path) : nil
+            if !writable { try JournalRecovery.checkReadable(directory: path) }
             try lmdbCheck(mdb_env_create(&raw), "mdb_env_create")
             let env = raw!
             try lmdbCheck(mdb_env_set_maxdbs(env, options.maxDatabases), "mdb_env_set_maxdbs")

@@ -26,12 +26,33 @@ package final class JournalRecovery: @unchecked Sendable {
     /// the checkpoint), writes the saved meta pages back so LMDB opens the checkpointed snapshot.
     static func prepare(directory: String) throws -> JournalRecovery? {
         guard let checkpoint = try Checkpoint.load(directory) else { return nil }
-        let (records, last) = Journal.records(
-            directory: directory, id: checkpoint.journalID, file: checkpoint.nextFile, after: checkpoint.covered)
-        let pageSize = checkpoint.metaPages.count / 2
-        let current = try? MetaPages.read(directory, pageSize: pageSize)
-        let clean = current == checkpoint.metaPages && last == checkpoint.covered
+        let (records, last, clean) = state(directory, checkpoint)
         if !clean { try MetaPages.restore(directory, checkpoint.metaPages) }
         return JournalRecovery(checkpoint: checkpoint, records: records, lastSequence: last, restored: !clean)
+    }
+
+    /// Before a read-only `mdb_env_open`: refuses a journaled store that was not closed cleanly
+    /// while no process writes it. After a power loss its `data.mdb` may hold a meta page whose
+    /// tree never reached the disk; only a writable open (which recovers) may read it. Beside a
+    /// running writer the store is served as usual.
+    static func checkReadable(directory: String) throws {
+        guard let checkpoint = try Checkpoint.load(directory) else { return }
+        let lock = Glibc.open(directory + "/tally.lock", O_RDONLY | O_CLOEXEC)
+        if lock >= 0 {
+            defer { Glibc.close(lock) }
+            guard flock(lock, LOCK_SH | LOCK_NB) == 0 else { return }  // a writer holds it
+        }
+        if !state(directory, checkpoint).clean { throw EnvironmentError.needsRecovery(path: directory) }
+    }
+
+    /// The journal after `checkpoint`, and whether the store was closed cleanly: `data.mdb`'s meta
+    /// pages equal the saved ones and no group follows.
+    private static func state(_ directory: String, _ checkpoint: Checkpoint) -> (
+        records: [JournalRecord], last: UInt64, clean: Bool
+    ) {
+        let (records, last) = Journal.records(
+            directory: directory, id: checkpoint.journalID, file: checkpoint.nextFile, after: checkpoint.covered)
+        let current = try? MetaPages.read(directory, pageSize: checkpoint.metaPages.count / 2)
+        return (records, last, current == checkpoint.metaPages && last == checkpoint.covered)
     }
 }

@@ -174,6 +174,29 @@ import Testing
         #expect(try Self.vectors(recovered, lsn: lsn, at: at) == expected)
     }
 
+    @Test func aReadOnlyOpenOfAnUnrecoveredStoreIsRefusedUntilAWritableOpenRecoversIt() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = Tally.Options()
+        options.durability = .journaled(checkpointInterval: .seconds(3600))
+        let store = try Tally.open(directory: directory.path, options: options)
+        defer { store.close() }
+        _ = try await store.appendRawRecords([[1], [2], [3]])
+        let image = try Self.crashImage(of: directory.path)
+        defer { image.remove() }
+        var readOnly = Tally.Options()
+        readOnly.access = .readOnly
+        #expect {
+            try Tally.open(directory: image.path, options: readOnly)
+        } throws: { error in
+            (error as? TallyError)?.code == .notReady && "\(error)".contains("open it for writing once")
+        }
+        try Tally.open(directory: image.path, options: options).close()
+        let reader = try Tally.open(directory: image.path, options: readOnly)
+        defer { reader.close() }
+        #expect(try reader.read { try $0.lsn } == LSN(3))
+    }
+
     @Test func rawAppendsAreJournaledToo() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
