@@ -74,12 +74,7 @@ package final class Journal: @unchecked Sendable {
     /// Appends one record holding `entries` and flushes it; returns its sequence.
     func append(entries: [[UInt8]]) throws(LMDBError) -> UInt64 {
         var payload: [UInt8] = []
-        payload.reserveCapacity(4 + entries.reduce(0) { $0 + 4 + $1.count })
-        appendLittleEndian(UInt32(entries.count), to: &payload)
-        for entry in entries {
-            appendLittleEndian(UInt32(entry.count), to: &payload)
-            payload.append(contentsOf: entry)
-        }
+        LengthPrefixedChunks.append(entries, to: &payload)
         return try write(kind: 0, payload: payload)
     }
 
@@ -176,7 +171,7 @@ extension Journal {
             var readAny = false
             while let (kind, number, payload, next) = decode(bytes, at: offset, id: id), number == expected {
                 readAny = true
-                if kind == 0, let entries = decodeEntries(payload) {
+                if kind == 0, let entries = LengthPrefixedChunks.decode(Array(payload), from: 0) {
                     found.append(JournalRecord(sequence: number, entries: entries))
                 } else if kind == 1, payload.count == 8 {
                     cancelled.insert(readLittleEndian(Array(payload), at: 0, as: UInt64.self))
@@ -212,23 +207,6 @@ extension Journal {
         return (kind, sequence, bytes[start..<(start + length)], start + length)
     }
 
-    private static func decodeEntries(_ payload: ArraySlice<UInt8>) -> [[UInt8]]? {
-        let bytes = Array(payload)
-        guard bytes.count >= 4 else { return nil }
-        let count = Int(readLittleEndian(bytes, at: 0, as: UInt32.self))
-        var entries: [[UInt8]] = []
-        var offset = 4
-        for _ in 0..<count {
-            guard offset + 4 <= bytes.count else { return nil }
-            let length = Int(readLittleEndian(bytes, at: offset, as: UInt32.self))
-            offset += 4
-            guard length <= bytes.count - offset else { return nil }
-            entries.append(Array(bytes[offset..<(offset + length)]))
-            offset += length
-        }
-        return offset == bytes.count ? entries : nil
-    }
-
     static func readWhole(_ path: String) -> [UInt8] {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return [] }
@@ -243,6 +221,36 @@ extension Journal {
             done += count
         }
         return Array(bytes[0..<done])
+    }
+}
+
+/// A count (4 bytes) then each chunk as its length (4 bytes) and bytes, little-endian: the
+/// journal's entries payload, and the lists inside the store's own journal entries.
+package enum LengthPrefixedChunks {
+    package static func append(_ chunks: [[UInt8]], to bytes: inout [UInt8]) {
+        bytes.reserveCapacity(bytes.count + 4 + chunks.reduce(0) { $0 + 4 + $1.count })
+        appendLittleEndian(UInt32(chunks.count), to: &bytes)
+        for chunk in chunks {
+            appendLittleEndian(UInt32(chunk.count), to: &bytes)
+            bytes.append(contentsOf: chunk)
+        }
+    }
+
+    /// The chunks from `start` to the end of `bytes`; nil unless they fill it exactly.
+    package static func decode(_ bytes: [UInt8], from start: Int) -> [[UInt8]]? {
+        guard start + 4 <= bytes.count else { return nil }
+        let count = Int(readLittleEndian(bytes, at: start, as: UInt32.self))
+        var offset = start + 4
+        var chunks: [[UInt8]] = []
+        for _ in 0..<count {
+            guard offset + 4 <= bytes.count else { return nil }
+            let length = Int(readLittleEndian(bytes, at: offset, as: UInt32.self))
+            offset += 4
+            guard length <= bytes.count - offset else { return nil }
+            chunks.append(Array(bytes[offset..<(offset + length)]))
+            offset += length
+        }
+        return offset == bytes.count ? chunks : nil
     }
 }
 

@@ -177,8 +177,7 @@ import Testing
     @Test func aReadOnlyOpenOfAnUnrecoveredStoreIsRefusedUntilAWritableOpenRecoversIt() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        var options = Tally.Options()
-        options.durability = .journaled(checkpointInterval: .seconds(3600))
+        let options = Self.options(checkpointEvery: .seconds(3600))
         let store = try Tally.open(directory: directory.path, options: options)
         defer { store.close() }
         _ = try await store.appendRawRecords([[1], [2], [3]])
@@ -200,8 +199,7 @@ import Testing
     @Test func rawAppendsAreJournaledToo() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        var options = Tally.Options()
-        options.durability = .journaled(checkpointInterval: .seconds(3600))
+        let options = Self.options(checkpointEvery: .seconds(3600))
         let store = try Tally.open(directory: directory.path, options: options)
         defer { store.close() }
         var ranges: [LSNRange] = []

@@ -23,12 +23,7 @@ enum JournalEntry {
         var bytes: [UInt8] = [ingestKind]
         appendLittleEndian(version, to: &bytes)
         appendLittleEndian(now, to: &bytes)
-        let decoded = events.compactMap { try? $0.get() }
-        appendLittleEndian(UInt32(decoded.count), to: &bytes)
-        for event in decoded {
-            appendLittleEndian(UInt32(event.payload.count), to: &bytes)
-            bytes.append(contentsOf: event.payload)
-        }
+        LengthPrefixedChunks.append(events.compactMap { try? $0.get().payload }, to: &bytes)
         return bytes
     }
 
@@ -40,33 +35,8 @@ enum JournalEntry {
 
     static func rawRecords(_ records: [[UInt8]]) -> [UInt8] {
         var bytes: [UInt8] = [rawRecordsKind]
-        appendChunks(records, to: &bytes)
+        LengthPrefixedChunks.append(records, to: &bytes)
         return bytes
-    }
-
-    private static func appendChunks(_ chunks: [[UInt8]], to bytes: inout [UInt8]) {
-        appendLittleEndian(UInt32(chunks.count), to: &bytes)
-        for chunk in chunks {
-            appendLittleEndian(UInt32(chunk.count), to: &bytes)
-            bytes.append(contentsOf: chunk)
-        }
-    }
-
-    /// Reads `count` length-prefixed chunks from `offset`; nil if the bytes do not hold them.
-    private static func chunks(_ bytes: [UInt8], from start: Int) -> [[UInt8]]? {
-        guard start + 4 <= bytes.count else { return nil }
-        let count = Int(readLittleEndian(bytes, at: start, as: UInt32.self))
-        var offset = start + 4
-        var chunks: [[UInt8]] = []
-        for _ in 0..<count {
-            guard offset + 4 <= bytes.count else { return nil }
-            let length = Int(readLittleEndian(bytes, at: offset, as: UInt32.self))
-            offset += 4
-            guard length <= bytes.count - offset else { return nil }
-            chunks.append(Array(bytes[offset..<(offset + length)]))
-            offset += length
-        }
-        return offset == bytes.count ? chunks : nil
     }
 
     /// Redoes `entry` in `txn`, as its request did when it was journaled.
@@ -79,7 +49,9 @@ enum JournalEntry {
         }
         switch entry.first {
         case rawRecordsKind:
-            guard let records = chunks(entry, from: 1) else { throw damaged("a malformed raw-records entry") }
+            guard let records = LengthPrefixedChunks.decode(entry, from: 1) else {
+                throw damaged("a malformed raw-records entry")
+            }
             _ = try Tally.appendRaw(records, in: txn, databases: databases)
         case retentionKind:
             guard entry.count == 9 else { throw damaged("a malformed retention entry") }
@@ -87,7 +59,7 @@ enum JournalEntry {
                 current, limit: Int(readLittleEndian(entry, at: 1, as: Int64.self)), idHash: options.idHash,
                 idIndexShape: options.idIndexShape, sweepEvery: options.sweepEvery, in: txn, databases: databases)
         case ingestKind:
-            guard entry.count >= 13, let payloads = chunks(entry, from: 13) else {
+            guard entry.count >= 13, let payloads = LengthPrefixedChunks.decode(entry, from: 13) else {
                 throw damaged("a malformed ingest entry")
             }
             let version = readLittleEndian(entry, at: 1, as: UInt32.self)
