@@ -77,7 +77,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/WriteBench",
-            exclude: ["log-only.yaml"],
+            exclude: ["log-only.yaml", "timeline.py"],
             swiftSettings: strict),
         // Test support: a child process the crash tests SIGKILL at random moments.
         .executableTarget(name: "CrashProbe", dependencies: ["Tally"], path: "Tests/CrashProbe", swiftSettings: strict),

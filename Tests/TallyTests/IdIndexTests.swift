@@ -91,6 +91,57 @@ import Testing
         #expect(scanned.reduce(0, +) == 1)
     }
 
+    /// One single-event commit moves at most a chunk: when level 0's move pushes level 1 past its
+    /// budget, level 1 moves in a later commit, not in the same one (a cascade through every level
+    /// in one commit was the writer's longest apply in the small-commit benchmarks).
+    @Test func aCascadeOfMovesIsSpreadOverSingleEventCommits() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let clock = IngestFixture.Clock()
+        var options = Tally.Options()
+        options.wallClock = { clock.value }
+        options.idIndexLevelBase = 4  // levels of 4, 40, 400, 4,000, then the rest
+        options.idIndexMoveChunk = 16  // more than a single insert's 8 moves
+        let store = try Tally.open(directory: directory.path, definitions: IngestFixture.definitions, options: options)
+        defer { store.close() }
+        var before = [UInt64](repeating: 0, count: IdIndexLevels.count)  // no level record yet
+        var largestMove = 0
+        var commitsMovingFromLevel = [Int](repeating: 0, count: IdIndexLevels.count - 1)
+        for n in 0..<900 {
+            let result = try await store.ingest(IngestFixture.payment("id-\(n)", ts: clock.value - 1_000))
+            #expect(result.accepted == 1)
+            let after = try await Self.levels(store).recorded
+            // What each level sent on: level 0 gained the new id; every other level gained what
+            // the one above sent.
+            var inflow: Int64 = 1
+            var moved = 0
+            for level in 0..<(IdIndexLevels.count - 1) {
+                let outflow = inflow - (Int64(after[level]) - Int64(before[level]))
+                #expect(outflow >= 0)
+                if outflow > 0 { commitsMovingFromLevel[level] += 1 }
+                moved += Int(outflow)
+                inflow = outflow
+            }
+            largestMove = max(largestMove, moved)
+            before = after
+        }
+        #expect(largestMove == 16, "a single-event commit moves one chunk, never a cascade")
+        #expect(commitsMovingFromLevel[0] > 0 && commitsMovingFromLevel[1] > 0 && commitsMovingFromLevel[2] > 0)
+        let (scanned, recorded) = try await Self.levels(store)
+        #expect(scanned == recorded)
+        #expect(scanned.reduce(0, +) == 900)
+        // The levels keep up: at most one chunk more than a level moves on waits for the next commit.
+        #expect(scanned[0] < 4 + 16 && scanned[1] < 40 + 2 * 16 && scanned[2] < 400 + 2 * 16, "levels \(scanned)")
+    }
+
+    @Test func aTransactionsMoveBudgetGrowsWithItsInserts() {
+        let shape = IdIndexShape(base: 4_096, chunk: 64)
+        #expect(shape.moveBudget(inserted: 0) == 64)
+        #expect(shape.moveBudget(inserted: 1) == 64)
+        #expect(shape.moveBudget(inserted: 1_024) == 1_024 * IdIndexShape.movesPerInsert)
+        #expect(shape.moveBudget(inserted: 1_000_000) == shape.maxMovesPerTransaction)
+    }
+
     @Test func theLevelRecordRoundTripsAndRefusesAWrongSize() {
         var levels = IdIndexLevels()
         levels.entries = [1, 20, 300, 4_000, 50_000]

@@ -22,12 +22,14 @@ final class CommitRecorder: Sendable {
                 figures.requests += report.requests
                 figures.commits += 1
             }
+            Timeline.shared?.commit(report)
         }
     }
 
     /// Stops observing `store` and writes the figures into `result`.
     func stop(_ store: Tally, into result: inout Result) {
         store.observeCommits(nil)
+        Timeline.shared?.save(as: result.name)
         figures.withLock { figures in
             guard figures.commits > 0 else { return }
             result.commitP50Micros = Double(figures.commit.valueAtPercentile(50)) / 1000

@@ -62,7 +62,9 @@ enum LoadShape {
                         defer { inFlight.leave() }
                         do {
                             try await operation(n)
-                            outcomes.record(nanoseconds(clock.now - origin))
+                            let latency = nanoseconds(clock.now - origin)
+                            outcomes.record(latency)
+                            Timeline.shared?.ack(latency: latency)
                         } catch {
                             outcomes.fail(error)
                         }

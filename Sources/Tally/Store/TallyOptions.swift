@@ -62,7 +62,7 @@ extension Tally {
         /// make it tiny so every level is used.
         @_spi(Testing) public var idIndexLevelBase: Int = 4_096
         /// The least excess one id-index level moves at once.
-        @_spi(Testing) public var idIndexMoveChunk: Int = 256
+        @_spi(Testing) public var idIndexMoveChunk: Int = IdIndexShape().chunk
         /// Group-commit gather window (see docs/STORAGE.md); tuned by benchmarks.
         @_spi(Testing) public var gatherWindow: Duration = .microseconds(200)
         /// Logged events one backfill transaction replays (see ``Tally/apply(_:waitUntilServed:)``).
