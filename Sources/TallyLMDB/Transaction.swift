@@ -6,10 +6,17 @@ package protocol TransactionReading {
     var handle: OpaquePointer { get }
     /// Set when the environment counts entry accesses.
     var counters: AccessCounters? { get }
+    /// The value stored under `key`, borrowed from the map; nil if absent.
+    func get(_ database: Database, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer?
+    /// Runs `body`, which only reads, with a cursor over `database`: in a write transaction the
+    /// transaction's own cursor (``WriteTransaction``), left where `body` leaves it, so that the
+    /// writes that follow to nearby keys skip the descent from the root; elsewhere a new cursor.
+    func withReadingCursor<R>(_ database: Database, _ body: (inout Cursor) throws -> R) throws -> R
 }
 
 extension TransactionReading {
-    /// The value stored under `key`, borrowed from the map; nil if absent.
+    /// The value stored under `key`, borrowed from the map; nil if absent (`mdb_get`: one
+    /// descent from the root).
     package func get(_ database: Database, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer? {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
@@ -32,6 +39,10 @@ extension TransactionReading {
         var cursor = Cursor(handle: raw!, database: database, counters: counters)
         defer { mdb_cursor_close(raw) }
         return try body(&cursor)
+    }
+
+    package func withReadingCursor<R>(_ database: Database, _ body: (inout Cursor) throws -> R) throws -> R {
+        try withCursor(database, body)
     }
 
     /// Opens a cursor that the caller closes (``Cursor/close()``) before the transaction ends: one

@@ -17,6 +17,8 @@ struct IngestCases {
     var readsOnly = false
     /// The definitions (Examples/cards.yaml: 10 views; Tools/WriteBench/log-only.yaml: none).
     var definitionsPath = "Examples/cards.yaml"
+    /// Events per request of the fill.
+    var fillBatch = 1_024
 
     /// Runs the three ingest cases on one store; returns their rows and the store's figures.
     func run() async throws -> ([Result], IngestFigures) {
@@ -50,7 +52,7 @@ struct IngestCases {
                 eventsPerSecond: Double(events) / 80_000, duplicateRate: 0))
         // Pre-generate so the generator's cost is not in the figures.
         let generationStart = ContinuousClock.now
-        let bodies = (0..<(events + 1023) / 1024).map { _ in stream.nextBatch(1024) }
+        let bodies = (0..<(events + fillBatch - 1) / fillBatch).map { _ in stream.nextBatch(fillBatch) }
         let ndjsonBytes = bodies.reduce(0) { $0 + $1.count }
         print(
             String(
@@ -76,7 +78,7 @@ struct IngestCases {
         sync()  // count what the page cache still holds for the data file
         let written = device.bytesWritten() - writtenBefore
         var fill = Result(
-            name: "ingest1024", records: accepted, seconds: elapsed, commits: try store.statistics().commits,
+            name: "ingest\(fillBatch)", records: accepted, seconds: elapsed, commits: try store.statistics().commits,
             latency: latency)
         recorder.stop(store, into: &fill)
         results.append(fill)

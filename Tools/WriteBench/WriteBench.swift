@@ -43,6 +43,9 @@ struct WriteBench: AsyncParsableCommand {
     @Option(help: "Distinct cards for the ingest case.")
     var cards = 1_000_000
 
+    @Option(help: "Events per request of the ingest case's fill (its row is ingestN).")
+    var fillBatch = 1_024
+
     @Option(
         help: "Run the ingest case's live phases (16 producers, open loop) on this already filled store; skip the fill."
     )
@@ -127,7 +130,8 @@ struct WriteBench: AsyncParsableCommand {
                 let (rows, figures) = try await IngestCases(
                     directory: reuseStore ?? directory, events: events, cards: cards, seconds: duration,
                     durability: mode,
-                    reuse: reuseStore != nil, readsOnly: readsOnly, definitionsPath: definitions
+                    reuse: reuseStore != nil, readsOnly: readsOnly, definitionsPath: definitions,
+                    fillBatch: max(1, fillBatch)
                 ).run()
                 for row in rows.dropLast() { print(row.row) }
                 print(rows.last!.row)

@@ -105,7 +105,7 @@ struct ViewMaintenance {
         let prefix = ViewStateKey.seriesPrefix(stateKey)
         var previous = RunningTotals()
         var later: [(key: [UInt8], totals: RunningTotals)] = []
-        try txn.withCursor(database) { cursor in
+        try txn.withReadingCursor(database) { cursor in
             var entry = try key.withUnsafeBytes { try cursor.seek(atLeast: $0) }
             if let first = entry, ViewStateKey.hasPrefix(first.key, prefix) {
                 while let current = entry, ViewStateKey.hasPrefix(current.key, prefix) {
@@ -163,7 +163,7 @@ struct ViewMaintenance {
         }
         let key = ViewStateKey.chain(stateKey, time: time, lsn: lsn)
         let prefix = Array(key[0..<(stateKey.count + 1)])
-        try txn.withCursor(database) { cursor in
+        try txn.withReadingCursor(database) { cursor in
             let after = try key.withUnsafeBytes { try cursor.seek(atLeast: $0) }
             if let later = after, ViewStateKey.hasPrefix(later.key, prefix),
                 !beats(value, StoredValue.decode(later.value))
