@@ -35,8 +35,4 @@ package struct Cursor {
     package mutating func seek(atLeast key: UnsafeRawBufferPointer) throws(LMDBError) -> Entry? {
         try move(MDB_SET_RANGE, key: key)
     }
-    /// Positions at `key` exactly; nil (and the position undefined) if it is absent.
-    package mutating func seek(exactly key: UnsafeRawBufferPointer) throws(LMDBError) -> Entry? {
-        try move(MDB_SET_KEY, key: key)
-    }
 }

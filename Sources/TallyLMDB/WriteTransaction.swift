@@ -48,7 +48,8 @@ package final class WriteTransaction: TransactionReading {
         return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
     }
 
-    /// Runs `body` with the transaction's cursor over `database`; `body` must not write.
+    /// Runs `body` with the transaction's cursor over `database`; `body` must not write, nor
+    /// close the cursor (LMDB frees it with the transaction).
     package func withReadingCursor<R>(_ database: Database, _ body: (inout Cursor) throws -> R) throws -> R {
         var shared = Cursor(handle: try cursor(database), database: database, counters: counters)
         return try body(&shared)
