@@ -11,9 +11,9 @@ import Glibc
 /// Record: magic `TJR1` (4), kind (4: 0 entries, 1 cancel), sequence (8), journal id (8),
 /// payload length (4), CRC-32 of kind, sequence, id, length and payload (4), payload. The id is
 /// drawn anew each time the journaled mode starts (and saved in the checkpoint), so records left
-/// by an earlier run, whose sequence numbers may repeat, are never taken for this run's. An entries payload is a count (4)
-/// then each entry as length (4) and bytes; a cancel record's payload is the cancelled sequence.
-/// Integers are little-endian. Recovery stops at the first record whose magic, CRC or sequence
+/// by an earlier run, whose sequence numbers may repeat, are never taken for this run's. An
+/// entries payload is ``LengthPrefixedChunks``; a cancel record's payload is the cancelled
+/// sequence. Integers are little-endian. Recovery stops at the first record whose magic, CRC or sequence
 /// does not follow: a torn tail was never acknowledged.
 package final class Journal: @unchecked Sendable {
     static let recordMagic: UInt32 = 0x3152_4A54  // "TJR1"
@@ -171,12 +171,10 @@ extension Journal {
             var readAny = false
             while let (kind, number, payload, next) = decode(bytes, at: offset, id: id), number == expected {
                 readAny = true
-                if kind == 0, let entries = LengthPrefixedChunks.decode(Array(payload), from: 0) {
-                    found.append(JournalRecord(sequence: number, entries: entries))
-                } else if kind == 1, payload.count == 8 {
-                    cancelled.insert(readLittleEndian(Array(payload), at: 0, as: UInt64.self))
-                } else {
-                    break
+                guard let content = content(kind: kind, payload: payload) else { break }
+                switch content {
+                case .entries(let entries): found.append(JournalRecord(sequence: number, entries: entries))
+                case .cancel(let group): cancelled.insert(group)
                 }
                 expected += 1
                 offset = next
@@ -185,6 +183,35 @@ extension Journal {
             current = 1 - current
         }
         return (found.filter { !cancelled.contains($0.sequence) }, expected - 1)
+    }
+
+    /// Whether ``records(directory:id:file:after:)`` would find any record (a cancel record
+    /// included), read from the first record of each file instead of the whole files: a
+    /// read-only open only asks this.
+    static func hasRecord(directory: String, id: UInt64, file: Int, after sequence: UInt64) -> Bool {
+        [file, 1 - file].contains { index in
+            let path = path(directory, file: index)
+            let header = readWhole(path, upTo: headerSize)
+            guard header.count == headerSize else { return false }
+            let length = Int(readLittleEndian(header, at: 24, as: UInt32.self))
+            let bytes = readWhole(path, upTo: headerSize + length)
+            guard let (kind, number, payload, _) = decode(bytes, at: 0, id: id) else { return false }
+            return number == sequence + 1 && content(kind: kind, payload: payload) != nil
+        }
+    }
+
+    /// What a record holds: a group's entries, or the sequence of a group it cancels.
+    private enum Content {
+        case entries([[UInt8]])
+        case cancel(UInt64)
+    }
+
+    /// A record's content; nil for a kind or payload this format does not have (recovery stops
+    /// there, as at a torn record).
+    private static func content(kind: UInt32, payload: ArraySlice<UInt8>) -> Content? {
+        if kind == 0, let entries = LengthPrefixedChunks.decode(Array(payload), from: 0) { return .entries(entries) }
+        if kind == 1, payload.count == 8 { return .cancel(readLittleEndian(Array(payload), at: 0, as: UInt64.self)) }
+        return nil
     }
 
     private static func decode(_ bytes: [UInt8], at offset: Int, id: UInt64) -> (
@@ -207,13 +234,14 @@ extension Journal {
         return (kind, sequence, bytes[start..<(start + length)], start + length)
     }
 
-    static func readWhole(_ path: String) -> [UInt8] {
+    /// The file's bytes, or its first `limit` bytes; fewer if it is shorter, none if it is absent.
+    static func readWhole(_ path: String, upTo limit: Int = .max) -> [UInt8] {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return [] }
         defer { Glibc.close(fd) }
         var status = stat()
         guard fstat(fd, &status) == 0, status.st_size > 0 else { return [] }
-        var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
+        var bytes = [UInt8](repeating: 0, count: min(Int(status.st_size), limit))
         var done = 0
         while done < bytes.count {
             let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(done)) }

@@ -26,7 +26,9 @@ package final class JournalRecovery: @unchecked Sendable {
     /// the checkpoint), writes the saved meta pages back so LMDB opens the checkpointed snapshot.
     static func prepare(directory: String) throws -> JournalRecovery? {
         guard let checkpoint = try Checkpoint.load(directory) else { return nil }
-        let (records, last, clean) = state(directory, checkpoint)
+        let (records, last) = Journal.records(
+            directory: directory, id: checkpoint.journalID, file: checkpoint.nextFile, after: checkpoint.covered)
+        let clean = metaPagesAreSaved(directory, checkpoint) && last == checkpoint.covered
         if !clean { try MetaPages.restore(directory, checkpoint.metaPages) }
         return JournalRecovery(checkpoint: checkpoint, records: records, lastSequence: last, restored: !clean)
     }
@@ -42,17 +44,17 @@ package final class JournalRecovery: @unchecked Sendable {
             defer { Glibc.close(lock) }
             guard flock(lock, LOCK_SH | LOCK_NB) == 0 else { return }  // a writer holds it
         }
-        if !state(directory, checkpoint).clean { throw EnvironmentError.needsRecovery(path: directory) }
+        // Closed cleanly: the saved meta pages, and no record after the checkpoint (only the
+        // first one is read: recovery, not this check, needs the rest).
+        let clean =
+            metaPagesAreSaved(directory, checkpoint)
+            && !Journal.hasRecord(
+                directory: directory, id: checkpoint.journalID, file: checkpoint.nextFile, after: checkpoint.covered)
+        if !clean { throw EnvironmentError.needsRecovery(path: directory) }
     }
 
-    /// The journal after `checkpoint`, and whether the store was closed cleanly: `data.mdb`'s meta
-    /// pages equal the saved ones and no group follows.
-    private static func state(_ directory: String, _ checkpoint: Checkpoint) -> (
-        records: [JournalRecord], last: UInt64, clean: Bool
-    ) {
-        let (records, last) = Journal.records(
-            directory: directory, id: checkpoint.journalID, file: checkpoint.nextFile, after: checkpoint.covered)
-        let current = try? MetaPages.read(directory, pageSize: checkpoint.metaPages.count / 2)
-        return (records, last, current == checkpoint.metaPages && last == checkpoint.covered)
+    /// Whether `data.mdb`'s meta pages are the ones `checkpoint` saved.
+    private static func metaPagesAreSaved(_ directory: String, _ checkpoint: Checkpoint) -> Bool {
+        (try? MetaPages.read(directory, pageSize: checkpoint.metaPages.count / 2)) == checkpoint.metaPages
     }
 }

@@ -180,16 +180,27 @@ import Testing
         let options = Self.options(checkpointEvery: .seconds(3600))
         let store = try Tally.open(directory: directory.path, options: options)
         defer { store.close() }
+        let dataAtCheckpoint = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/data.mdb"))
         _ = try await store.appendRawRecords([[1], [2], [3]])
         let image = try Self.crashImage(of: directory.path)
         defer { image.remove() }
+        // Its meta pages are the checkpoint's: only the journal's records tell it is not clean.
+        let nothingLanded = try Self.crashImage(of: directory.path)
+        defer { nothingLanded.remove() }
+        try dataAtCheckpoint.write(to: URL(fileURLWithPath: nothingLanded.path + "/data.mdb"))
         var readOnly = Tally.Options()
         readOnly.access = .readOnly
-        #expect {
-            try Tally.open(directory: image.path, options: readOnly)
-        } throws: { error in
-            (error as? TallyError)?.code == .notReady && "\(error)".contains("open it for writing once")
+        for unrecovered in [image, nothingLanded] {
+            #expect {
+                try Tally.open(directory: unrecovered.path, options: readOnly)
+            } throws: { error in
+                (error as? TallyError)?.code == .notReady && "\(error)".contains("open it for writing once")
+            }
         }
+        try Tally.open(directory: nothingLanded.path, options: options).close()
+        let recoveredReader = try Tally.open(directory: nothingLanded.path, options: readOnly)
+        #expect(try recoveredReader.read { try $0.lsn } == LSN(3))
+        recoveredReader.close()
         try Tally.open(directory: image.path, options: options).close()
         let reader = try Tally.open(directory: image.path, options: readOnly)
         defer { reader.close() }
