@@ -133,6 +133,7 @@ struct Case {
         let total = Int(Double(rate) * seconds)
         let run = try await LoadShape.openLoop(rate: rate, count: total) { n in
             _ = try await store.appendRawRecords([record(n)])
+            return nil
         }
         var result = Result(
             name: "openloop\(rate)", records: total, seconds: run.seconds, commits: try store.statistics().commits,

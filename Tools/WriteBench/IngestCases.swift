@@ -119,6 +119,8 @@ struct IngestCases {
         let clock = ContinuousClock()
         let commitsBefore = try store.statistics().commits
         let recorder = CommitRecorder(observing: store)
+        let device = DeviceIO(directory: directory)
+        let writtenBefore = device.bytesWritten()
         let start = clock.now
         let share = events.count / count
         let (total, latency) = try await LoadShape.closedLoop(producers: count, until: start + .seconds(seconds)) {
@@ -130,6 +132,7 @@ struct IngestCases {
         var result = Result(
             name: "ingest-producers\(count)", records: total, seconds: (clock.now - start).secondsValue,
             commits: try store.statistics().commits - commitsBefore, latency: latency)
+        result.deviceBytesPerSecond = Double(device.bytesWritten() - writtenBefore) / result.seconds
         recorder.stop(store, into: &result)
         return result
     }
@@ -138,13 +141,18 @@ struct IngestCases {
     private func openLoop(_ store: Tally, _ events: [[UInt8]], rate: Int) async throws -> Result {
         let commitsBefore = try store.statistics().commits
         let recorder = CommitRecorder(observing: store)
+        let device = DeviceIO(directory: directory)
+        let writtenBefore = device.bytesWritten()
         let run = try await LoadShape.openLoop(rate: rate, count: events.count) { n in
-            try Self.expectAccepted(try await store.ingest(ndjson: events[n]))
+            let result = try await store.ingest(ndjson: events[n])
+            try Self.expectAccepted(result)
+            return result.lsn.rawValue
         }
         var result = Result(
             name: "ingest-openloop\(rate)", records: events.count, seconds: run.seconds,
             commits: try store.statistics().commits - commitsBefore, latency: run.latency)
         result.sendLagP99Micros = Double(run.sendLag.valueAtPercentile(99)) / 1000
+        result.deviceBytesPerSecond = Double(device.bytesWritten() - writtenBefore) / run.seconds
         recorder.stop(store, into: &result)
         return result
     }

@@ -38,9 +38,10 @@ enum LoadShape {
     /// without waiting for earlier ones. Latency is measured from the *scheduled* send time, so
     /// queueing counts. The schedule is kept by a dedicated OS thread (like a client in another
     /// process), not by a task on the 2-thread cooperative pool that also runs the work measured;
-    /// `sendLag` is how late that thread still sent.
+    /// `sendLag` is how late that thread still sent. `operation` may return the commit's LSN,
+    /// which the timeline records with the acknowledgement.
     static func openLoop(
-        rate: Int, count: Int, _ operation: @escaping @Sendable (_ n: Int) async throws -> Void
+        rate: Int, count: Int, _ operation: @escaping @Sendable (_ n: Int) async throws -> UInt64?
     ) async throws -> (latency: Histogram<UInt64>, sendLag: Histogram<UInt64>, seconds: Double) {
         let clock = ContinuousClock()
         let interval = Duration.nanoseconds(1_000_000_000 / rate)
@@ -61,10 +62,10 @@ enum LoadShape {
                     Task {
                         defer { inFlight.leave() }
                         do {
-                            try await operation(n)
+                            let lsn = try await operation(n)
                             let latency = nanoseconds(clock.now - origin)
                             outcomes.record(latency)
-                            Timeline.shared?.ack(latency: latency)
+                            Timeline.shared?.ack(latency: latency, lsn: lsn)
                         } catch {
                             outcomes.fail(error)
                         }

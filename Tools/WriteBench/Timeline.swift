@@ -8,7 +8,8 @@ import Tally
 /// shows there (`Tools/WriteBench/timeline.py` groups the slow acknowledgements with the
 /// commits around them); the summary rows cannot say it.
 ///
-/// Lines: `commit END_NS REQUESTS APPLY_NS COMMIT_NS` and `ack END_NS LATENCY_NS`.
+/// Lines: `commit END_NS REQUESTS APPLY_NS COMMIT_NS` and `ack END_NS LATENCY_NS [LSN]` (the
+/// commit LSN the acknowledgement carried, when the case knows it).
 final class Timeline: Sendable {
     /// The timeline being kept, if `TALLY_TIMELINE_DIR` is set.
     static let shared: Timeline? = ProcessInfo.processInfo.environment["TALLY_TIMELINE_DIR"].map(Timeline.init)
@@ -30,8 +31,8 @@ final class Timeline: Sendable {
         lines.withLock { $0.append(line) }
     }
 
-    func ack(latency: UInt64) {
-        let line = "ack \(Self.now()) \(latency)"
+    func ack(latency: UInt64, lsn: UInt64? = nil) {
+        let line = "ack \(Self.now()) \(latency)" + (lsn.map { " \($0)" } ?? "")
         lines.withLock { $0.append(line) }
     }
 

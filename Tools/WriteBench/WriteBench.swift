@@ -186,6 +186,9 @@ struct Result: Codable {
     var applyP50Micros: Double?
     var applyP99Micros: Double?
     var requestsPerCommit: Double?
+    /// Ingest live cases: bytes the store's block device wrote during the case (every process's
+    /// writes; run on a quiet machine), per second. What a flush waits behind (docs/STORAGE.md).
+    var deviceBytesPerSecond: Double?
 
     var recordsPerSecond: Double { Double(records) / seconds }
 
@@ -209,6 +212,9 @@ struct Result: Codable {
         return String(
             format: "\n    writer: commit p50 %.0f / p99 %.0f µs, apply p50 %.0f / p99 %.0f µs, %.1f requests/commit",
             commitP50Micros, commitP99Micros, applyP50Micros, applyP99Micros, requestsPerCommit)
+            + (deviceBytesPerSecond.map {
+                String(format: "; device writes %.1f MB/s, %.0f B/record", $0 / 1e6, $0 / recordsPerSecond)
+            } ?? "")
     }
 
     init(name: String, records: Int, seconds: Double, commits: UInt64, latency: Histogram<UInt64>? = nil) {
