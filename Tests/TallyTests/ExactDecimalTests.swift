@@ -16,7 +16,7 @@ import Testing
     func parsesExactlyAndWritesBackItsDigits(_ text: String, _ mantissa: Int64, _ scale: Int, _ written: String) throws
     {
         let value = try ExactDecimal(parsing: text)
-        #expect(value.mantissa == mantissa && Int(value.scale) == scale)
+        #expect(value.mantissa == Int128(mantissa) && Int(value.scale) == scale)
         #expect(value.description == written)
         #expect(try ExactDecimal(parsing: value.description) == value, "round trip")
     }

@@ -193,7 +193,7 @@ enum ViewFixture {
             let values = fed.map { NSDecimalNumber(decimal: number($0.1)).doubleValue }
             let mean = values.reduce(0, +) / Double(values.count)
             let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
-            return .decimal(ExactDecimal(roundingMicros: Int128((variance.squareRoot() * 1e6).rounded())))
+            return .decimal(ExactDecimal(micros: Int128((variance.squareRoot() * 1e6).rounded())))
         case .min, .max:
             guard !fed.isEmpty else { return .null }
             let numbers = fed.map { number($0.1) }

@@ -94,6 +94,51 @@ import Testing
         #expect(v[view: "latest_mcc"] == .null)
     }
 
+    /// Aggregates may need more digits than an event's 18 (SPEC §1: written back "with its exact
+    /// digits"): sums, averages and deviations are never rounded or clamped to fit, and an int sum
+    /// past the 64-bit range is the exact integer, not Int64.max.
+    @Test func aggregatesPastEighteenDigitsOrSixtyFourBitsKeepEveryDigit() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        // No stddev over amount here: its squares would overflow 128 bits for 18-digit amounts.
+        let wide = try DefinitionsLoader.load(
+            text: ViewFixture.eventsText + """
+                views:
+                  total: { entity: card, from: auth, aggregate: sum(amount), window: 60s }
+                  mean: { entity: card, from: auth, aggregate: avg(amount), window: 60s }
+                  units: { entity: card, from: auth, aggregate: sum(n), window: [60s, lifetime] }
+                  spread: { entity: merchant, from: auth, where: "amount < 100000000000000", aggregate: stddev(amount), window: 60s }
+                """)
+        var options = Tally.Options()
+        options.durability = .relaxed(flushInterval: .seconds(5))
+        options.wallClock = { Self.t0 + 86_400_000 }
+        let store = try Tally.open(directory: directory.path, definitions: wide, options: options)
+        defer { store.close() }
+        let body = [
+            Self.auth("a", Self.t0, card: "wide", merchant: "m", amount: "999999999999999999", n: Int(Int64.max)),
+            Self.auth("b", Self.t0 + 1, card: "wide", merchant: "m", amount: "0.5", n: 1),
+            Self.auth("c", Self.t0, card: "deep", merchant: "s", amount: "10000000000000", n: Int(Int64.min)),
+            Self.auth("d", Self.t0 + 1, card: "deep", merchant: "s", amount: "1", n: -1),
+        ]
+        let result = try await store.ingest("[" + body.joined(separator: ",") + "]")
+        #expect(result.accepted == 4)
+        func text(_ entity: String, _ key: String, _ view: String) throws -> String {
+            let vector = try store.read { snapshot in
+                try snapshot.vector(entity: entity, key: key, at: try snapshot.token(at: Self.t0 + 10))
+            }
+            var json: [UInt8] = []
+            vector[view: view]?.appendJSON(to: &json)
+            return String(decoding: json, as: UTF8.self)
+        }
+        #expect(try text("card", "wide", "total") == "999999999999999999.5")
+        #expect(try text("card", "wide", "mean") == "499999999999999999.75")
+        #expect(try text("card", "wide", "units_60s") == "9223372036854775808")
+        #expect(try text("card", "deep", "units_lifetime") == "-9223372036854775809")
+        #expect(try text("card", "deep", "mean") == "5000000000000.5")
+        // √(n·Σv² − (Σv)²)/n overflows 128 bits here; the 256-bit path keeps it exact.
+        #expect(try text("merchant", "s", "spread") == "4999999999999.5")
+    }
+
     @Test func lateEventsCorrectWindowsAndOldTokensKeepTheirAnswer() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

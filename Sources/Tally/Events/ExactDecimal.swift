@@ -1,6 +1,8 @@
-/// An exact decimal: `mantissa × 10^-scale`, at most 18 significant digits and scale ≤ 6
-/// (SPEC §1). Parsed from JSON text, never through binary floating point; kept normalised
-/// (no trailing fractional zeros), so equal values have one representation.
+/// An exact decimal: `mantissa × 10^-scale` with scale ≤ 6 (SPEC §1). An event's decimal has at
+/// most 18 significant digits, parsed from JSON text, never through binary floating point; an
+/// aggregate's (a sum, an average) may have more: any 128-bit count of millionths, written back
+/// with all its digits. Kept normalised (no trailing fractional zeros), so equal values have one
+/// representation.
 ///
 /// ```swift
 /// let amount = try ExactDecimal(parsing: "12.50")   // mantissa 125, scale 1
@@ -10,7 +12,7 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
     public static let maxSignificantDigits = 18
     public static let maxScale: UInt8 = 6
 
-    public let mantissa: Int64
+    public let mantissa: Int128
     public let scale: UInt8
 
     /// Why a text is not an acceptable decimal.
@@ -21,8 +23,10 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         case outOfRange(String)
     }
 
-    /// Creates `mantissa × 10^-scale` (normalised).
-    public init(mantissa: Int64, scale: UInt8) {
+    /// Creates `mantissa × 10^-scale` (normalised). `scale` is at most 6, and the value in
+    /// millionths (``micros``) must fit in 128 bits.
+    public init(mantissa: Int128, scale: UInt8) {
+        precondition(scale <= Self.maxScale, "a decimal's scale is at most 6")
         var m = mantissa
         var s = scale
         while s > 0 && m % 10 == 0 {
@@ -106,14 +110,17 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         var mantissa: Int64 = 0
         for digit in significant { mantissa = mantissa * 10 + Int64(digit) }
         for _ in 0..<zerosToAppend { mantissa *= 10 }
-        self.init(mantissa: negative ? -mantissa : mantissa, scale: UInt8(scale))
+        self.init(mantissa: Int128(negative ? -mantissa : mantissa), scale: UInt8(scale))
     }
+
+    /// The decimal worth exactly `micros` millionths (an aggregate's value).
+    public init(micros: Int128) { self.init(mantissa: micros, scale: Self.maxScale) }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }
 
     /// The value scaled to 10^-6 as a 128-bit integer, for exact arithmetic.
     public var micros: Int128 {
-        var value = Int128(mantissa)
+        var value = mantissa
         for _ in Int(scale)..<Int(Self.maxScale) { value *= 10 }
         return value
     }
@@ -131,8 +138,8 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
     public func appendText(to bytes: inout [UInt8]) {
         if mantissa < 0 { bytes.append(UInt8(ascii: "-")) }
         let point = Int(scale)
-        // An Int64 has at most 19 digits; scale ≤ 6 pads at most to 7.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { digits in
+        // An Int128 has at most 39 digits; scale ≤ 6 pads at most to 7.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { digits in
             var magnitude = mantissa.magnitude
             var count = 0
             repeat {

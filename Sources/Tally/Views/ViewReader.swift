@@ -384,11 +384,10 @@ struct ViewReader<Transaction: TransactionReading> {
         case .avg:
             guard totals.count > 0 else { return .null }
             return .decimal(
-                ExactDecimal(
-                    roundingMicros: ExpressionEvaluator.roundHalfEven(totals.sum, dividedBy: Int128(totals.count))))
+                ExactDecimal(micros: ExpressionEvaluator.roundHalfEven(totals.sum, dividedBy: Int128(totals.count))))
         case .stddev:
             guard totals.count > 0 else { return .null }
-            return .decimal(ExactDecimal(roundingMicros: PopulationDeviation.micros(totals)))
+            return .decimal(ExactDecimal(micros: PopulationDeviation.micros(totals)))
         default:
             return .null
         }
@@ -407,11 +406,13 @@ struct ViewReader<Transaction: TransactionReading> {
 }
 
 extension CompiledView {
-    /// A number as this view serves it: int for views over int fields, else an exact decimal.
+    /// A number as this view serves it: int for views over int fields, else an exact decimal; a
+    /// sum of ints past the 64-bit range is the exact decimal with no fractional digits (its JSON
+    /// is the same integer, with every digit), never a clamped int.
     func number(micros: Int128) -> FeatureValue {
         if numbersAreInts, micros % 1_000_000 == 0, let whole = Int64(exactly: micros / 1_000_000) {
             return .int(whole)
         }
-        return .decimal(ExactDecimal(roundingMicros: micros))
+        return .decimal(ExactDecimal(micros: micros))
     }
 }
