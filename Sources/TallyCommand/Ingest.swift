@@ -63,42 +63,71 @@ struct Ingest: AsyncParsableCommand {
             return
         }
         defer { store.close() }
-        try await sendBatches(of: file, to: dataDirectory.resolved) { body, firstLine, summary in
-            summary.add(try await store.ingest(ndjson: body), firstLine: firstLine)
+        try await sendBatches(of: file, to: dataDirectory.resolved) { lines, firstLine, summary in
+            summary.add(
+                try await store.ingest(ndjson: Array(lines.joined(separator: [UInt8(ascii: "\n")]))),
+                firstLine: firstLine)
         }
     }
 
     /// The same batches as `POST /v1/events` NDJSON requests to a running server.
     private func ingestThroughServer(file: String, client: ServerClient) async throws {
-        try await sendBatches(of: file, to: client.base) { body, firstLine, summary in
-            let (status, answer) = try await client.send(
-                "POST", "/v1/events", body: Data(body), contentType: "application/x-ndjson")
-            guard status == 200,
-                let batch = try? JSONSerialization.jsonObject(with: answer) as? [String: Any],
-                let accepted = batch["accepted"] as? Int, let duplicates = batch["duplicates"] as? Int,
-                let rejected = batch["rejected"] as? [[String: Any]], let lsn = batch["lsn"] as? Int
-            else {
-                FileHandle.standardError.write(
-                    Data(
-                        "tally ingest: \(client.base) answered \(status): \(String(decoding: answer, as: UTF8.self))\n"
-                            .utf8))
-                throw ExitCode(1)
-            }
-            summary.addServerBatch(
-                accepted: accepted, duplicates: duplicates,
-                rejected: rejected.map {
-                    (($0["index"] as? Int) ?? 0, ($0["code"] as? String) ?? "?", ($0["message"] as? String) ?? "")
-                },
-                commitLSN: UInt64(max(0, lsn)), firstLine: firstLine)
+        try await sendBatches(of: file, to: client.base) { lines, firstLine, summary in
+            try await post(lines, firstLine: firstLine, to: client, into: &summary)
         }
     }
 
+    /// Posts `lines` as one NDJSON request. A request over one of the server's limits (413)
+    /// changed nothing: it is split in halves and each half sent again, down to single lines, and
+    /// a single line still over a limit (a line longer than the server takes) is that event's
+    /// rejection with the server's code, as a bad line is without a server; the rest goes on.
+    private func post(
+        _ lines: ArraySlice<ArraySlice<UInt8>>, firstLine: Int, to client: ServerClient,
+        into summary: inout IngestSummary
+    ) async throws {
+        let body = Array(lines.joined(separator: [UInt8(ascii: "\n")]))
+        let (status, answer) = try await client.send(
+            "POST", "/v1/events", body: Data(body), contentType: "application/x-ndjson")
+        let object = try? JSONSerialization.jsonObject(with: answer) as? [String: Any]
+        if status == 413, let error = object?["error"] as? [String: Any] {
+            if lines.count > 1 {
+                let middle = lines.startIndex + lines.count / 2
+                try await post(lines[..<middle], firstLine: firstLine, to: client, into: &summary)
+                try await post(
+                    lines[middle...], firstLine: firstLine + (middle - lines.startIndex), to: client, into: &summary)
+            } else {
+                summary.addServerBatch(
+                    accepted: 0, duplicates: 0,
+                    rejected: [(0, (error["code"] as? String) ?? "too_large", (error["message"] as? String) ?? "")],
+                    commitLSN: 0, firstLine: firstLine)
+            }
+            return
+        }
+        guard status == 200, let batch = object,
+            let accepted = batch["accepted"] as? Int, let duplicates = batch["duplicates"] as? Int,
+            let rejected = batch["rejected"] as? [[String: Any]], let lsn = batch["lsn"] as? Int
+        else {
+            FileHandle.standardError.write(
+                Data(
+                    "tally ingest: \(client.base) answered \(status): \(String(decoding: answer, as: UTF8.self))\n".utf8
+                ))
+            throw ExitCode(1)
+        }
+        summary.addServerBatch(
+            accepted: accepted, duplicates: duplicates,
+            rejected: rejected.map {
+                (($0["index"] as? Int) ?? 0, ($0["code"] as? String) ?? "?", ($0["message"] as? String) ?? "")
+            },
+            commitLSN: UInt64(max(0, lsn)), firstLine: firstLine)
+    }
+
     /// Reads `file`'s non-blank lines in requests of `--batch-size`, hands each request's NDJSON
-    /// body and its first line number to `send` (which records the outcome), with a progress
+    /// lines and its first line number to `send` (which records the outcome), with a progress
     /// bar, then prints the summary naming `destination`.
     private func sendBatches(
         of file: String, to destination: String,
-        _ send: (_ body: [UInt8], _ firstLine: Int, _ summary: inout IngestSummary) async throws -> Void
+        _ send: (_ lines: ArraySlice<ArraySlice<UInt8>>, _ firstLine: Int, _ summary: inout IngestSummary) async throws
+            -> Void
     ) async throws {
         let reader = try LineReader(path: file)
         var progress = ProgressBar(total: reader.size, label: "ingest")
@@ -112,7 +141,7 @@ struct Ingest: AsyncParsableCommand {
                 lines.append(line)
             }
             if lines.count >= batchSize || (line == nil && !lines.isEmpty) {
-                try await send(Array(lines.joined(separator: [UInt8(ascii: "\n")])), lineNumber + 1, &summary)
+                try await send(lines[...], lineNumber + 1, &summary)
                 lineNumber += lines.count
                 lines.removeAll(keepingCapacity: true)
                 progress.update(reader.consumed, events: summary.read)

@@ -123,6 +123,37 @@ struct CommandLineServerTests {
         #expect(direct.status == 0 && direct.output.contains("duplicates  6"), "without a server it opens the store")
     }
 
+    @Test("tally ingest through a server: a line over the server's limits rejects that event alone, as without one")
+    func anOverlongLineThroughTheServerRejectsOnlyItself() async throws {
+        let directory = NSTemporaryDirectory() + "tally-ingest-long-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var tokens = TokenFile()
+        let ingester = tokens.add(name: "ingester", role: .ingest)
+        try tokens.save(to: directory + "/tokens.json")
+        let data = directory + "/data"
+        let server = try await ServeProcess.start(directory: data, tokenFile: directory + "/tokens.json", port: 0)
+        defer { _ = try? server.stopBlocking() }
+        let file = directory + "/events.ndjson"
+        // Line 3 is longer than the server's NDJSON line limit (64 KiB): the request holding it
+        // answers 413 and changes nothing.
+        let overlong = authorization("long", time: baseTime + 2).replacingOccurrences(
+            of: #""country":"FR""#, with: #""country":"\#(String(repeating: "x", count: 70_000))""#)
+        let lines = (0..<2).map { authorization("e\($0)", time: baseTime + Int64($0)) } + [overlong]
+            + (3..<6).map { authorization("e\($0)", time: baseTime + Int64($0)) }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let sent = try await Self.tally([
+            "ingest", file, "--url", "http://127.0.0.1:\(server.port)", "--token", ingester, "--batch-size", "4",
+        ])
+        #expect(sent.status == 0, "\(sent.output)")
+        #expect(sent.output.contains("accepted    5"), "\(sent.output)")
+        #expect(sent.output.contains("rejected    1"), "\(sent.output)")
+        #expect(sent.output.contains("line_too_long"), "\(sent.output)")
+        #expect(sent.output.contains("event 3:"), "the rejection names the file's line: \(sent.output)")
+        let vector = try await Self.tally(["get", "card", "c1", "--at", String(baseTime + 10), "--data-dir", data])
+        #expect(vector.output.contains(#""card_txn_count_60s":5"#), "\(vector.output)")
+    }
+
     @Test("tally demo serves, feeds the synthetic stream, reports every second and stops by itself")
     func demo() async throws {
         let run = try await Self.tally(["demo", "--port", "0", "--seconds", "2", "--rate", "50"])
