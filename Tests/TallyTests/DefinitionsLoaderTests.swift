@@ -96,6 +96,31 @@ import Testing
         #expect(issues.map(\.line) == [2, 7, 9, 10])
     }
 
+    @Test func aViewsBadExpressionIsReportedBesideOtherProblems() {
+        let issues = Self.issues(
+            Self.header + """
+                views:
+                  v6: { entity: card, from: auth, where: "amount >", aggregate: count, window: 60s }
+                  v8: { entity: card, from: auth, aggregate: count, window: 401d }
+                """)
+        #expect(issues.map(\.path) == ["views.v6.where", "views.v8.window"], "\(issues)")
+        #expect(issues.map(\.line) == [6, 7])
+    }
+
+    @Test func aDuplicateKeyIsReportedWithItsPosition() {
+        let issues = Self.issues(
+            """
+            entities:
+              card: { key: string }
+            events:
+              auth: { id: txn_id, time: ts, fields: { txn_id: string, card: string } }
+              auth: { id: txn_id, time: ts, fields: { txn_id: string, card: string } }
+            """)
+        #expect(issues.count == 1)
+        #expect(issues.first?.line == 4 && issues.first?.column == 3, "\(issues)")
+        #expect(issues.first?.message.contains("'auth'") == true)
+    }
+
     @Test func unknownKeysAreErrorsNotIgnored() {
         let inEvent = Self.issues(
             """

@@ -14,11 +14,16 @@ struct DefinitionsExpressionChecker {
     let definitions: Definitions
 
     func check() {
-        for view in definitions.views { check(view) }
+        checkViews()
         for flag in definitions.flags { check(flag) }
         for (index, rule) in definitions.rules.enumerated() {
             condition(rule.when, at: "rules[\(index)].when", scope: ruleScope)
         }
+    }
+
+    /// The views' filters, values and aggregate arguments only.
+    func checkViews() {
+        for view in definitions.views { check(view) }
     }
 
     /// The type a view's values have, by served name (count-like views are numbers; first, last,

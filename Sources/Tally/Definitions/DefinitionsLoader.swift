@@ -41,7 +41,12 @@ public enum DefinitionsLoader {
         let reader = DefinitionsReader()
         let definitions = DefinitionsParser(reader: reader).parse(root)
         guard let definitions, reader.issues.isEmpty else {
-            throw DefinitionsError(source: source, issues: reader.issues)
+            // In file order: expressions are checked after the shapes, but read where they stand.
+            let ordered = reader.issues.enumerated().sorted {
+                ($0.element.line ?? .max, $0.element.column ?? 0, $0.offset)
+                    < ($1.element.line ?? .max, $1.element.column ?? 0, $1.offset)
+            }
+            throw DefinitionsError(source: source, issues: ordered.map(\.element))
         }
         return definitions
     }
@@ -52,8 +57,12 @@ public enum DefinitionsLoader {
             .composer(_, let problem, let mark, _):
             return DefinitionIssue(
                 path: "", line: mark.line, column: mark.column, message: "not valid YAML: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, _):
-            return DefinitionIssue(path: "", message: "duplicate keys: \(duplicates.joined(separator: ", "))")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams stops at the first mapping with a repeated key; its mark is that key's first use.
+            let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return DefinitionIssue(
+                path: "", line: context.mark.line, column: context.mark.column,
+                message: "\(names) declared more than once in one mapping (the first here); a key may appear once")
         default:
             return DefinitionIssue(path: "", message: "not valid YAML: \(error)")
         }

@@ -32,7 +32,16 @@ struct DefinitionsParser {
         if let node = section["lists"] { definitions.lists = lists(node, definitions) }
         if let node = section["flags"] { definitions.flags = flags(node, definitions) }
         if let node = section["rules"] { definitions.rules = rules(node, definitions) }
-        if reader.issues.isEmpty { DefinitionsExpressionChecker(reader: reader, definitions: definitions).check() }
+        let checker = DefinitionsExpressionChecker(reader: reader, definitions: definitions)
+        if reader.issues.isEmpty {
+            checker.check()
+        } else {
+            // A view's expressions name only its events' fields, which are sound once the view is
+            // kept, so they are checked beside other problems (every problem at once). Flags and
+            // rules name views, lists and flags, which may be the broken ones: checking them now
+            // would report the same problem again as an unknown name.
+            checker.checkViews()
+        }
         return definitions
     }
 
