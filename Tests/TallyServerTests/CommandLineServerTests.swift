@@ -139,7 +139,8 @@ struct CommandLineServerTests {
         // answers 413 and changes nothing.
         let overlong = authorization("long", time: baseTime + 2).replacingOccurrences(
             of: #""country":"FR""#, with: #""country":"\#(String(repeating: "x", count: 70_000))""#)
-        let lines = (0..<2).map { authorization("e\($0)", time: baseTime + Int64($0)) } + [overlong]
+        let lines =
+            (0..<2).map { authorization("e\($0)", time: baseTime + Int64($0)) } + [overlong]
             + (3..<6).map { authorization("e\($0)", time: baseTime + Int64($0)) }
         try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
         let sent = try await Self.tally([
