@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Tally
 
-/// `tally stats`: reads the store's statistics without writing (safe beside a running server).
+/// `tally stats`: reads the store's statistics without writing (safe beside a running server), as
+/// JSON with snake_case keys; what describes a writing process (its commits, map growths and
+/// durability mode) is `tally serve`'s `/metrics`.
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the store's statistics as JSON.")
 
@@ -15,6 +17,14 @@ struct Stats: AsyncParsableCommand {
         defer { store.close() }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        print(String(decoding: try encoder.encode(store.statistics()), as: UTF8.self))
+        encoder.keyEncodingStrategy = .convertToSnakeCase  // as the HTTP API spells its keys
+        let data = try encoder.encode(store.statistics())
+        // `commits`, `map_growths` and `durability` describe the process that opened the store
+        // (its writes, its mode), and this one only reads.
+        guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
+        for key in ["commits", "map_growths", "durability"] { object[key] = nil }
+        let text = try JSONSerialization.data(
+            withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: text, as: UTF8.self))
     }
 }

@@ -90,8 +90,9 @@ import Testing
         #expect(stats.status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
         #expect(json?["lsn"] as? Int == accepted)
-        #expect(json?["definitionsVersion"] as? Int == 1)
+        #expect(json?["definitions_version"] as? Int == 1)
         #expect(json?["watermark"] as? Int != nil)
+        #expect(json?["commits"] == nil, "a read-only process commits nothing: no counter that reads 0")
     }
 
     @Test func ingestRejectsBadLinesButKeepsTheRest() async throws {
