@@ -16,6 +16,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public let message: String
     /// Extra headers (`WWW-Authenticate`, `Retry-After`, `Allow`).
     public var headers: HTTPFields
+    /// The event field a rejection is about, when there is one (a single rejected event).
+    public var field: String?
 
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:]) {
         self.status = status
@@ -96,6 +98,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
                 json.object { json in
                     json.member("code") { $0.string(code) }
                     json.member("message") { $0.string(message) }
+                    if let field { json.member("field") { $0.string(field) } }
                 }
             }
         }

@@ -14,8 +14,11 @@ extension TallyServer {
             throw answer
         }
         if single, result.outcomes.count == 1, case .rejected(let rejection) = result.outcomes[0] {
-            // A single-object body whose event is rejected: 422 with the rejection's code.
-            throw APIError(.unprocessableContent, rejection.code.rawValue, rejection.message)
+            // A single-object body whose event is rejected: 422 with the rejection's code (and
+            // field, as a batch's rejection carries it).
+            var error = APIError(.unprocessableContent, rejection.code.rawValue, rejection.message)
+            error.field = rejection.field
+            throw error
         }
         return .json(Self.encode(result))
     }

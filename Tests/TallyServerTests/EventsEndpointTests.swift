@@ -35,11 +35,11 @@ struct EventsEndpointTests {
     @Test(
         "a single rejected event answers 422 with its rejection code",
         arguments: [
-            (#"{"type":"nope","txn_id":"x","ts":1}"#, "unknown_type"),
-            (#"{"type":"authorization","txn_id":"x"}"#, "missing_field"),
-            (#"{"txn_id":"x"}"#, "missing_type"),
+            (#"{"type":"nope","txn_id":"x","ts":1}"#, "unknown_type", "type"),
+            (#"{"type":"authorization","txn_id":"x"}"#, "missing_field", "ts"),
+            (#"{"txn_id":"x"}"#, "missing_type", "type"),
         ])
-    func singleRejected(body: String, code: String) async throws {
+    func singleRejected(body: String, code: String, field: String?) async throws {
         let fixture = try ServerFixture()
         defer { fixture.remove() }
         try await fixture.test { client in
@@ -47,6 +47,8 @@ struct EventsEndpointTests {
             #expect(response.status == .unprocessableContent)
             #expect(response.isEnvelope)
             #expect(response.errorCode == code)
+            // The field the rejection is about, as the same rejection inside a batch names it.
+            #expect((response.json["error"] as? [String: Any])?["field"] as? String == field)
         }
         #expect(fixture.lsn == 0)
     }
