@@ -89,8 +89,11 @@ extension TallyServer {
                 switch (field.key, field.value) {
                 case ("entity", .string(let text)): entity = text
                 case ("key", .string(let text)): key = text
+                case ("entity", _), ("key", _):
+                    throw ReadPoint.invalid("entities[\(index)]: '\(field.key)' must be a string")
                 default:
-                    throw ReadPoint.invalid("entities[\(index)]: '\(field.key)' must be a string (entity, key)")
+                    throw ReadPoint.invalid(
+                        "entities[\(index)]: unknown member '\(field.key)'; each entity takes entity and key")
                 }
             }
             guard let entity, let key else {

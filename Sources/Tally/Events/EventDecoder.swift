@@ -170,8 +170,12 @@ struct EventDecoder: Sendable {
                 do throws(Timestamp.ParseError) {
                     return .success(.timestamp(try Timestamp.parse(rfc3339: text)))
                 } catch {
-                    guard case .invalid(let reason) = error else { fatalError("unreachable") }
-                    return .failure(EventRejection(.invalidValue, "'\(name)': \(reason)", field: name))
+                    switch error {
+                    case .invalid(let reason):
+                        return .failure(EventRejection(.invalidValue, "'\(name)': \(reason)", field: name))
+                    case .outOfRange(let reason):
+                        return .failure(EventRejection(.outOfRange, "'\(name)': \(reason)", field: name))
+                    }
                 }
             default:
                 return wrong("a time (epoch milliseconds or RFC 3339 text)")

@@ -105,7 +105,9 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
             throw .outOfRange("\(text) has more than \(Self.maxScale) digits after the decimal point")
         }
         guard significant.count + zerosToAppend <= Self.maxSignificantDigits else {
-            throw .outOfRange("\(text) has more than \(Self.maxSignificantDigits) significant digits")
+            throw .outOfRange(
+                "\(text) needs more than \(Self.maxSignificantDigits) digits from its first non-zero digit to its last "
+                    + "(an exponent's zeros count)")
         }
         var mantissa: Int64 = 0
         for digit in significant { mantissa = mantissa * 10 + Int64(digit) }

@@ -6,7 +6,10 @@ enum Timestamp {
     static let maximum: Int64 = 253_402_300_799_999
 
     enum ParseError: Error, Equatable {
+        /// Not an RFC 3339 time.
         case invalid(String)
+        /// A valid time before 1970 or after 9999 (UTC).
+        case outOfRange(String)
     }
 
     /// Parses RFC 3339 text to epoch ms.
@@ -51,13 +54,13 @@ enum Timestamp {
             offsetMinutes = (oh * 60 + om) * (b[i] == UInt8(ascii: "-") ? -1 : 1)
             i += 6
         } else {
-            throw .invalid("'\(text)' needs a time zone: Z or ±hh:mm")
+            throw .invalid("'\(text)' needs a time zone after the time: Z, or ±hh:mm with hh 00-23 and mm 00-59")
         }
         guard i == b.count else { throw .invalid("'\(text)' has extra characters") }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
         let ms = seconds * 1000 + Int64(millis)
-        guard ms >= 0, ms <= maximum else { throw .invalid("'\(text)' is before 1970 or after 9999") }
+        guard ms >= 0, ms <= maximum else { throw .outOfRange("'\(text)' is before 1970 or after 9999 (UTC)") }
         return ms
     }
 
