@@ -76,8 +76,14 @@ struct Get: AsyncParsableCommand {
             do {
                 return try Tally.open(directory: dataDirectory.resolved, definitions: loaded)
             } catch {
-                // A server writes this store: read it as it is.
+                // A server writes this store: read it as it is, and say so.
                 guard error.code == .storeBusy else { throw error }
+                FileHandle.standardError.write(
+                    Data(
+                        ("tally get: another process (tally serve?) writes this store, so \(path) is not applied; "
+                            + "the vector uses the definitions the store serves (its snapshot names the version)\n")
+                            .utf8
+                    ))
             }
         }
         var options = Tally.Options()

@@ -57,7 +57,7 @@ import Testing
         var touched: [String: Int] = [:]
         try store.read { snapshot in
             let token = try snapshot.token(at: at)
-            let entity = try Snapshot.entityKey("hot", type: .string, entity: "card")
+            let entity = try Snapshot.entityKey("hot", type: .string, entity: "card").encoded
             let cursor = try snapshot.transaction.openCursor(snapshot.databases.views)
             defer { cursor.close() }
             let reader = ViewReader(txn: snapshot.transaction, database: snapshot.databases.views, cursor: cursor)

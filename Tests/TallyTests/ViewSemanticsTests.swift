@@ -97,6 +97,38 @@ import Testing
     /// Aggregates may need more digits than an event's 18 (SPEC §1: written back "with its exact
     /// digits"): sums, averages and deviations are never rounded or clamped to fit, and an int sum
     /// past the 64-bit range is the exact integer, not Int64.max.
+    /// One entity, one name: a vector names its key in the one spelling the store keys it by.
+    @Test func aVectorNamesItsKeyCanonically() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let definitions = try DefinitionsLoader.load(
+            text: """
+                entities: { shop: { key: int }, person: { key: string } }
+                events:
+                  sale: { id: sid, time: ts, fields: { sid: string, shop: int, person: string } }
+                views:
+                  shop_sales: { entity: shop, from: sale, aggregate: count, window: lifetime }
+                  person_sales: { entity: person, from: sale, aggregate: count, window: lifetime }
+                """)
+        var options = Tally.Options()
+        options.durability = .relaxed(flushInterval: .seconds(5))
+        options.wallClock = { Self.t0 + 86_400_000 }
+        let store = try Tally.open(directory: directory.path, definitions: definitions, options: options)
+        defer { store.close() }
+        _ = try await store.ingest(#"{"type":"sale","sid":"s1","ts":\#(Self.t0),"shop":1,"person":"Zo\#u{00EB}"}"#)
+        for (entity, spelling, canonical) in [
+            ("shop", "01", "1"), ("shop", "+1", "1"), ("shop", "1", "1"),
+            ("person", "Zoe\u{0308}", "Zo\u{00EB}"),  // decomposed ë reads the composed key
+        ] {
+            let vector = try store.read { snapshot in
+                try snapshot.vector(entity: entity, key: spelling, at: try snapshot.token(at: Self.t0))
+            }
+            #expect(vector.key == canonical, "\(spelling)")
+            #expect(vector.key.unicodeScalars.elementsEqual(canonical.unicodeScalars), "\(spelling)")
+            #expect(vector.views.first?.value == .int(1), "\(spelling)")
+        }
+    }
+
     @Test func aggregatesPastEighteenDigitsOrSixtyFourBitsKeepEveryDigit() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

@@ -60,7 +60,7 @@ extension Snapshot {
             throw TallyError(.invalidArgument, "lsn \(token.lsn) is ahead of the store, which is at lsn \(current)")
         }
         if let refusal = floor.refusal(lsn: token.lsn, at: token.at) { throw refusal }
-        let encoded = try Self.entityKey(key, type: keyType, entity: entity)
+        let (encoded, canonical) = try Self.entityKey(key, type: keyType, entity: entity)
         return try tallyCall {
             let newest =
                 try ViewStateKey.head(encoded).withUnsafeBytes { try transaction.get(databases.views, $0) }
@@ -79,19 +79,25 @@ extension Snapshot {
                     view, stored.views.states[view.state], entity: encoded, at: token.at, lsnLimit: lsnLimit,
                     to: &views)
             }
-            return EntityVector(entity: entity, key: key, views: views, recomputed: lsnLimit != nil)
+            return EntityVector(entity: entity, key: canonical, views: views, recomputed: lsnLimit != nil)
         }
     }
 
-    /// The stored form of an entity key given as text (ints in decimal; strings NFC, 1…256 bytes).
-    static func entityKey(_ key: String, type: ScalarType, entity: String) throws(TallyError) -> [UInt8] {
+    /// The stored form of an entity key given as text (ints in decimal; strings NFC, 1…256 bytes),
+    /// and the key as the vector names it: one spelling per entity (`01` and `+1` are `1`; a
+    /// string in NFC), so answers about one entity name it alike.
+    static func entityKey(_ key: String, type: ScalarType, entity: String) throws(TallyError) -> (
+        encoded: [UInt8], canonical: String
+    ) {
         let value: FieldValue
+        let canonical: String
         switch type {
         case .int:
             guard let number = Int64(key) else {
                 throw TallyError(.invalidArgument, "\(entity) keys are integers; '\(key.prefix(64))' is not one")
             }
             value = .int(number)
+            canonical = String(number)
         default:
             let text = key.utf8.allSatisfy({ $0 < 0x80 }) ? key : key.precomposedStringWithCanonicalMapping
             let size = text.utf8.count
@@ -100,10 +106,11 @@ extension Snapshot {
                     .invalidArgument, "\(entity) keys are 1 to \(EventDecoder.maxKeyBytes) bytes; this one is \(size)")
             }
             value = .string(text)
+            canonical = text
         }
         guard let encoded = ViewStateKey.entity(value) else {
             throw TallyError(.invalidArgument, "'\(key.prefix(64))' cannot be a \(entity) key")
         }
-        return encoded
+        return (encoded, canonical)
     }
 }
