@@ -42,7 +42,8 @@ public struct TallyServer: Sendable {
 
     /// The router with every endpoint of the API and the error/metrics middleware.
     public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+        // HEAD answers wherever GET does (the same status and headers, no body).
+        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: EnvelopeMiddleware(metrics: metrics))
         on(.events, router) { request, context in try await ingest(request, context) }
         on(.entity, router) { request, context in try await entityVector(request, context) }

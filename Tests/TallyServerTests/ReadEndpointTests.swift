@@ -123,6 +123,22 @@ struct ReadEndpointTests {
         }
     }
 
+    @Test("HEAD answers wherever GET does: the same status, no body")
+    func headIsGetWithoutTheBody() async throws {
+        let fixture = try ServerFixture()
+        defer { fixture.remove() }
+        try await fixture.test { client in
+            let vector = try await client.send("/v1/entities/card/c1", .head, headers: fixture.headers(.read))
+            #expect(vector.status == .ok)
+            #expect(vector.body.readableBytes == 0)
+            #expect(try await client.send("/healthz", .head).status == .ok)
+            let unknown = try await client.send("/v1/entities/planet/p1", .head, headers: fixture.headers(.read))
+            #expect(unknown.status == .notFound)
+            let anonymous = try await client.send("/v1/entities/card/c1", .head)
+            #expect(anonymous.status == .unauthorized)
+        }
+    }
+
     @Test("POST /v1/vectors answers every entity in request order from one snapshot")
     func vectors() async throws {
         let fixture = try ServerFixture()
