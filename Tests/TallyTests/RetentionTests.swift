@@ -350,4 +350,60 @@ import Testing
         #expect(total.dropped > 50)
         #expect(total.reclaimed > 20)
     }
+
+    /// A window wider than any a swept state had would find a checkpoint where it needs entries
+    /// (the lifetime total, served as the window's): such a change is refused, whether it adds a
+    /// view that shares the state or widens a view's windows; a narrower window is fine.
+    @Test func wideningASweptStatesWindowIsRefusedNotServedWrong() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let head = """
+            settings: { retention: 1h }
+            entities: { card: { key: string } }
+            events:
+              auth: { id: txn_id, time: ts, lateness: 10m, fields: { txn_id: string, card: string, amount: decimal } }
+            views:
+              sum_life: { entity: card, from: auth, aggregate: sum(amount), window: lifetime }
+
+            """
+        let store = try Tally.open(
+            directory: directory.path,
+            definitions: try DefinitionsLoader.load(
+                text: head + "  avg_2h: { entity: card, from: auth, aggregate: avg(amount), window: 2h }"),
+            options: Self.options())
+        defer { store.close() }
+        // Five hours of event time, one event a minute, then retention to its end.
+        let lines = (0..<300).map { i in
+            #"{"type":"auth","txn_id":"e\#(i)","ts":\#(Self.base + Int64(i) * 60_000),"card":"c1","amount":1}"#
+        }
+        _ = try await store.ingest(ndjson: Array(lines.joined(separator: "\n").utf8))
+        var outcome = Outcome()
+        try await Self.drain(store, &outcome)
+        #expect(outcome.reclaimed > 0, "the sweep thinned the state")
+        let version = try store.read { $0.definitionsVersion }
+        for widened in [
+            head + "  avg_2h: { entity: card, from: auth, aggregate: avg(amount), window: 2h }\n"
+                + "  sum_4h: { entity: card, from: auth, aggregate: sum(amount), window: 4h }",
+            head + "  avg_2h: { entity: card, from: auth, aggregate: avg(amount), window: [2h, 4h] }",
+        ] {
+            let definitions = try DefinitionsLoader.load(text: widened)
+            do throws(TallyError) {
+                try await store.apply(definitions)
+                Issue.record("a window wider than the swept state keeps was served")
+            } catch {
+                #expect(error.code == .incompatibleDefinitions)
+                #expect(error.message.contains("4h window"), "\(error.message)")
+            }
+            #expect(try store.read { $0.definitionsVersion } == version, "a refused change changes nothing")
+        }
+        // Narrower than what the sweep kept: served, and exact.
+        try await store.apply(
+            try DefinitionsLoader.load(
+                text: head + "  avg_2h: { entity: card, from: auth, aggregate: avg(amount), window: 2h }\n"
+                    + "  sum_1h: { entity: card, from: auth, aggregate: sum(amount), window: 1h }"))
+        let at = Self.base + 299 * 60_000
+        let vector = try store.read { try $0.vector(entity: "card", key: "c1", at: try $0.token(at: at)) }
+        #expect(vector[view: "sum_1h"] == .decimal(ExactDecimal(mantissa: 60, scale: 0)))
+        #expect(vector[view: "sum_life"] == .decimal(ExactDecimal(mantissa: 300, scale: 0)))
+    }
 }

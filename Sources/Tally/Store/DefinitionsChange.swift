@@ -64,6 +64,16 @@ enum DefinitionsChange {
         let before = try StoredDefinitions.read(txn, meta: meta)
         let (stored, fresh) = try StoredDefinitions.apply(new, in: txn, meta: meta)
         if let before, before.version == stored.version, fresh.isEmpty { return current }
+        let unanswerable = try widenedPastRetention(stored, fresh: fresh, current, floor: .read(txn, meta: meta))
+        guard unanswerable.isEmpty else {
+            // Thrown after writes: the writer aborts the transaction, so nothing changes.
+            throw TallyError(
+                .incompatibleDefinitions,
+                unanswerable.joined(separator: "; ")
+                    + ". Retention has reclaimed that state below its widest window so far, so a wider window "
+                    + "could not be answered exactly. Windows up to that width can be added; a wider one needs "
+                    + "the events ingested into a new store (docs/RETENTION.md)")
+        }
         var next = current
         next.versions[stored.version] = stored
         next.newest = stored
@@ -76,6 +86,39 @@ enum DefinitionsChange {
         next.pending = pending
         next.maintenance = maintenance(next)
         return next
+    }
+
+    /// The views of `stored` that would read a state retention has already swept with a window
+    /// wider than any version gave that state (the sweep kept only what those windows reach, so a
+    /// wider one would find a checkpoint where it needs entries: a silently wrong value). A state new
+    /// to the store is backfilled instead, and a lifetime count_distinct state is never swept.
+    static func widenedPastRetention(
+        _ stored: StoredDefinitions, fresh: Set<UInt16>, _ current: DefinitionsState.Current, floor: RetentionFloor
+    ) -> [String] {
+        guard !floor.isEmpty else { return [] }
+        var kept: [UInt16: Int64] = [:]  // the widest finite window any version gave a state (0: lifetime only)
+        var lifetime: Set<UInt16> = []
+        for version in current.versions.values {
+            for view in version.views.views {
+                let code = version.views.states[view.state].code
+                kept[code] = max(kept[code] ?? 0, view.definition.windows.compactMap(\.milliseconds).max() ?? 0)
+                if view.definition.windows.contains(where: { $0.milliseconds == nil }) { lifetime.insert(code) }
+            }
+        }
+        var problems: [String] = []
+        for view in stored.views.views {
+            let state = stored.views.states[view.state]
+            guard !fresh.contains(state.code), let widest = kept[state.code] else { continue }
+            if state.kind == .members && lifetime.contains(state.code) { continue }
+            let wanted = view.definition.windows.compactMap(\.milliseconds).max() ?? 0
+            if wanted > widest {
+                problems.append(
+                    "view \(view.definition.name)'s \(DurationLiteral.format(wanted)) window reads a state whose "
+                        + "widest window so far is "
+                        + (widest == 0 ? "lifetime only" : DurationLiteral.format(widest)))
+            }
+        }
+        return problems
     }
 
     /// Backfills up to `chunk` logged events into the pending version's new states; serves the
