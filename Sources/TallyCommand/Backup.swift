@@ -17,8 +17,7 @@ struct Backup: AsyncParsableCommand {
         options.access = .readOnly
         let store = try Tally.open(directory: dataDirectory.resolved, options: options)
         defer { store.close() }
-        let lsn = try store.read { try $0.lsn }
-        try store.backup(to: directory, compact: compact)
+        let lsn = try store.backup(to: directory, compact: compact)
         print("backed up \(dataDirectory.resolved) at lsn \(lsn) into \(directory)\(compact ? " (compacted)" : "")")
     }
 }

@@ -6,11 +6,14 @@ extension Tally {
     /// absent, and it must be empty). Works while the store is being written, also from a
     /// read-only process beside the writer. With `compact`, free pages are left out (smaller, slower).
     /// The copy is a complete store: open it with ``Tally/open(directory:definitions:options:)``.
+    /// Returns the copy's LSN, read from the copy itself (the snapshot LMDB copied, which a read
+    /// before or after the copy would not name while a writer commits).
     ///
     /// ```swift
-    /// try store.backup(to: "/backups/tally-2026-12-01", compact: true)
+    /// let lsn = try store.backup(to: "/backups/tally-2026-12-01", compact: true)
     /// ```
-    public func backup(to directory: String, compact: Bool = false) throws(TallyError) {
+    @discardableResult
+    public func backup(to directory: String, compact: Bool = false) throws(TallyError) -> LSN {
         let manager = FileManager.default
         do {
             try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -25,6 +28,21 @@ extension Tally {
             try environment.copy(to: directory, compact: compact)
         } catch {
             throw TallyError.fromStorage(error, path: directory)
+        }
+        var options = Options()
+        options.access = .readOnly
+        let copy = try Tally.open(directory: directory, options: options)
+        defer {
+            copy.close()
+            // The copy's own open made a lock file; the copy is whole without it.
+            try? manager.removeItem(atPath: directory + "/lock.mdb")
+        }
+        do {
+            return try copy.read { try $0.lsn }
+        } catch let error as TallyError {
+            throw error
+        } catch {
+            throw TallyError(.storageFailure, "cannot read the copy's LSN in \(directory): \(error)")
         }
     }
 }
