@@ -107,6 +107,23 @@ import Testing
         #expect(issues.map(\.line) == [6, 7])
     }
 
+    @Test func aLatenessLongerThanTheRetentionPointsAtTheLateness() {
+        let issues = Self.issues(
+            """
+            settings: { retention: 1h }
+            entities: { card: { key: string } }
+            events:
+              auth:
+                id: txn_id
+                time: ts
+                lateness: 2h
+                fields: { txn_id: string, card: string }
+              settle: { id: txn_id, time: ts, lateness: 3h, fields: { txn_id: string, card: string } }
+            """)
+        #expect(issues.map(\.path) == ["events.auth.lateness", "events.settle.lateness"], "\(issues)")
+        #expect(issues.map(\.line) == [7, 9])
+    }
+
     @Test func aDuplicateKeyIsReportedWithItsPosition() {
         let issues = Self.issues(
             """

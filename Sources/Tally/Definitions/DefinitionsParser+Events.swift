@@ -18,6 +18,7 @@ extension DefinitionsParser {
                 case "id": idField = reader.string(value, at: "\(path).id").map { ($0, value) }
                 case "time": timeField = reader.string(value, at: "\(path).time").map { ($0, value) }
                 case "lateness":
+                    reader.valueNodes["\(path).lateness"] = value
                     lateness =
                         reader.duration(value, at: "\(path).lateness", range: 0...(30 * 86_400_000), what: "lateness")
                         ?? lateness

@@ -23,8 +23,9 @@ struct DefinitionsParser {
         for event in definitions.events where event.lateness > definitions.settings.retention {
             // Retention drops the log and the id index behind the watermark: an event later than
             // that would find neither its duplicate nor the events its windows started from.
+            let path = "events.\(event.name).lateness"
             reader.report(
-                "events.\(event.name).lateness", section["events"],
+                path, reader.valueNodes[path] ?? section["events"],
                 "lateness (\(event.lateness) ms) is longer than settings.retention (\(definitions.settings.retention) ms)"
             )
         }

@@ -6,6 +6,9 @@ final class DefinitionsReader {
     private(set) var issues: [DefinitionIssue] = []
     /// Nodes of expression texts by path, so expression errors point inside them.
     var expressionNodes: [String: Node] = [:]
+    /// Nodes of values checked against other sections later (an event's lateness against the
+    /// retention), by path, so those errors point at the value.
+    var valueNodes: [String: Node] = [:]
 
     func report(_ path: String, _ node: Node?, _ message: String) {
         issues.append(DefinitionIssue(path: path, line: node?.mark?.line, column: node?.mark?.column, message: message))
