@@ -32,7 +32,10 @@ extension TallyServer {
             throw APIError(.badRequest, "invalid_argument", "wait must be true or false, not '\(other.prefix(32))'")
         }
         switch request.mediaType {
-        case nil, "application/yaml", "application/x-yaml", "text/yaml", "application/json", "text/plain": break
+        // curl -d sends application/x-www-form-urlencoded: the body is still the file, as for events.
+        case nil, "application/yaml", "application/x-yaml", "text/yaml", "application/json", "text/plain",
+            "application/x-www-form-urlencoded":
+            break
         case let other?:
             throw APIError(
                 .unsupportedMediaType, "unsupported_media_type",

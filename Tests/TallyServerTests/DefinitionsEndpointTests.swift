@@ -121,7 +121,15 @@ import Testing
             let csv = try await client.send(
                 "/v1/definitions", .put, headers: fixture.headers(.admin, contentType: "text/csv"), body: "a,b")
             #expect(csv.status == .unsupportedMediaType)
+            #expect(csv.isEnvelope)
             #expect(fixture.store.servedDefinitionsVersion == 1)
+            // curl -d's form type: the body is still the definitions file, as for POST /v1/events.
+            let form = try await client.send(
+                "/v1/definitions", .put,
+                headers: fixture.headers(.admin, contentType: "application/x-www-form-urlencoded"),
+                body: Self.withAddedView)
+            #expect(form.status == .ok)
+            #expect(fixture.store.servedDefinitionsVersion == 2)
         }
     }
 }
