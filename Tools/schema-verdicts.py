@@ -26,8 +26,9 @@ YAML is read as the Swift loader (Yams 6 over libyaml) reads it:
 JSON files are read by the same YAML reader, as the loader reads them.
 
 Regular expressions in the schema are ECMA-262 (what editors use): `$` matches only at the very
-end of the text. Python's `re` also lets `$` match before a final newline, so `pattern` is checked
-here with `$` read as `\\Z`.
+end of the text. Python's `re` also lets `$` match before a final newline; the schema's patterns
+end in `(?!\\n)$`, which means the same in both, and `pattern` is checked here with `$` read as
+`\\Z` as well.
 """
 
 import json
