@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import NIOHTTP1
 import Tally
 
 /// Every 4xx and 5xx answer of the server: `{"error":{"code":"…","message":"…"}}` with a stable
@@ -63,13 +64,21 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     /// Any error as an answer: an ``APIError`` as is, a `TallyError` by its code, Hummingbird's own
-    /// errors by their status, anything else as 500 `internal_error`.
+    /// errors by their status, a body the HTTP parser could not read as 400 `malformed_request`,
+    /// anything else as 500 `internal_error`.
     public static func from(_ error: any Error) -> APIError {
         switch error {
         case let error as APIError: return error
         case let error as TallyError: return APIError(error)
         case let error as HTTPError: return fromStatus(error.status, message: error.body, headers: error.headers)
         case let error as any HTTPResponseError: return fromStatus(error.status, message: nil, headers: [:])
+        case let error as HTTPParserError:
+            // The body's framing broke off (a bad chunk size, a transfer coding the server does not
+            // speak): the client's request, not a server fault.
+            return APIError(
+                .badRequest, "malformed_request",
+                "the request's body could not be read (\(error)); send it with Content-Length or valid chunked "
+                    + "transfer coding")
         default: return APIError(.internalServerError, "internal_error", "internal error: \(error)")
         }
     }

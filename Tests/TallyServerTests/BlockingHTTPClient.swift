@@ -51,6 +51,11 @@ final class BlockingHTTPClient {
         var request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.utf8.count)\r\n"
         for field in headers { request += "\(field.name): \(field.value)\r\n" }
         request += "\r\n" + body
+        return try exchange(raw: request)
+    }
+
+    /// Sends `request` exactly as written (head and body) and waits for the whole response.
+    func exchange(raw request: String) throws -> Response {
         let bytes = Array(request.utf8)
         var sent = 0
         while sent < bytes.count {

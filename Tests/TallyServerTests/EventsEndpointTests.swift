@@ -53,6 +53,29 @@ struct EventsEndpointTests {
         #expect(fixture.lsn == 0)
     }
 
+    @Test("a body whose framing the HTTP parser rejects is 400 malformed_request, not a server fault")
+    func brokenFramingIsTheClientsError() async throws {
+        let fixture = try ServerFixture()
+        defer { fixture.remove() }
+        let token = try #require(fixture.headers(.ingest)[.authorization])
+        try await fixture.test(.live) { client in
+            let port = try #require(client.port)
+            for request in [
+                "Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n",  // a chunk size that is not hex
+                "Transfer-Encoding: gzip\r\n\r\n{}",  // a transfer coding the server does not speak
+            ] {
+                let response = try await offPool {
+                    try BlockingHTTPClient(port: port, timeoutSeconds: 10).exchange(
+                        raw: "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(token)\r\n"
+                            + "Content-Type: application/json\r\n" + request)
+                }
+                #expect(response.status == 400, "\(response.body)")
+                #expect(response.body.contains("malformed_request"), "\(response.body)")
+            }
+        }
+        #expect(fixture.lsn == 0)
+    }
+
     @Test("late and conflicting single events answer 422 late / conflict")
     func lateAndConflict() async throws {
         let fixture = try ServerFixture()
