@@ -148,7 +148,9 @@ public final class ServerMetrics: Sendable {
             }
         }
         gauge("tally_store_pending_writes", Double(store.pendingWrites))
-        gauge("tally_store_ready", store.writeRefusal == nil ? 1 : 0)
+        // What /readyz answers: no write refusal, no map resize, no backfill in progress.
+        let ready = store.writeRefusal == nil && !store.isResizingMap && store.definitionsChangeInProgress == nil
+        gauge("tally_store_ready", ready ? 1 : 0)
         gauge("tally_definitions_version", Double(store.servedDefinitionsVersion))
         return registry.emitToBuffer()
     }

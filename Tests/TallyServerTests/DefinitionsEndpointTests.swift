@@ -91,6 +91,11 @@ import Testing
             let ready = try await client.send("/readyz", .get)
             #expect(ready.status == .serviceUnavailable)
             #expect(ready.errorCode == "not_ready")
+            func readyGauge() async throws -> Double? {
+                let metrics = try await client.send("/metrics", .get, headers: fixture.headers(.admin))
+                return MetricsTests.samples(metrics.text, "tally_store_ready")[""]
+            }
+            #expect(try await readyGauge() == 0, "the gauge says what /readyz says")
             let definitions = try await client.send("/v1/definitions", .get, headers: fixture.headers(.read))
             #expect(definitions.json["version"] as? Int == 1, "reads keep the served version")
             let progress = definitions.json["change_in_progress"] as? [String: Any]
@@ -102,6 +107,7 @@ import Testing
 
             _ = try await fixture.store.backfillPendingDefinitions()
             #expect(try await client.send("/readyz", .get).status == .ok)
+            #expect(try await readyGauge() == 1)
             let vector = try await client.send(
                 "/v1/entities/card/c9?at=\(baseTime + 1)", .get, headers: fixture.headers(.read))
             #expect((vector.json["views"] as? [String: Any])?["card_big_auth_count_1h"] != nil)
