@@ -11,7 +11,8 @@ extension TallyError {
             case .closed:
                 return TallyError(.closed, "the store at \(path) is closed")
             case .overloaded(let pending):
-                return TallyError(.overloaded, "\(pending) writes are already waiting; retry after a short delay")
+                return TallyError(
+                    .overloaded, "the write queue is full (\(pending) requests are waiting); retry after a short delay")
             case .readOnly(let cause):
                 return TallyError(
                     .storeReadOnly,

@@ -26,6 +26,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Events in one POST /v1/events.") var maxEvents = ServerLimits.defaultMaxEventsPerRequest
     @Option(help: "Bytes of one NDJSON line.") var maxLineBytes = ServerLimits().maxNDJSONLineBytes
     @Option(help: "Entities in one POST /v1/vectors.") var maxVectors = ServerLimits().maxVectorsPerRequest
+    @Option(help: "Events waiting for the writer, summed over requests, before new ones answer 503 with Retry-After.")
+    var maxQueuedEvents = Tally.Options().maxQueuedEvents
     @Option(help: "Seconds an idle keep-alive connection stays open.") var idleTimeout = ServerLimits()
         .idleTimeoutSeconds
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
@@ -35,11 +37,16 @@ struct Serve: AsyncParsableCommand {
     )
     var durability = "durable"
 
+    func validate() throws {
+        guard maxQueuedEvents >= 1 else { throw ValidationError("--max-queued-events must be at least 1") }
+    }
+
     func run() async throws {
         let loaded = try definitions.map { try DefinitionsFile.load($0) }
         let directory = dataDirectory.resolved
         var options = Tally.Options()
         options.maxEventsPerRequest = maxEvents
+        options.maxQueuedEvents = maxQueuedEvents
         switch durability {
         case "durable": options.durability = .durable
         case "journaled": options.durability = .journaled()

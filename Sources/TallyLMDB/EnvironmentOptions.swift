@@ -50,6 +50,9 @@ package struct EnvironmentOptions: Sendable {
     package var access: AccessMode = .readWrite
     /// Write requests that may wait for the writer before `write` fails with overload.
     package var maxPendingWrites: Int = 65_536
+    /// Summed cost (an ingest request's event count) that may wait for the writer before `write`
+    /// fails with overload; a request alone in the queue is taken whatever its cost.
+    package var maxPendingCost: Int = 131_072
     /// Most requests the writer joins into one transaction.
     package var maxRequestsPerCommit: Int = 4_096
     /// How often the writer clears reader slots left by crashed processes (`mdb_reader_check`).

@@ -20,6 +20,8 @@ package final class Writer: @unchecked Sendable {
     package let environment: Environment
     private let condition = NSCondition()
     private var queue = Deque<any PendingWrite>()
+    /// The summed cost of `queue`.
+    private var queuedCost = 0
     private var state = State.running
     private var holds = 0
     private var injectedCommitFailure: Int32?
@@ -78,11 +80,14 @@ package final class Writer: @unchecked Sendable {
             let refusal: WriterError?
             switch state {
             case .running:
-                if queue.count >= environment.options.maxPendingWrites {
+                if queue.count >= environment.options.maxPendingWrites
+                    || (!queue.isEmpty && queuedCost + request.cost > environment.options.maxPendingCost)
+                {
                     refusal = .overloaded(pending: queue.count)
                 } else {
                     refusal = nil
                     queue.append(request)
+                    queuedCost += request.cost
                     condition.signal()
                 }
             case .closing, .closed: refusal = .closed
@@ -246,6 +251,7 @@ package final class Writer: @unchecked Sendable {
             batch.isEmpty || cost + next.cost <= maxCostPerCommit
         {
             batch.append(queue.removeFirst())
+            queuedCost -= next.cost
             cost += next.cost
         }
         return batch
@@ -274,6 +280,7 @@ package final class Writer: @unchecked Sendable {
         failed = true
         let rest = Array(queue)
         queue.removeAll()
+        queuedCost = 0
         condition.unlock()
         for request in rest { request.fail(WriterError.readOnly(cause: cause)) }
     }

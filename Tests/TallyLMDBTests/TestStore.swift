@@ -27,9 +27,9 @@ final class TestStore: @unchecked Sendable {
 
     /// Writes `value` under `key` in its own request.
     @discardableResult
-    func put(_ key: String, _ value: [UInt8]) async throws -> Committed<Void> {
+    func put(_ key: String, _ value: [UInt8], cost: Int = 1) async throws -> Committed<Void> {
         let data = data
-        return try await writer.write { txn in try txn.put(data, Array(key.utf8), value) }
+        return try await writer.write(cost: cost) { txn in try txn.put(data, Array(key.utf8), value) }
     }
 
     func value(_ key: String) throws -> [UInt8]? {

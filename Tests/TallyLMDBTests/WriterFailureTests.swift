@@ -95,6 +95,28 @@ struct Refusal: Error, Equatable {}
         #expect(try store.count() == 2)
     }
 
+    /// The queue is bounded by its summed cost too (an ingest request's events), so a few huge
+    /// requests cannot queue without bound; one alone is taken whatever its cost.
+    @Test func aQueueFullOfCostRefusesTooButTakesAnyRequestAlone() async throws {
+        let store = try TestStore { $0.maxPendingCost = 4 }
+        defer { store.close() }
+        let hold = store.writer.hold()
+        let huge = Task { try await store.put("huge", [1], cost: 10) }  // alone: taken
+        #expect(await eventually { store.writer.pendingCount == 1 })
+        await #expect(throws: WriterError.overloaded(pending: 1)) { try await store.put("more", [2], cost: 1) }
+        hold.release()
+        _ = try await huge.value
+        let hold2 = store.writer.hold()
+        let three = Task { try await store.put("three", [3], cost: 3) }
+        #expect(await eventually { store.writer.pendingCount == 1 })
+        let one = Task { try await store.put("one", [4], cost: 1) }  // 3 + 1 = 4: fits
+        #expect(await eventually { store.writer.pendingCount == 2 })
+        await #expect(throws: WriterError.overloaded(pending: 2)) { try await store.put("two", [5], cost: 1) }
+        hold2.release()
+        _ = try await (three.value, one.value)
+        #expect(try store.count() == 3)
+    }
+
     @Test func closeCommitsWhatIsQueuedThenRefuses() async throws {
         let store = try TestStore()
         let hold = store.writer.hold()

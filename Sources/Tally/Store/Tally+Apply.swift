@@ -106,10 +106,15 @@ extension Tally {
         let chunk = options.backfillChunk
         var replayed: UInt64 = 0
         while state.current.pending != nil {
-            replayed = try await write(cost: chunk) { txn in
-                let step = try DefinitionsChange.step(state.current, chunk: chunk, in: txn, databases)
-                state.update { $0 = step.current }
-                return step.replayed
+            do {
+                replayed = try await write(cost: chunk) { txn in
+                    let step = try DefinitionsChange.step(state.current, chunk: chunk, in: txn, databases)
+                    state.update { $0 = step.current }
+                    return step.replayed
+                }
+            } catch  where error.code == .overloaded {
+                // A full write queue refuses new work; the backfill waits its turn instead of failing.
+                try? await Task.sleep(for: .milliseconds(10))
             }
         }
         return replayed
