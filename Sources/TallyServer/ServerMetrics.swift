@@ -21,6 +21,7 @@ import Tally
 /// | `tally_http_requests_total` | counter | `endpoint`, `method`, `status` |
 /// | `tally_http_request_duration_seconds` | histogram | `endpoint`, `method` |
 /// | `tally_store_lsn`, `tally_store_watermark_ms`, `tally_store_freshness_seconds` | gauge | read at scrape |
+/// | `tally_view_freshness_seconds` | gauge | `view`; read at scrape: now − the newest event time of the event types the view reads |
 /// | `tally_store_map_size_bytes`, `tally_store_used_bytes`, `tally_store_readers_in_use`, `tally_store_reader_slots`, `tally_store_pending_writes`, `tally_store_commits`, `tally_store_ready` | gauge | read at scrape |
 public final class ServerMetrics: Sendable {
     /// The registry `/metrics` renders.
@@ -146,6 +147,11 @@ public final class ServerMetrics: Sendable {
                 gauge("tally_store_watermark_ms", Double(watermark))
                 gauge("tally_store_freshness_seconds", Double(now - watermark) / 1000)
             }
+        }
+        // Per view (SPEC §4): a view fed by rare event types goes stale while the store is fresh.
+        for (view, time) in (try? store.viewNewestEventTimes()) ?? [] {
+            CoreMetrics.Gauge(label: "tally_view_freshness_seconds", dimensions: [("view", view)], factory: factory)
+                .record(Double(now - time) / 1000)
         }
         gauge("tally_store_pending_writes", Double(store.pendingWrites))
         // What /readyz answers: no write refusal, no map resize, no backfill in progress.

@@ -54,6 +54,13 @@ struct MetricsTests {
             #expect(Self.samples(text, "tally_store_lsn")[""] == 4)
             #expect(Self.samples(text, "tally_store_ready")[""] == 1)
             #expect(Self.samples(text, "tally_store_freshness_seconds")[""] != nil)
+            // Per view: views of authorizations are as fresh as the store (its newest event is one);
+            // a view of declines, which never came, has no sample rather than a made-up one.
+            let views = Self.samples(text, "tally_view_freshness_seconds")
+            let storeFreshness = try #require(Self.samples(text, "tally_store_freshness_seconds")[""])
+            #expect(views[#"{view="card_txn_count_60s"}"#] == storeFreshness, "\(views)")
+            #expect(views[#"{view="card_exposure"}"#] == storeFreshness)
+            #expect(views[#"{view="merchant_declines_10m"}"#] == nil)
             #expect(text.contains("tally_ingest_batch_size_bucket"))
             #expect(text.contains("tally_ingest_commit_seconds_bucket"))
             // The writer's own figures: every commit so far (the two ingest requests at least). The

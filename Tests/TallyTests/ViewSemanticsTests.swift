@@ -97,6 +97,27 @@ import Testing
     /// Aggregates may need more digits than an event's 18 (SPEC §1: written back "with its exact
     /// digits"): sums, averages and deviations are never rounded or clamped to fit, and an int sum
     /// past the 64-bit range is the exact integer, not Int64.max.
+    /// Per-view freshness reads the newest event time of each event type, kept in the ingest
+    /// transaction: a late event does not move it back, and it survives a reopen.
+    @Test func newestEventTimesArePerTypeAndIgnoreLateEvents() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        do {
+            let store = try Self.open(directory)
+            defer { store.close() }
+            _ = try await store.ingest(Self.auth("a", Self.t0 + 5_000))
+            _ = try await store.ingest(Self.auth("b", Self.t0))  // late, inside the bound
+            #expect(try store.newestEventTimes() == ["auth": Self.t0 + 5_000])
+            _ = try await store.ingest(#"{"type":"settle","id":"s","ts":\#(Self.t0 + 1),"card":"c1","amount":1}"#)
+        }
+        let store = try Self.open(directory)
+        defer { store.close() }
+        #expect(try store.newestEventTimes() == ["auth": Self.t0 + 5_000, "settle": Self.t0 + 1])
+        let views = Dictionary(uniqueKeysWithValues: try store.viewNewestEventTimes().map { ($0.view, $0.time) })
+        #expect(views["exposure"] == Self.t0 + 5_000, "the newest of its event types")
+        #expect(views["cnt"] == Self.t0 + 5_000)
+    }
+
     /// One entity, one name: a vector names its key in the one spelling the store keys it by.
     @Test func aVectorNamesItsKeyCanonically() async throws {
         let directory = TemporaryDirectory()

@@ -137,6 +137,7 @@ struct IngestTransaction {
         var index = try IdIndex(txn: txn, database: databases.ids, meta: meta, shape: idIndexShape)
         var outcomes: [EventOutcome] = []
         outcomes.reserveCapacity(events.count)
+        var newestByType: [String: Int64] = [:]
         var collisions: Bool?
         func collisionsPresent() throws -> Bool {
             if let collisions { return collisions }
@@ -208,12 +209,18 @@ struct IngestTransaction {
                 LogRecord.event(typeCode: event.schema.code, time: event.time, ingestTime: now, payload: event.payload),
                 flags: .append)
             watermark = max(watermark ?? event.time, event.time)
+            newestByType[event.schema.name] = max(newestByType[event.schema.name] ?? event.time, event.time)
             outcomes.append(.accepted(LSN(lsn)))
         }
         try index.settle()
         if lsn != head { try txn.put(meta, MetaKey.headLSN, BigEndian.bytes(lsn)) }
         if let watermark, watermark != storedWatermark {
             try txn.put(meta, MetaKey.watermark, BigEndian.bytes(watermark))
+        }
+        for (name, time) in newestByType {
+            let key = MetaKey.newestEventTime(name)
+            if let stored = try txn.int64(meta, key), stored >= time { continue }
+            try txn.put(meta, key, BigEndian.bytes(time))
         }
         return IngestResult(outcomes: outcomes, lsn: LSN(lsn))
     }

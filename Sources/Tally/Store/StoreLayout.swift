@@ -38,6 +38,8 @@ enum MetaKey {
     static func eventTypeCode(_ name: String) -> [UInt8] { Array("event_type_code/\(name)".utf8) }
     /// UInt16 big-endian: the next event type code to assign.
     static let nextEventTypeCode = Array("event_type_next_code".utf8)
+    /// The newest event time accepted of one event type (by name), epoch ms: per-view freshness.
+    static func newestEventTime(_ name: String) -> [UInt8] { Array("newest_event_time/\(name)".utf8) }
     /// JSON `{fingerprint: code}` of the served views (``ViewCodes``).
     static let viewCodes = Array("view_codes".utf8)
     /// UInt16 big-endian: the next view code to assign.
