@@ -34,7 +34,20 @@ struct Tokens: ParsableCommand {
             var file = FileManager.default.fileExists(atPath: path) ? try TokenFile.load(from: path) : TokenFile()
             try FileManager.default.createDirectory(
                 atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
-            let secret = file.add(name: name ?? "\(role.rawValue)-\(file.tokens.count + 1)", role: role)
+            var chosen = name ?? "\(role.rawValue)-\(file.tokens.count + 1)"
+            if let name {
+                // Names tell tokens apart in logs and messages: one name, one token.
+                guard !file.tokens.contains(where: { $0.name == name }) else {
+                    throw ValidationError("a token named '\(name)' exists already in \(path); choose another --name")
+                }
+            } else {
+                var n = file.tokens.count + 1
+                while file.tokens.contains(where: { $0.name == chosen }) {
+                    n += 1
+                    chosen = "\(role.rawValue)-\(n)"
+                }
+            }
+            let secret = file.add(name: chosen, role: role)
             try file.save(to: path)
             print(secret)
         }

@@ -176,5 +176,8 @@ struct CommandLineServerTests {
         let listed = try await Self.tally(["tokens", "list", "--token-file", path])
         #expect(listed.output == "scorer\tread")
         #expect(try await Self.tally(["tokens", "add", "--role", "root", "--token-file", path]).status != 0)
+        let again = try await Self.tally(["tokens", "add", "--role", "admin", "--name", "scorer", "--token-file", path])
+        #expect(again.status != 0, "one name, one token")
+        #expect(try TokenFile.load(from: path).tokens.count == 1)
     }
 }
