@@ -17,7 +17,7 @@ struct Demo: AsyncParsableCommand {
             fresh temporary directory (removed at exit) unless --data-dir is given. Stop with Ctrl-C.
             """)
 
-    @Option(help: "Definitions file.") var definitions = "Examples/cards.yaml"
+    @Option(help: "Definitions file (default: the bundled Examples/cards.yaml, built in).") var definitions: String?
     @Option(help: "Keep the store in this directory (default: a temporary one, removed at exit).")
     var dataDir: String?
     @Option(help: "Address to listen on (keep it on loopback: there is no authentication).") var host = "127.0.0.1"
@@ -26,7 +26,10 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Stop after this many seconds (0: run until Ctrl-C).") var seconds = 0
 
     func run() async throws {
-        let loaded = try DefinitionsFile.load(definitions)
+        let loaded =
+            if let definitions { try DefinitionsFile.load(definitions) } else {
+                try DefinitionsLoader.load(text: ExampleDefinitions.cardsYAML, source: ExampleDefinitions.source)
+            }
         let temporary = dataDir == nil
         let directory = dataDir ?? NSTemporaryDirectory() + "tally-demo-\(UUID().uuidString)"
         defer { if temporary { try? FileManager.default.removeItem(atPath: directory) } }

@@ -8,14 +8,19 @@ import Testing
 @Suite("tally get and tally tokens")
 struct CommandLineServerTests {
     /// Runs the built `tally` with `arguments`; returns exit status and standard output.
-    static func tally(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try await offPool { try runBlocking(arguments) }
+    static func tally(_ arguments: [String], in directory: String? = nil) async throws -> (
+        status: Int32, output: String
+    ) {
+        try await offPool { try runBlocking(arguments, in: directory) }
     }
 
-    private static func runBlocking(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    private static func runBlocking(_ arguments: [String], in directory: String?) throws -> (
+        status: Int32, output: String
+    ) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ServeProcess.tallyPath)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
@@ -157,7 +162,9 @@ struct CommandLineServerTests {
 
     @Test("tally demo serves, feeds the synthetic stream, reports every second and stops by itself")
     func demo() async throws {
-        let run = try await Self.tally(["demo", "--port", "0", "--seconds", "2", "--rate", "50"])
+        // From a directory without Examples/: the example definitions are built in.
+        let run = try await Self.tally(
+            ["demo", "--port", "0", "--seconds", "2", "--rate", "50"], in: NSTemporaryDirectory())
         #expect(run.status == 0)
         #expect(run.output.contains("WITHOUT authentication"))
         #expect(run.output.contains("t=1s lsn="), "\(run.output)")

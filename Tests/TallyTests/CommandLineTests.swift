@@ -42,6 +42,21 @@ import Testing
             stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// `tally demo` carries Examples/cards.yaml built in (ExampleDefinitions.swift): the two stay equal.
+    @Test func theBuiltInExampleDefinitionsAreTheExampleFile() throws {
+        let file = try String(
+            contentsOf: Self.packageRoot.appendingPathComponent("Examples/cards.yaml"), encoding: .utf8)
+        let swift = try String(
+            contentsOf: Self.packageRoot.appendingPathComponent("Sources/TallyCommand/ExampleDefinitions.swift"),
+            encoding: .utf8)
+        let start = try #require(swift.range(of: "#\"\"\"\n"))
+        let end = try #require(swift.range(of: "\n        \"\"\"#"))
+        let lines = swift[start.upperBound..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
+        let embedded = lines.map { $0.hasPrefix("        ") ? String($0.dropFirst(8)) : String($0) }
+            .joined(separator: "\n")
+        #expect(embedded == file, "regenerate Sources/TallyCommand/ExampleDefinitions.swift from Examples/cards.yaml")
+    }
+
     @Test func checkAcceptsTheExampleAndRejectsABadFileWithPositions() async throws {
         let good = try await Self.tally(["check", "Examples/cards.yaml"])
         #expect(good.status == 0, "\(good.stderr)")
