@@ -38,6 +38,7 @@ enum PopulationDeviation {
     /// The same in 256-bit intermediates, for totals whose 128-bit ones overflow: n·Σv² has at
     /// most 191 bits, so the root has at most 96 and the rounding bound at most 196.
     static func wide(_ totals: RunningTotals) -> Int128 {
+        guard totals.count > 0 else { return 0 }
         let n = UInt128(totals.count)
         let radicand = Wide(n, UInt128(totals.squares)) - Wide(totals.sum.magnitude, totals.sum.magnitude)
         var root: UInt128 = 0  // ⌊√radicand⌋, one bit at a time
