@@ -18,12 +18,4 @@ enum DurationLiteral {
         }
         return nil
     }
-
-    /// `milliseconds` written in its largest whole unit (`4h`, `90s`, `1500ms`).
-    static func format(_ milliseconds: Int64) -> String {
-        for (suffix, scale) in units.reversed() where milliseconds != 0 && milliseconds % scale == 0 {
-            return "\(milliseconds / scale)\(suffix)"
-        }
-        return "\(milliseconds)ms"
-    }
 }

@@ -96,15 +96,8 @@ enum DefinitionsChange {
         _ stored: StoredDefinitions, fresh: Set<UInt16>, _ current: DefinitionsState.Current, floor: RetentionFloor
     ) -> [String] {
         guard !floor.isEmpty else { return [] }
-        var kept: [UInt16: Int64] = [:]  // the widest finite window any version gave a state (0: lifetime only)
-        var lifetime: Set<UInt16> = []
-        for version in current.versions.values {
-            for view in version.views.views {
-                let code = version.views.states[view.state].code
-                kept[code] = max(kept[code] ?? 0, view.definition.windows.compactMap(\.milliseconds).max() ?? 0)
-                if view.definition.windows.contains(where: { $0.milliseconds == nil }) { lifetime.insert(code) }
-            }
-        }
+        // What the sweep has kept: the same spans it reclaims by, over every version so far.
+        let (kept, lifetime) = ViewStateSweep.windowSpans(current.versions.values.map(\.views))
         var problems: [String] = []
         for view in stored.views.views {
             let state = stored.views.states[view.state]
@@ -113,9 +106,9 @@ enum DefinitionsChange {
             let wanted = view.definition.windows.compactMap(\.milliseconds).max() ?? 0
             if wanted > widest {
                 problems.append(
-                    "view \(view.definition.name)'s \(DurationLiteral.format(wanted)) window reads a state whose "
+                    "view \(view.definition.name)'s \(DefinitionsReader.describe(wanted)) window reads a state whose "
                         + "widest window so far is "
-                        + (widest == 0 ? "lifetime only" : DurationLiteral.format(widest)))
+                        + (widest == 0 ? "lifetime only" : DefinitionsReader.describe(widest)))
             }
         }
         return problems

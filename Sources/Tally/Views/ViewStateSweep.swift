@@ -62,8 +62,6 @@ enum ViewStateSweep {
     /// still answers old tokens).
     static func reclaims(_ definitions: DefinitionsState.Current, floor: RetentionFloor) -> [UInt16: Reclaim] {
         guard floor.time != .min else { return [:] }
-        var widest: [UInt16: Int64] = [:]
-        var lifetime: Set<UInt16> = []
         var keepFirst: Set<UInt16> = []
         var states: [UInt16: ViewState] = [:]
         let catalogs = definitions.versions.values.map(\.views) + (definitions.maintenance.map { [$0] } ?? [])
@@ -72,11 +70,9 @@ enum ViewStateSweep {
                 let state = catalog.states[view.state]
                 states[state.code] = state
                 if view.aggregate == .first { keepFirst.insert(state.code) }
-                if view.definition.windows.contains(where: { $0.milliseconds == nil }) { lifetime.insert(state.code) }
-                let finite = view.definition.windows.compactMap(\.milliseconds).max() ?? 0
-                widest[state.code] = max(widest[state.code] ?? 0, finite)
             }
         }
+        let (widest, lifetime) = windowSpans(catalogs)
         var reclaims: [UInt16: Reclaim] = [:]
         for (code, state) in states {
             let (cut, overflow) = floor.time.subtractingReportingOverflow(widest[code] ?? 0)
@@ -97,6 +93,22 @@ enum ViewStateSweep {
             }
         }
         return reclaims
+    }
+
+    /// For each state code over `catalogs`: the widest finite window any view gives it (0 when
+    /// only `lifetime` reads it), and whether a `lifetime` window reads it. What the sweep may
+    /// reclaim below, and what a definitions change may not widen past once it has.
+    static func windowSpans(_ catalogs: [ViewCatalog]) -> (widest: [UInt16: Int64], lifetime: Set<UInt16>) {
+        var widest: [UInt16: Int64] = [:]
+        var lifetime: Set<UInt16> = []
+        for catalog in catalogs {
+            for view in catalog.views {
+                let code = catalog.states[view.state].code
+                if view.definition.windows.contains(where: { $0.milliseconds == nil }) { lifetime.insert(code) }
+                widest[code] = max(widest[code] ?? 0, view.definition.windows.compactMap(\.milliseconds).max() ?? 0)
+            }
+        }
+        return (widest, lifetime)
     }
 
     /// Visits up to `limit` keys from `start` (nil: the first key).
