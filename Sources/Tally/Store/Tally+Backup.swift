@@ -37,12 +37,6 @@ extension Tally {
             // The copy's own open made a lock file; the copy is whole without it.
             try? manager.removeItem(atPath: directory + "/lock.mdb")
         }
-        do {
-            return try copy.read { try $0.lsn }
-        } catch let error as TallyError {
-            throw error
-        } catch {
-            throw TallyError(.storageFailure, "cannot read the copy's LSN in \(directory): \(error)")
-        }
+        return try copy.readTyped { try $0.lsn }
     }
 }

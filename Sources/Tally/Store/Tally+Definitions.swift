@@ -18,20 +18,14 @@ extension Tally {
     public func newestEventTimes() throws(TallyError) -> [String: Int64] {
         guard let definitions = servedDefinitions else { return [:] }
         let meta = databases.meta
-        do {
-            return try read { snapshot in
-                var times: [String: Int64] = [:]
-                for event in definitions.events {
-                    if let time = try snapshot.transaction.int64(meta, MetaKey.newestEventTime(event.name)) {
-                        times[event.name] = time
-                    }
+        return try readTyped { snapshot in
+            var times: [String: Int64] = [:]
+            for event in definitions.events {
+                if let time = try snapshot.transaction.int64(meta, MetaKey.newestEventTime(event.name)) {
+                    times[event.name] = time
                 }
-                return times
             }
-        } catch let error as TallyError {
-            throw error
-        } catch {
-            throw TallyError(.storageFailure, "cannot read the newest event times: \(error)")
+            return times
         }
     }
 

@@ -209,6 +209,18 @@ public final class Tally: Sendable {
         }
     }
 
+    /// ``read(_:)`` for the typed-throwing API: every failure is a ``TallyError`` (an error `body`
+    /// throws that is not one is a `storage_failure`).
+    func readTyped<Result>(_ body: (Snapshot) throws -> Result) throws(TallyError) -> Result {
+        do {
+            return try read(body)
+        } catch let error as TallyError {
+            throw error
+        } catch {
+            throw TallyError(.storageFailure, "reading the store failed: \(error)", cause: error)
+        }
+    }
+
     /// Applies `body` in a write transaction on the writer thread; resolves after the durable
     /// commit. `body` may run more than once (see ``Writer``) and must act only through `txn`.
     ///
