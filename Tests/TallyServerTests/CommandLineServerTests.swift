@@ -30,6 +30,27 @@ struct CommandLineServerTests {
         return (process.terminationStatus, output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// `tally serve` on `DIRECTORY/data` of a fresh directory, with a token file holding an ingest
+    /// and a read token; the caller removes the directory and stops the server.
+    static func serverWithTokens() async throws -> (
+        directory: String, data: String, server: ServeProcess, ingester: String, reader: String
+    ) {
+        let directory = NSTemporaryDirectory() + "tally-cli-server-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var tokens = TokenFile()
+        let ingester = tokens.add(name: "ingester", role: .ingest)
+        let reader = tokens.add(name: "reader", role: .read)
+        try tokens.save(to: directory + "/tokens.json")
+        let data = directory + "/data"
+        do {
+            let server = try await ServeProcess.start(directory: data, tokenFile: directory + "/tokens.json", port: 0)
+            return (directory, data, server, ingester, reader)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
     @Test("tally get (read-only beside the server) prints exactly what GET /v1/entities answers")
     func getMatchesTheAPI() async throws {
         let fixture = try ServerFixture()
@@ -80,15 +101,8 @@ struct CommandLineServerTests {
 
     @Test("tally ingest goes through a running server (found from the data directory, or --url); tally get --url")
     func ingestThroughTheServer() async throws {
-        let directory = NSTemporaryDirectory() + "tally-ingest-url-\(UUID().uuidString)"
+        let (directory, data, server, ingester, reader) = try await Self.serverWithTokens()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var tokens = TokenFile()
-        let ingester = tokens.add(name: "ingester", role: .ingest)
-        let reader = tokens.add(name: "reader", role: .read)
-        try tokens.save(to: directory + "/tokens.json")
-        let data = directory + "/data"
-        let server = try await ServeProcess.start(directory: data, tokenFile: directory + "/tokens.json", port: 0)
         defer { _ = try? server.stopBlocking() }
         let file = directory + "/events.ndjson"
         let lines =
@@ -130,14 +144,8 @@ struct CommandLineServerTests {
 
     @Test("tally ingest through a server: a line over the server's limits rejects that event alone, as without one")
     func anOverlongLineThroughTheServerRejectsOnlyItself() async throws {
-        let directory = NSTemporaryDirectory() + "tally-ingest-long-\(UUID().uuidString)"
+        let (directory, data, server, ingester, _) = try await Self.serverWithTokens()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var tokens = TokenFile()
-        let ingester = tokens.add(name: "ingester", role: .ingest)
-        try tokens.save(to: directory + "/tokens.json")
-        let data = directory + "/data"
-        let server = try await ServeProcess.start(directory: data, tokenFile: directory + "/tokens.json", port: 0)
         defer { _ = try? server.stopBlocking() }
         let file = directory + "/events.ndjson"
         // Line 3 is longer than the server's NDJSON line limit (64 KiB): the request holding it

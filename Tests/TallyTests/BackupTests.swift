@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@_spi(Testing) @testable import Tally
+@testable import Tally
 
 /// `Tally.backup(to:compact:)` while a writer commits.
 @Suite struct BackupTests {
@@ -10,10 +10,7 @@ import Testing
     @Test func aBackupNamesTheLSNOfTheSnapshotItCopied() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        var options = Tally.Options()
-        options.durability = .relaxed(flushInterval: .seconds(5))
-        options.wallClock = { ViewSemanticsTests.t0 + 86_400_000 }
-        let store = try Tally.open(directory: directory.path, definitions: ViewFixture.definitions, options: options)
+        let store = try ViewSemanticsTests.open(directory)
         defer { store.close() }
         let writer = Task {
             var n = 0

@@ -7,11 +7,14 @@ import Testing
 @Suite struct ViewSemanticsTests {
     static let t0: Int64 = 1_780_000_000_000
 
-    static func open(_ directory: TemporaryDirectory, clock: Int64 = t0 + 86_400_000) throws -> Tally {
+    static func open(
+        _ directory: TemporaryDirectory, definitions: Definitions = ViewFixture.definitions,
+        clock: Int64 = t0 + 86_400_000
+    ) throws -> Tally {
         var options = Tally.Options()
         options.durability = .relaxed(flushInterval: .seconds(5))
         options.wallClock = { clock }
-        return try Tally.open(directory: directory.path, definitions: ViewFixture.definitions, options: options)
+        return try Tally.open(directory: directory.path, definitions: definitions, options: options)
     }
 
     static func auth(
@@ -131,10 +134,7 @@ import Testing
                   shop_sales: { entity: shop, from: sale, aggregate: count, window: lifetime }
                   person_sales: { entity: person, from: sale, aggregate: count, window: lifetime }
                 """)
-        var options = Tally.Options()
-        options.durability = .relaxed(flushInterval: .seconds(5))
-        options.wallClock = { Self.t0 + 86_400_000 }
-        let store = try Tally.open(directory: directory.path, definitions: definitions, options: options)
+        let store = try Self.open(directory, definitions: definitions)
         defer { store.close() }
         _ = try await store.ingest(#"{"type":"sale","sid":"s1","ts":\#(Self.t0),"shop":1,"person":"Zo\#u{00EB}"}"#)
         for (entity, spelling, canonical) in [
@@ -162,10 +162,7 @@ import Testing
                   units: { entity: card, from: auth, aggregate: sum(n), window: [60s, lifetime] }
                   spread: { entity: merchant, from: auth, where: "amount < 100000000000000", aggregate: stddev(amount), window: 60s }
                 """)
-        var options = Tally.Options()
-        options.durability = .relaxed(flushInterval: .seconds(5))
-        options.wallClock = { Self.t0 + 86_400_000 }
-        let store = try Tally.open(directory: directory.path, definitions: wide, options: options)
+        let store = try Self.open(directory, definitions: wide)
         defer { store.close() }
         let body = [
             Self.auth("a", Self.t0, card: "wide", merchant: "m", amount: "999999999999999999", n: Int(Int64.max)),
@@ -227,10 +224,7 @@ import Testing
                 views:
                   countries: { entity: card, from: auth, aggregate: count_distinct(country), window: 1h }
                 """)
-        var options = Tally.Options()
-        options.durability = .relaxed(flushInterval: .seconds(5))
-        options.wallClock = { Self.t0 + 86_400_000 }
-        let store = try Tally.open(directory: directory.path, definitions: definitions, options: options)
+        let store = try Self.open(directory, definitions: definitions)
         defer { store.close() }
         // A 600-byte member does not fit an LMDB key with the index's prefix: c1's index is
         // marked unusable and its reads scan the window; c2 keeps its index.
@@ -290,18 +284,15 @@ import Testing
         defer { directory.remove() }
         var without = ViewFixture.definitions
         without.views.removeAll { $0.name == "total" || $0.name == "merchants" }
-        var options = Tally.Options()
-        options.durability = .relaxed(flushInterval: .seconds(5))
-        options.wallClock = { Self.t0 + 86_400_000 }
         do {
-            let store = try Tally.open(directory: directory.path, definitions: without, options: options)
+            let store = try Self.open(directory, definitions: without)
             defer { store.close() }
             _ = try await store.ingest(
                 "[\(Self.auth("a", Self.t0, merchant: "m1", amount: "3")),\(Self.auth("b", Self.t0 + 5, merchant: "m2", amount: "4"))]"
             )
             #expect(try Self.vector(store, at: Self.t0 + 10)[view: "total_60s"] == nil)
         }
-        let store = try Tally.open(directory: directory.path, definitions: ViewFixture.definitions, options: options)
+        let store = try Self.open(directory)
         defer { store.close() }
         let vector = try Self.vector(store, at: Self.t0 + 10)
         #expect(vector[view: "total_60s"] == .decimal(try ExactDecimal(parsing: "7")))
