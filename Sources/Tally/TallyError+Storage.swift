@@ -26,6 +26,11 @@ extension TallyError {
                 return TallyError(
                     .storeBusy,
                     "another process is writing to the store at \(path); stop it, or send writes through it")
+            case .missingDatabase(let name) where [StoreLayout.marks.name, StoreLayout.decisions.name].contains(name):
+                return TallyError(
+                    .unsupportedFormat,
+                    "the store at \(path) is in on-disk format 2, from before lists, flags and decisions; open it once for "
+                        + "writing (tally doctor, or tally serve) to upgrade it to format \(StoreLayout.formatVersion)")
             case .missingDatabase(let name):
                 return TallyError(
                     .storeNotFound,

@@ -35,6 +35,14 @@ public struct TallyError: Error, Sendable, CustomStringConvertible {
         public static let notReady = Code("not_ready")
         /// An entity type the definitions do not declare.
         public static let unknownEntity = Code("unknown_entity")
+        /// A list the definitions do not declare.
+        public static let unknownList = Code("unknown_list")
+        /// A flag the definitions do not declare.
+        public static let unknownFlag = Code("unknown_flag")
+        /// The event a decision scores was rejected (the message says why, with the event's code).
+        public static let eventRejected = Code("event_rejected")
+        /// No decision with that id is recorded.
+        public static let unknownDecision = Code("unknown_decision")
         /// The disk is full.
         public static let diskFull = Code("disk_full")
         /// The definitions are invalid (see the message for every problem with its position).

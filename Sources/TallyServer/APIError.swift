@@ -32,9 +32,9 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// | code | status |
     /// |---|---|
     /// | `invalid_argument`, `malformed_json` | 400 |
-    /// | `unknown_entity` | 404 |
+    /// | `unknown_entity`, `unknown_list`, `unknown_flag`, `unknown_decision` | 404 |
     /// | `incompatible_definitions`, `definitions_change_in_progress` | 409 |
-    /// | `invalid_definitions` | 422 |
+    /// | `invalid_definitions`, `event_rejected` | 422 |
     /// | `not_retained` | 410 |
     /// | `too_many_events` | 413 |
     /// | `overloaded` (with `Retry-After: 1`), `store_read_only`, `closed`, `no_definitions`, `not_ready` | 503 |
@@ -44,11 +44,11 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         switch code {
         case "invalid_argument", "malformed_json":
             self.init(.badRequest, code, error.message)
-        case "unknown_entity":
+        case "unknown_entity", "unknown_list", "unknown_flag", "unknown_decision":
             self.init(.notFound, code, error.message)
         case "incompatible_definitions", "definitions_change_in_progress":
             self.init(.conflict, code, error.message)
-        case "invalid_definitions":
+        case "invalid_definitions", "event_rejected":
             self.init(.unprocessableContent, code, error.message)
         case "not_retained":
             self.init(.gone, code, error.message)

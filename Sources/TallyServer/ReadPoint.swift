@@ -32,16 +32,21 @@ struct ReadPoint: Sendable, Equatable {
         return LSN(value)
     }
 
-    static func at(text: String) throws(APIError) -> Int64 {
+    static func at(text: String) throws(APIError) -> Int64 { try time(text: text, name: "at") }
+
+    /// A time named `name` (in messages): epoch milliseconds or RFC 3339 text, 1970 to 9999.
+    static func time(text: String, name: String) throws(APIError) -> Int64 {
         let value: Int64
         do {
             value = try SnapshotToken.parseTime(text)
         } catch {
             throw invalid(
-                "at must be epoch milliseconds (≥ 0) or RFC 3339 like 2024-11-23T14:33:20.123Z, not '\(text.prefix(64))'"
-            )
+                "\(name) must be epoch milliseconds (≥ 0) or RFC 3339 like 2024-11-23T14:33:20.123Z, "
+                    + "not '\(text.prefix(64))'")
         }
-        guard value >= 0, value <= latest else { throw invalid("at \(text.prefix(64)) is not between 1970 and 9999") }
+        guard value >= 0, value <= latest else {
+            throw invalid("\(name) \(text.prefix(64)) is not between 1970 and 9999")
+        }
         return value
     }
 

@@ -6,7 +6,7 @@
 /// | `read` | entities, vectors, `GET /v1/definitions` |
 /// | `decide` | decisions (later issue) |
 /// | `audit` | decision records and replay (later issue) |
-/// | `admin` | all of the above, `PUT /v1/definitions`, `/metrics` |
+/// | `admin` | all of the above, `PUT /v1/definitions`, lists and flags (`/v1/lists/…`, `/v1/flags/…`), `/metrics` |
 public enum Role: String, Sendable, Codable, CaseIterable {
     case ingest, read, decide, audit, admin
 

@@ -15,8 +15,18 @@ struct Route: Sendable {
     static let health = Route(method: .get, path: "/healthz", role: nil)
     static let ready = Route(method: .get, path: "/readyz", role: nil)
     static let metrics = Route(method: .get, path: "/metrics", role: .admin)
+    static let putListMember = Route(method: .put, path: "/v1/lists/:list/members/:member", role: .admin)
+    static let deleteListMember = Route(method: .delete, path: "/v1/lists/:list/members/:member", role: .admin)
+    static let getListMember = Route(method: .get, path: "/v1/lists/:list/members/:member", role: .admin)
+    static let listMembers = Route(method: .get, path: "/v1/lists/:list", role: .admin)
+    static let putFlag = Route(method: .put, path: "/v1/flags/:flag/:key", role: .admin)
+    static let deleteFlag = Route(method: .delete, path: "/v1/flags/:flag/:key", role: .admin)
+    static let getFlag = Route(method: .get, path: "/v1/flags/:flag/:key", role: .admin)
 
-    static let all: [Route] = [events, entity, vectors, getDefinitions, putDefinitions, health, ready, metrics]
+    static let all: [Route] = [
+        events, entity, vectors, getDefinitions, putDefinitions, health, ready, metrics, getListMember,
+        putListMember, deleteListMember, listMembers, getFlag, putFlag, deleteFlag,
+    ]
 
     /// Methods the API serves at `path`, in table order (empty: no such path).
     static func methods(at path: String) -> [HTTPRequest.Method] {

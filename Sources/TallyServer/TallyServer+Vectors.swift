@@ -46,12 +46,13 @@ extension TallyServer {
 
     /// Runs a read transaction. At the current LSN it runs inline: vectors come from maintained
     /// state in microseconds. A read at an explicit `lsn` may recompute windows from the log (a
-    /// scan), so it runs on NIO's blocking thread pool and never stalls the request executors.
-    private func read<Value: Sendable>(
-        at point: ReadPoint, _ body: @escaping @Sendable (Snapshot) throws -> Value
+    /// scan), so it runs on NIO's blocking thread pool and never stalls the request executors; so
+    /// does any read that says it `scans` (a list's members).
+    func read<Value: Sendable>(
+        at point: ReadPoint, scans: Bool = false, _ body: @escaping @Sendable (Snapshot) throws -> Value
     ) async throws -> Value {
         let store = store
-        guard point.lsn != nil else { return try store.read(body) }
+        guard point.lsn != nil || scans else { return try store.read(body) }
         return try await NIOThreadPool.singleton.runIfActive { try store.read(body) }
     }
 
@@ -105,7 +106,7 @@ extension TallyServer {
     }
 
     /// A path segment, percent-decoded.
-    private func pathParameter(_ name: String, _ context: BasicRequestContext) throws(APIError) -> String {
+    func pathParameter(_ name: String, _ context: BasicRequestContext) throws(APIError) -> String {
         guard let raw = context.parameters.get(name), !raw.isEmpty else {
             throw ReadPoint.invalid("the \(name) in the path is empty or not valid percent-encoding")
         }

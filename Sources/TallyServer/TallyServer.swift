@@ -50,6 +50,15 @@ public struct TallyServer: Sendable {
         on(.vectors, router) { request, context in try await vectors(request, context) }
         on(.getDefinitions, router) { _, _ in definitionsResponse() }
         on(.putDefinitions, router) { request, _ in try await applyDefinitions(request) }
+        on(.putListMember, router) { request, context in try await changeMark(.list, add: true, request, context) }
+        on(.deleteListMember, router) { request, context in
+            try await changeMark(.list, add: false, request, context)
+        }
+        on(.getListMember, router) { request, context in try await readMark(.list, request, context) }
+        on(.listMembers, router) { request, context in try await listMembers(request, context) }
+        on(.putFlag, router) { request, context in try await changeMark(.flag, add: true, request, context) }
+        on(.deleteFlag, router) { request, context in try await changeMark(.flag, add: false, request, context) }
+        on(.getFlag, router) { request, context in try await readMark(.flag, request, context) }
         on(.health, router) { _, _ in
             var json = JSONOutput()
             json.object { $0.member("status") { $0.string("ok") } }

@@ -9,7 +9,7 @@ import Testing
 
 @testable import TallyServer
 
-/// A store on Examples/cards.yaml in a temporary directory, a token per role, and the server.
+/// A store on Examples/cards.yaml (or `definitions`) in a temporary directory, a token per role, and the server.
 struct ServerFixture {
     let directory: String
     let store: Tally
@@ -19,10 +19,10 @@ struct ServerFixture {
 
     init(
         limits: ServerLimits = ServerLimits(), maxEventsPerRequest: Int = 10_000, maxPendingWrites: Int = 65_536,
-        insecure: Bool = false, configure: (inout Tally.Options) -> Void = { _ in }
+        insecure: Bool = false, definitions: Definitions? = nil, configure: (inout Tally.Options) -> Void = { _ in }
     ) throws {
         directory = NSTemporaryDirectory() + "tally-server-test-\(UUID().uuidString)"
-        let definitions = try DefinitionsLoader.load(path: "Examples/cards.yaml")
+        let definitions = try definitions ?? DefinitionsLoader.load(path: "Examples/cards.yaml")
         var options = Tally.Options()
         options.maxEventsPerRequest = maxEventsPerRequest
         options.maxPendingWrites = maxPendingWrites

@@ -41,3 +41,31 @@ enum JSONWriter {
         }
     }
 }
+
+extension JSONWriter {
+    /// Appends a parsed JSON value compactly: numbers with their text as written, members in order.
+    static func appendJSON(_ value: JSONValue, to buffer: inout [UInt8]) {
+        switch value {
+        case .null: buffer.append(contentsOf: "null".utf8)
+        case .bool(let flag): buffer.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .number(let text): buffer.append(contentsOf: text.utf8)
+        case .string(let text): appendString(text, to: &buffer)
+        case .array(let elements):
+            buffer.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { buffer.append(UInt8(ascii: ",")) }
+                appendJSON(element, to: &buffer)
+            }
+            buffer.append(UInt8(ascii: "]"))
+        case .object(let members):
+            buffer.append(UInt8(ascii: "{"))
+            for (index, member) in members.enumerated() {
+                if index > 0 { buffer.append(UInt8(ascii: ",")) }
+                appendString(member.key, to: &buffer)
+                buffer.append(UInt8(ascii: ":"))
+                appendJSON(member.value, to: &buffer)
+            }
+            buffer.append(UInt8(ascii: "}"))
+        }
+    }
+}

@@ -112,7 +112,7 @@ extension Tally {
             return try IngestTransaction(
                 txn: txn, databases: databases, views: views, now: judgedAt ?? clock(),
                 maxFuture: newest.catalog.maxFuture,
-                idIndexShape: shape
+                idIndexShape: shape, flags: current.newestServed?.flagRules
             )
             .apply(events)
         }
@@ -127,6 +127,8 @@ struct IngestTransaction {
     let now: Int64
     let maxFuture: Int64
     let idIndexShape: IdIndexShape
+    /// The flags the served definitions set by rule (nil: none are evaluated).
+    let flags: FlagRules?
 
     func apply(_ events: [Result<DecodedEvent, EventRejection>]) throws -> IngestResult {
         let meta = databases.meta
@@ -211,6 +213,7 @@ struct IngestTransaction {
             watermark = max(watermark ?? event.time, event.time)
             newestByType[event.schema.name] = max(newestByType[event.schema.name] ?? event.time, event.time)
             outcomes.append(.accepted(LSN(lsn)))
+            try flags?.apply(after: event, lsn: lsn, in: txn, databases: databases)
         }
         try index.settle()
         if lsn != head { try txn.put(meta, MetaKey.headLSN, BigEndian.bytes(lsn)) }

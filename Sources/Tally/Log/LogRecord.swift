@@ -2,17 +2,21 @@
 ///
 /// | bytes | field |
 /// |---|---|
-/// | 1 | kind: 0 raw (benchmarks and tests), 1 event, 2 definitions change |
+/// | 1 | kind: 0 raw (benchmarks and tests), 1 event, 2 definitions change, 3 list or flag change, 4 decision |
 /// | 2 | event type code, big-endian (events) |
 /// | 8 | event time, epoch ms, big-endian (events) |
 /// | 8 | ingest time, epoch ms, big-endian (events) |
 /// | rest | raw bytes, or the event's canonical JSON |
 ///
-/// A definitions change holds the served version (4 bytes, big-endian) after the kind.
+/// A definitions change holds the served version (4 bytes, big-endian) after the kind; a list or
+/// flag change, the `marks` key of its member and the entry it stored (``MarkChange``); a decision
+/// nothing more (its record is in `decisions` under the same LSN, kept past the log's retention).
 enum LogRecord {
     static let rawKind: UInt8 = 0
     static let eventKind: UInt8 = 1
     static let definitionsKind: UInt8 = 2
+    static let markKind: UInt8 = 3
+    static let decisionKind: UInt8 = 4
 
     static func definitionsChange(version: UInt32) -> [UInt8] { [definitionsKind] + BigEndian.bytes(version) }
     static let eventHeaderSize = 19

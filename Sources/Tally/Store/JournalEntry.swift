@@ -12,12 +12,15 @@ import TallyLMDB
 /// resolve, so every journaled group replays on the state it first ran on.
 ///
 /// Layout: kind (1); ingest: version (4), now (8), count (4), then length (4) and payload per
-/// event; raw records: count (4), then length (4) and bytes per record; retention: limit (8).
-/// Little-endian.
+/// event; raw records: count (4), then length (4) and bytes per record; retention: limit (8); a
+/// list or flag change: its ``MarkChange`` bytes. Little-endian.
 enum JournalEntry {
     static let ingestKind: UInt8 = 1
     static let rawRecordsKind: UInt8 = 2
     static let retentionKind: UInt8 = 3
+    static let markChangeKind: UInt8 = 4
+
+    static func markChange(_ change: MarkChange) -> [UInt8] { [markChangeKind] + change.bytes }
 
     static func ingest(version: UInt32, now: Int64, events: [Result<DecodedEvent, EventRejection>]) -> [UInt8] {
         var bytes: [UInt8] = [ingestKind]
@@ -53,6 +56,11 @@ enum JournalEntry {
                 throw damaged("a malformed raw-records entry")
             }
             _ = try Tally.appendRaw(records, in: txn, databases: databases)
+        case markChangeKind:
+            guard let change = MarkChange(Array(entry.dropFirst())) else {
+                throw damaged("a malformed list or flag change")
+            }
+            _ = try change.apply(in: txn, databases: databases)
         case retentionKind:
             guard entry.count == 9 else { throw damaged("a malformed retention entry") }
             _ = try Tally.retentionStep(
@@ -78,7 +86,8 @@ enum JournalEntry {
             }
             _ = try IngestTransaction(
                 txn: txn, databases: databases, views: ViewMaintenance(catalog: catalog, database: databases.views),
-                now: now, maxFuture: newest.catalog.maxFuture, idIndexShape: options.idIndexShape
+                now: now, maxFuture: newest.catalog.maxFuture, idIndexShape: options.idIndexShape,
+                flags: current.newestServed?.flagRules
             ).apply(events)
         default:
             throw damaged("an entry of unknown kind \(entry.first.map(String.init) ?? "none")")

@@ -9,17 +9,26 @@ import TallyLMDB
 /// | `ids`  | level (1 byte, ``IdIndex``) + event type code (2 bytes) + 64-bit hash of the id (``IdIndexKey``) | LSN |
 /// | `id_collisions` | full id key: type code + id tag + id (only for hash collisions) | LSN |
 /// | `views` | entity key + view code + … (``ViewStateKey``) | view state |
+/// | `marks` | kind + list or flag name + member + LSN (``MarkKey``) | validity interval (``MarkEntry``) |
+/// | `decisions` | LSN of the decision, 8-byte big-endian | the decision record's JSON (``Decision``) |
 enum StoreLayout {
     /// Bump when the meaning of any stored byte changes; opening refuses other versions.
-    /// 2: the id index in levels (``IdIndex``).
-    static let formatVersion: UInt32 = 2
+    /// 2: the id index in levels (``IdIndex``). 3: lists, flags and decisions (the `marks` and
+    /// `decisions` databases, log and journal kinds for their changes); a writable open upgrades a
+    /// format-2 store.
+    static let formatVersion: UInt32 = 3
+    /// Formats a writable open upgrades in place: 2 differs only by the `marks` and `decisions`
+    /// databases, which the open creates.
+    static let upgradable: Set<UInt32> = [2]
 
     static let meta = DatabaseSpec("meta")
     static let log = DatabaseSpec("log")
     static let ids = DatabaseSpec("ids")
     static let idCollisions = DatabaseSpec("id_collisions")
     static let views = DatabaseSpec("views")
-    static let all = [meta, log, ids, idCollisions, views]
+    static let marks = DatabaseSpec("marks")
+    static let decisions = DatabaseSpec("decisions")
+    static let all = [meta, log, ids, idCollisions, views, marks, decisions]
 }
 
 /// Keys of the `meta` database.

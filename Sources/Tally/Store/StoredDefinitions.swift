@@ -11,6 +11,10 @@ final class StoredDefinitions: Sendable {
     let views: ViewCatalog
     /// The state codes `views` read, by fingerprint (``ViewCodes``).
     let viewCodes: [String: UInt16]
+    /// The flags' `set_when` rules, compiled for ingest.
+    let flagRules: FlagRules
+    /// The decision rules, compiled.
+    let ruleSet: RuleSet
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -60,6 +64,8 @@ final class StoredDefinitions: Sendable {
         catalog = EventCatalog(definitions: definitions, codes: eventCodes)
         views = ViewCatalog(definitions: definitions, eventCodes: eventCodes, stateCodes: viewCodes)
         self.viewCodes = viewCodes
+        flagRules = FlagRules(definitions: definitions, catalog: catalog, views: views)
+        ruleSet = RuleSet(definitions: definitions)
     }
 
     /// The record of this version in the store's history.

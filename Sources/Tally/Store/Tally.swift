@@ -32,6 +32,8 @@ public final class Tally: Sendable {
         let ids: Database
         let idCollisions: Database
         let views: Database
+        let marks: Database
+        let decisions: Database
 
         init(_ environment: Environment) {
             meta = environment.database(StoreLayout.meta.name)
@@ -39,6 +41,8 @@ public final class Tally: Sendable {
             ids = environment.database(StoreLayout.ids.name)
             idCollisions = environment.database(StoreLayout.idCollisions.name)
             views = environment.database(StoreLayout.views.name)
+            marks = environment.database(StoreLayout.marks.name)
+            decisions = environment.database(StoreLayout.decisions.name)
         }
     }
 
@@ -158,6 +162,16 @@ public final class Tally: Sendable {
         switch stored {
         case .some(.some(StoreLayout.formatVersion)):
             return
+        case .some(.some(let old)) where writable && StoreLayout.upgradable.contains(old):
+            // The open created the databases the newer format adds; stamping it is the upgrade.
+            let txn = try environment.beginWriteTransaction()
+            do {
+                try txn.put(meta, MetaKey.formatVersion, BigEndian.bytes(StoreLayout.formatVersion))
+                try txn.commit()
+            } catch {
+                txn.abort()
+                throw error
+            }
         case .some(let other):
             let found = other.map(String.init) ?? "unreadable"
             throw TallyError(

@@ -56,8 +56,9 @@ extension SnapshotToken {
 }
 
 extension EntityVector {
-    /// Appends the vector as JSON: `{"entity":…,"key":…,"views":{name: value, …},"recomputed":…}`,
-    /// with `"snapshot":{…}` last when `token` is given.
+    /// Appends the vector as JSON: `{"entity":…,"key":…,"views":{name: value, …},"flags":{name:
+    /// bool, …},"lists":{name: bool, …},"recomputed":…}`, with `"snapshot":{…}` last when `token`
+    /// is given.
     ///
     /// ```swift
     /// var json: [UInt8] = []
@@ -74,6 +75,16 @@ extension EntityVector {
             JSONWriter.appendString(view.name, to: &buffer)
             buffer.append(UInt8(ascii: ":"))
             view.value.appendJSON(to: &buffer)
+        }
+        for (section, marks) in [("flags", flags), ("lists", lists)] {
+            buffer.append(contentsOf: #"},""#.utf8)
+            buffer.append(contentsOf: section.utf8)
+            buffer.append(contentsOf: #"":{"#.utf8)
+            for (index, mark) in marks.enumerated() {
+                if index > 0 { buffer.append(UInt8(ascii: ",")) }
+                JSONWriter.appendString(mark.name, to: &buffer)
+                buffer.append(contentsOf: (mark.holds ? ":true" : ":false").utf8)
+            }
         }
         buffer.append(contentsOf: #"},"recomputed":"#.utf8)
         buffer.append(contentsOf: (recomputed ? "true" : "false").utf8)

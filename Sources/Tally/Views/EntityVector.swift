@@ -50,7 +50,7 @@ public struct SnapshotToken: Sendable, Hashable, Codable, CustomStringConvertibl
     public var description: String { "lsn \(lsn) at \(at) (definitions v\(definitionsVersion))" }
 }
 
-/// One entity's served views at one ``SnapshotToken``.
+/// One entity's served views, flags and list memberships at one ``SnapshotToken``.
 public struct EntityVector: Sendable {
     /// The entity type (`card`).
     public let entity: String
@@ -58,6 +58,12 @@ public struct EntityVector: Sendable {
     public let key: String
     /// Served view names (``ViewDefinition/servedNames``) and their values, in definitions order.
     public let views: [(name: String, value: FeatureValue)]
+    /// The entity's flags (declared with `entity:` it) and whether each is set at the token's
+    /// `at`, in definitions order.
+    public let flags: [(name: String, holds: Bool)]
+    /// The lists declared `of:` the entity and whether the key is a member at the token's `at`,
+    /// in definitions order.
+    public let lists: [(name: String, holds: Bool)]
     /// True when some value was recomputed from the retained log (a token older than the entity's
     /// newest change) rather than read from maintained state; the values are exact either way.
     public let recomputed: Bool

@@ -24,7 +24,8 @@ extension Snapshot {
     }
 
     /// The served views of one entity at `token`: every window `(token.at − W, token.at]`, counting
-    /// exactly the events with LSN ≤ `token.lsn`. An unknown key reads as empty windows.
+    /// exactly the events with LSN ≤ `token.lsn`; and its flags and list memberships at `token.at`
+    /// as of `token.lsn`. An unknown key reads as empty windows, unset flags and no memberships.
     ///
     /// ```swift
     /// let vector = try store.read { snapshot in
@@ -62,25 +63,39 @@ extension Snapshot {
         if let refusal = floor.refusal(lsn: token.lsn, at: token.at) { throw refusal }
         let (encoded, canonical) = try Self.entityKey(key, type: keyType, entity: entity)
         return try tallyCall {
-            let newest =
-                try ViewStateKey.head(encoded).withUnsafeBytes { try transaction.get(databases.views, $0) }
-                .flatMap(BigEndian.uint64) ?? 0
-            // State holds the entity's changes up to `newest`; a token before that recomputes.
-            let lsnLimit = newest > token.lsn.rawValue ? token.lsn.rawValue : nil
-            let cursor = try transaction.openCursor(databases.views)
-            defer { cursor.close() }
-            let reader = ViewReader(
-                txn: transaction, database: databases.views, cursor: cursor,
-                floorTime: floor.isEmpty ? nil : floor.time)
-            var views: [(name: String, value: FeatureValue)] = []
-            views.reserveCapacity(stored.views.servedNameCount)
-            for view in stored.views.views where view.definition.entity == entity {
-                try reader.append(
-                    view, stored.views.states[view.state], entity: encoded, at: token.at, lsnLimit: lsnLimit,
-                    to: &views)
-            }
-            return EntityVector(entity: entity, key: canonical, views: views, recomputed: lsnLimit != nil)
+            try Self.vector(
+                entity: entity, encoded: encoded, canonical: canonical, stored: stored, at: token, in: transaction,
+                databases: databases, floor: floor)
         }
+    }
+
+    /// One entity's vector read in `txn` (a read transaction, or the write transaction of a
+    /// decision that includes its event): the views from maintained state, recomputed when the
+    /// entity changed after `token.lsn`; then its flags and lists.
+    static func vector<Transaction: TransactionReading>(
+        entity: String, encoded: [UInt8], canonical: String, stored: StoredDefinitions, at token: SnapshotToken,
+        in txn: Transaction, databases: Tally.Databases, floor: RetentionFloor
+    ) throws -> EntityVector {
+        let newest =
+            try ViewStateKey.head(encoded).withUnsafeBytes { try txn.get(databases.views, $0) }
+            .flatMap(BigEndian.uint64) ?? 0
+        // State holds the entity's changes up to `newest`; a token before that recomputes.
+        let lsnLimit = newest > token.lsn.rawValue ? token.lsn.rawValue : nil
+        let cursor = try txn.openCursor(databases.views)
+        defer { cursor.close() }
+        let reader = ViewReader(
+            txn: txn, database: databases.views, cursor: cursor, floorTime: floor.isEmpty ? nil : floor.time)
+        var views: [(name: String, value: FeatureValue)] = []
+        views.reserveCapacity(stored.views.servedNameCount)
+        for view in stored.views.views where view.definition.entity == entity {
+            try reader.append(
+                view, stored.views.states[view.state], entity: encoded, at: token.at, lsnLimit: lsnLimit, to: &views)
+        }
+        let marks = try marks(
+            entity: entity, key: encoded, definitions: stored.definitions, at: token, in: txn, databases)
+        return EntityVector(
+            entity: entity, key: canonical, views: views, flags: marks.flags, lists: marks.lists,
+            recomputed: lsnLimit != nil)
     }
 
     /// The stored form of an entity key given as text (ints in decimal; strings NFC, 1…256 bytes),

@@ -1,0 +1,172 @@
+import TallyLMDB
+
+/// The flags of one definitions version compiled for ingest: after an accepted event of one of a
+/// flag's `on` types, its `set_when` is evaluated for the event's entity at the event's time, on
+/// the state that includes the event; when it holds, the flag is set for `[ts, ts + for)` under
+/// the event's LSN (docs/LISTS.md, "Flags set by their rule").
+struct FlagRules: Sendable {
+    struct Rule: Sendable {
+        let name: String
+        let entity: String
+        let condition: Expression
+        let duration: Int64?
+        /// Per `on` event type code: the position of the entity's field.
+        let entityField: [UInt16: Int]
+        /// Served view names of the entity: the view (index in ``ViewCatalog/views``) and window.
+        let views: [String: (view: Int, window: Int)]
+    }
+
+    let rules: [Rule]
+    let byEventType: [UInt16: [Int]]
+    let views: ViewCatalog
+    /// Every flag's entity, to answer `flag(name)` only for flags of the same entity.
+    let flagEntities: [String: String]
+    /// Each list's member type.
+    let listTypes: [String: ScalarType]
+
+    init(definitions: Definitions, catalog: EventCatalog, views: ViewCatalog) {
+        var rules: [Rule] = []
+        var byEventType: [UInt16: [Int]] = [:]
+        for flag in definitions.flags {
+            guard let condition = try? ExpressionParser.parse(flag.setWhen) else { continue }  // checked at load
+            var fields: [UInt16: Int] = [:]
+            for name in flag.on {
+                guard let schema = catalog.schemas[name],
+                    let position = schema.position(of: flag.entity)
+                else { continue }
+                fields[schema.code] = position
+            }
+            var served: [String: (view: Int, window: Int)] = [:]
+            for (index, view) in views.views.enumerated() where view.definition.entity == flag.entity {
+                for (window, name) in view.servedNames.enumerated() { served[name] = (index, window) }
+            }
+            for code in fields.keys { byEventType[code, default: []].append(rules.count) }
+            rules.append(
+                Rule(
+                    name: flag.name, entity: flag.entity, condition: condition, duration: flag.duration,
+                    entityField: fields, views: served))
+        }
+        self.rules = rules
+        self.byEventType = byEventType
+        self.views = views
+        flagEntities = Dictionary(uniqueKeysWithValues: definitions.flags.map { ($0.name, $0.entity) })
+        listTypes = Self.listTypes(definitions)
+    }
+
+    /// Each list's member type: its entity's key type, or its scalar type.
+    static func listTypes(_ definitions: Definitions) -> [String: ScalarType] {
+        Dictionary(
+            uniqueKeysWithValues: definitions.lists.map { list in
+                switch list.of {
+                case .entity(let name): (list.name, definitions.entity(named: name)?.keyType ?? .string)
+                case .scalar(let type): (list.name, type)
+                }
+            })
+    }
+
+    /// Evaluates the flags `event` may set, after it was applied at `lsn` in `txn`.
+    func apply(
+        after event: DecodedEvent, lsn: UInt64, in txn: WriteTransaction, databases: Tally.Databases
+    ) throws {
+        guard let indices = byEventType[event.schema.code] else { return }
+        for index in indices {
+            let rule = rules[index]
+            guard let position = rule.entityField[event.schema.code],
+                let entity = ViewStateKey.entity(event.values[position])
+            else { continue }
+            if try holds(rule, entity: entity, event: event, lsn: lsn, txn: txn, databases: databases) {
+                try set(rule, entity: entity, time: event.time, lsn: lsn, txn: txn, marks: databases.marks)
+            }
+        }
+    }
+
+    private func holds(
+        _ rule: Rule, entity: [UInt8], event: DecodedEvent, lsn: UInt64, txn: WriteTransaction,
+        databases: Tally.Databases
+    ) throws -> Bool {
+        let cursor = try txn.openCursor(databases.views)
+        defer { cursor.close() }
+        let floor = try RetentionFloor.read(txn, meta: databases.meta)
+        let reader = ViewReader(
+            txn: txn, database: databases.views, cursor: cursor, floorTime: floor.isEmpty ? nil : floor.time)
+        var failure: (any Error)?
+        func mark(_ kind: MarkKind, _ name: String, _ member: [UInt8]) -> Bool {
+            do {
+                return try MarkChange.newest(
+                    MarkKey.member(kind, name, member), atOrBefore: lsn, in: txn, marks: databases.marks
+                ).map { $0.entry.state(lsn: $0.lsn).holds(at: event.time) } ?? false
+            } catch {
+                failure = error
+                return false
+            }
+        }
+        let evaluator = ExpressionEvaluator(
+            name: { name in
+                if let (view, window) = rule.views[name] {
+                    let compiled = views.views[view]
+                    do {
+                        let values = try reader.values(
+                            compiled, views.states[compiled.state], entity: entity, at: event.time, lsnLimit: nil)
+                        return ExpressionValue(values[window])
+                    } catch {
+                        failure = error
+                        return .null
+                    }
+                }
+                guard let position = event.schema.position(of: name) else { return .null }
+                return ExpressionValue(event.values[position])
+            },
+            flag: { name in flagEntities[name] == rule.entity && mark(.flag, name, entity) },
+            listContains: { list, value in
+                guard let type = listTypes[list], let member = Self.member(value, type: type) else { return false }
+                return mark(.list, list, member)
+            })
+        let result = evaluator.holds(rule.condition)
+        if let failure { throw failure }
+        return result
+    }
+
+    /// Sets the flag for `[time, time + for)`, joined with the current interval when they overlap
+    /// or touch. An interval that ends before the current one begins (a late event) changes
+    /// nothing: a key's flag is one interval.
+    private func set(_ rule: Rule, entity: [UInt8], time: Int64, lsn: UInt64, txn: WriteTransaction, marks: Database)
+        throws
+    {
+        let memberKey = MarkKey.member(.flag, rule.name, entity)
+        let end = rule.duration.map { min(time + $0, Timestamp.maximum) } ?? Int64.max
+        var next = MarkEntry(added: true, from: time, until: end)
+        if let current = try MarkChange.newest(memberKey, atOrBefore: lsn, in: txn, marks: marks)?.entry {
+            if current.added, time <= current.until, current.from <= end {
+                next = MarkEntry(added: true, from: min(current.from, time), until: max(current.until, end))
+            } else if time < current.until {
+                return  // before a cleared interval's end, or wholly before the current one
+            }
+            if next == current { return }
+        }
+        try txn.put(marks, MarkKey.entry(memberKey, lsn: lsn), next.bytes)
+    }
+
+    /// An expression value as a list member of `type`, in stored form.
+    static func member(_ value: ExpressionValue, type: ScalarType) -> [UInt8]? {
+        switch (value, type) {
+        case (.string(let text), .string): return ViewStateKey.entity(.string(text))
+        case (.number(let micros), .int):
+            guard micros % 1_000_000 == 0, let number = Int64(exactly: micros / 1_000_000) else { return nil }
+            return ViewStateKey.entity(.int(number))
+        default: return nil
+        }
+    }
+}
+
+extension ExpressionValue {
+    init(_ value: FeatureValue) {
+        switch value {
+        case .null: self = .null
+        case .int(let number): self = .integer(number)
+        case .decimal(let decimal): self = .decimal(decimal)
+        case .string(let text): self = .string(text)
+        case .bool(let flag): self = .bool(flag)
+        case .timestamp(let ms): self = .timestamp(ms)
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import TallyLMDB
+
+/// One key's state in a list or flag at one token (``Snapshot/listMembership(_:member:at:)``).
+public struct MarkReading: Sendable, Hashable {
+    /// The key as vectors name it.
+    public let member: String
+    /// The newest change at or before the token's LSN.
+    public let state: MarkState
+    /// Whether it holds at the token's `at`.
+    public let holds: Bool
+}
+
+extension Snapshot {
+    /// Whether `member` is in `list` at `token`: the newest change at or before `token.lsn` set
+    /// its interval, and `token.at` falls in it. One backward seek.
+    ///
+    /// ```swift
+    /// let blocked = try store.read { s in try s.listMembership("blocked_cards", member: "c1", at: try s.token()) }
+    /// blocked.holds   // true
+    /// ```
+    public func listMembership(_ list: String, member: String, at token: SnapshotToken) throws(TallyError)
+        -> MarkReading
+    {
+        try reading(.list, list, member, at: token)
+    }
+
+    /// Whether `flag` is set on the entity `key` at `token` (expiry is in event time: `token.at`).
+    public func flag(_ flag: String, key: String, at token: SnapshotToken) throws(TallyError) -> MarkReading {
+        try reading(.flag, flag, key, at: token)
+    }
+
+    /// The members of `list` that hold at `token`, in key order, at most `limit`, starting after
+    /// `after`; `more` tells whether the scan stopped at the limit. A scan of the list's entries.
+    public func listMembers(_ list: String, at token: SnapshotToken, after: String? = nil, limit: Int)
+        throws(TallyError)
+        -> (members: [MarkReading], more: Bool)
+    {
+        guard limit > 0 else { throw TallyError(.invalidArgument, "limit must be at least 1, not \(limit)") }
+        try checkReadPoint(token)
+        let declared = try MarkTarget.declared(.list, list, in: markDefinitions(at: token))
+        let prefix = MarkKey.prefix(.list, list)
+        var start = prefix
+        if let after {
+            let member = try Self.entityKey(after, type: declared.type, entity: declared.label).encoded
+            start = MarkKey.entry(MarkKey.member(.list, list, member), lsn: UInt64.max)
+        }
+        return try tallyCall {
+            try transaction.withCursor(databases.marks) { cursor in
+                var members: [MarkReading] = []
+                var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+                var newest: (member: [UInt8], lsn: UInt64, entry: MarkEntry)?
+                var pendingMember: [UInt8]?
+                func flush() {
+                    if let found = newest, let text = found.member.withUnsafeBytes({ MarkKey.memberText($0) }) {
+                        let state = found.entry.state(lsn: found.lsn)
+                        if state.holds(at: token.at) {
+                            members.append(MarkReading(member: text, state: state, holds: true))
+                        }
+                    }
+                    newest = nil
+                }
+                while let current = entry, current.key.starts(with: prefix) {
+                    let rest = UnsafeRawBufferPointer(rebasing: current.key[prefix.count...])
+                    guard let length = MarkKey.memberLength(rest), rest.count == length + 8,
+                        let lsn = BigEndian.uint64(UnsafeRawBufferPointer(rebasing: rest[length...])),
+                        let value = MarkEntry(current.value)
+                    else { break }
+                    let member = Array(rest[..<length])
+                    if member != pendingMember {
+                        flush()
+                        if members.count == limit { return (members, true) }
+                        pendingMember = member
+                    }
+                    if lsn <= token.lsn.rawValue { newest = (member, lsn, value) }
+                    entry = try cursor.next()
+                }
+                flush()
+                if members.count > limit { return (Array(members.prefix(limit)), true) }
+                return (members, false)
+            }
+        }
+    }
+
+    /// The lists of `entity` (declared `of:` it) and its flags at `token`, in definitions order.
+    static func marks(
+        entity: String, key encoded: [UInt8], definitions: Definitions, at token: SnapshotToken,
+        in txn: some TransactionReading, _ databases: Tally.Databases
+    ) throws -> (flags: [(name: String, holds: Bool)], lists: [(name: String, holds: Bool)]) {
+        func holds(_ kind: MarkKind, _ name: String) throws -> Bool {
+            try MarkChange.newest(
+                MarkKey.member(kind, name, encoded), atOrBefore: token.lsn.rawValue, in: txn,
+                marks: databases.marks
+            ).map { $0.entry.state(lsn: $0.lsn).holds(at: token.at) } ?? false
+        }
+        let flags = try definitions.flags.filter { $0.entity == entity }.map { ($0.name, try holds(.flag, $0.name)) }
+        let lists = try definitions.lists.filter { $0.of == .entity(entity) }.map {
+            ($0.name, try holds(.list, $0.name))
+        }
+        return (flags, lists)
+    }
+
+    private func reading(_ kind: MarkKind, _ name: String, _ key: String, at token: SnapshotToken) throws(TallyError)
+        -> MarkReading
+    {
+        try checkReadPoint(token)
+        let declared = try MarkTarget.declared(kind, name, in: markDefinitions(at: token))
+        let target = try Self.entityKey(key, type: declared.type, entity: declared.label)
+        let found = try tallyCall {
+            try MarkChange.newest(
+                MarkKey.member(kind, name, target.encoded), atOrBefore: token.lsn.rawValue, in: transaction,
+                marks: databases.marks)
+        }
+        let state = found.map { $0.entry.state(lsn: $0.lsn) } ?? .never
+        return MarkReading(member: target.canonical, state: state, holds: state.holds(at: token.at))
+    }
+
+    /// The definitions that name lists and flags for a read at `token`: those served at its LSN,
+    /// then the newest (a list declared later had no changes then).
+    private func markDefinitions(at token: SnapshotToken) throws(TallyError) -> [Definitions] {
+        let candidates = [stored(at: token.lsn)?.definitions, definitions.newest?.definitions].compactMap { $0 }
+        guard !candidates.isEmpty else { throw TallyError(.noDefinitions, "the store has no definitions yet") }
+        return candidates
+    }
+
+    private func checkReadPoint(_ token: SnapshotToken) throws(TallyError) {
+        let current = try tallyCall { try self.lsn }
+        guard token.lsn <= current else {
+            throw TallyError(.invalidArgument, "lsn \(token.lsn) is ahead of the store, which is at lsn \(current)")
+        }
+        if let refusal = floor.refusal(lsn: token.lsn, at: token.at) { throw refusal }
+    }
+}
