@@ -17,8 +17,11 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public let message: String
     /// Extra headers (`WWW-Authenticate`, `Retry-After`, `Allow`).
     public var headers: HTTPFields
-    /// The event field a rejection is about, when there is one (a single rejected event).
+    /// The event field a rejection is about, when there is one (a single rejected event, or the
+    /// scored event of a decision).
     public var field: String?
+    /// The rejection code of a decision's scored event (`late`, `conflict`, …) with `event_rejected`.
+    public var rejection: String?
 
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:]) {
         self.status = status
@@ -34,7 +37,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// | `invalid_argument`, `malformed_json` | 400 |
     /// | `unknown_entity`, `unknown_list`, `unknown_flag`, `unknown_decision` | 404 |
     /// | `incompatible_definitions`, `definitions_change_in_progress` | 409 |
-    /// | `invalid_definitions`, `event_rejected` | 422 |
+    /// | `invalid_definitions`, `event_rejected` (with the event's `rejection` code and `field`) | 422 |
     /// | `not_retained` | 410 |
     /// | `too_many_events` | 413 |
     /// | `overloaded` (with `Retry-After: 1`), `store_read_only`, `closed`, `no_definitions`, `not_ready` | 503 |
@@ -60,6 +63,10 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             self.init(.serviceUnavailable, code, error.message)
         default:
             self.init(.internalServerError, code, error.message)
+        }
+        if code == "event_rejected", let rejection = error.cause as? EventRejection {
+            self.rejection = rejection.code.rawValue
+            field = rejection.field
         }
     }
 
@@ -107,6 +114,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
                 json.object { json in
                     json.member("code") { $0.string(code) }
                     json.member("message") { $0.string(message) }
+                    if let rejection { json.member("rejection") { $0.string(rejection) } }
                     if let field { json.member("field") { $0.string(field) } }
                 }
             }

@@ -7,8 +7,8 @@ public struct DecisionRequest: Sendable {
         case including
         /// Decide on the state before the event, then ingest it in the same transaction.
         case before
-        /// Do not ingest the payload; decide on the current state.
-        case none
+        /// Do not ingest the payload; decide on the current state (`"none"` on the wire).
+        case notIngested = "none"
     }
 
     /// The payload, one JSON object: `request.<field>` in rules reads it. With `type` it is an
@@ -17,7 +17,7 @@ public struct DecisionRequest: Sendable {
     /// The entity keys, in order; empty means every declared entity whose name is a field of the
     /// payload (`card`, `merchant`).
     public var entities: [(entity: String, key: String)]
-    /// Default: `.including` for an event payload, `.none` otherwise.
+    /// Default: `.including` for an event payload, `.notIngested` otherwise.
     public var ingest: Ingest?
     /// The as-of time of the windows; default: the wall clock.
     public var at: Int64?

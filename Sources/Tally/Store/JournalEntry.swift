@@ -13,12 +13,16 @@ import TallyLMDB
 ///
 /// Layout: kind (1); ingest: version (4), now (8), count (4), then length (4) and payload per
 /// event; raw records: count (4), then length (4) and bytes per record; retention: limit (8); a
-/// list or flag change: its ``MarkChange`` bytes. Little-endian.
+/// list or flag change: its ``MarkChange`` bytes; a decision: its ``DecisionInput`` bytes.
+/// Little-endian.
 enum JournalEntry {
     static let ingestKind: UInt8 = 1
     static let rawRecordsKind: UInt8 = 2
     static let retentionKind: UInt8 = 3
     static let markChangeKind: UInt8 = 4
+    static let decisionKind: UInt8 = 5
+
+    static func decision(_ input: DecisionInput) -> [UInt8] { [decisionKind] + input.bytes }
 
     static func markChange(_ change: MarkChange) -> [UInt8] { [markChangeKind] + change.bytes }
 
@@ -61,6 +65,14 @@ enum JournalEntry {
                 throw damaged("a malformed list or flag change")
             }
             _ = try change.apply(in: txn, databases: databases)
+        case decisionKind:
+            guard let input = DecisionInput(Array(entry.dropFirst())) else { throw damaged("a malformed decision") }
+            // The request saw the same definitions; if they were not the newest, it wrote nothing.
+            guard current.newest?.version == input.version else { return }
+            _ = try DecisionTransaction(
+                txn: txn, databases: databases, current: current, input: input, idIndexShape: options.idIndexShape,
+                idHash: options.idHash
+            ).run()
         case retentionKind:
             guard entry.count == 9 else { throw damaged("a malformed retention entry") }
             _ = try Tally.retentionStep(

@@ -71,16 +71,17 @@ extension Snapshot {
 
     /// One entity's vector read in `txn` (a read transaction, or the write transaction of a
     /// decision that includes its event): the views from maintained state, recomputed when the
-    /// entity changed after `token.lsn`; then its flags and lists.
+    /// entity changed after `token.lsn` or `recompute` asks; then its flags and lists.
     static func vector<Transaction: TransactionReading>(
         entity: String, encoded: [UInt8], canonical: String, stored: StoredDefinitions, at token: SnapshotToken,
-        in txn: Transaction, databases: Tally.Databases, floor: RetentionFloor
+        in txn: Transaction, databases: Tally.Databases, floor: RetentionFloor, recompute: Bool = false
     ) throws -> EntityVector {
         let newest =
             try ViewStateKey.head(encoded).withUnsafeBytes { try txn.get(databases.views, $0) }
             .flatMap(BigEndian.uint64) ?? 0
-        // State holds the entity's changes up to `newest`; a token before that recomputes.
-        let lsnLimit = newest > token.lsn.rawValue ? token.lsn.rawValue : nil
+        // State holds the entity's changes up to `newest`; a token before that recomputes (and
+        // a decision's replay always does).
+        let lsnLimit = newest > token.lsn.rawValue || recompute ? token.lsn.rawValue : nil
         let cursor = try txn.openCursor(databases.views)
         defer { cursor.close() }
         let reader = ViewReader(

@@ -1,0 +1,229 @@
+import TallyLMDB
+
+/// The write transaction of one decision (docs/DECISIONS.md): optionally ingest the scored event,
+/// read the entities' vectors and evaluate the rules on one snapshot, and record the decision at
+/// the next LSN, all in one transaction, committed before the answer.
+struct DecisionTransaction {
+    let txn: WriteTransaction
+    let databases: Tally.Databases
+    let current: DefinitionsState.Current
+    let input: DecisionInput
+    let idIndexShape: IdIndexShape
+    let idHash: @Sendable ([UInt8]) -> UInt64
+
+    func run() throws -> Decision {
+        guard let served = current.newestServed, let newest = current.newest, let maintenance = current.maintenance
+        else { throw TallyError(.noDefinitions, "the store has no definitions: open it with some") }
+        guard newest.version == input.version else { throw DecisionInput.definitionsChanged }
+        let payload = try input.parsedPayload()
+        let event = payload.isEvent ? EventDecoder(catalog: newest.catalog, idHash: idHash).decode(payload.value) : nil
+        let mode = input.ingest ?? (event == nil ? .notIngested : .including)
+        var scored: DecodedEvent?
+        if mode != .notIngested {
+            guard let event else {
+                throw TallyError(
+                    .invalidArgument, "ingest '\(mode.rawValue)' needs an event payload (an object with \"type\")")
+            }
+            switch event {
+            case .success(let decoded): scored = decoded
+            case .failure(let rejection): throw Self.rejected(rejection)
+            }
+        }
+        let entities = try input.resolvedEntities(payload, definitions: served.definitions)
+        let request = input.requestFields(payload, event: event, schemaOf: served)
+
+        var evaluated: Evaluation?
+        if mode == .before { evaluated = try evaluate(served, entities, request) }
+        var outcome: EventOutcome?
+        if let scored {
+            let result = try IngestTransaction(
+                txn: txn, databases: databases, views: ViewMaintenance(catalog: maintenance, database: databases.views),
+                now: input.now, maxFuture: newest.catalog.maxFuture, idIndexShape: idIndexShape,
+                flags: served.flagRules
+            ).apply([.success(scored)])
+            outcome = result.outcomes.first
+            if case .rejected(let rejection) = outcome { throw Self.rejected(rejection) }
+        }
+        let evaluation = try evaluated ?? evaluate(served, entities, request)
+
+        let head = try headLSN()
+        let id = head + 1
+        let record = DecisionRecord.encode(
+            id: id, evaluation: evaluation, mode: mode, event: outcome, payload: payload.value, decidedAt: input.now)
+        try txn.put(databases.log, BigEndian.bytes(id), [LogRecord.decisionKind], flags: .append)
+        try txn.put(databases.decisions, BigEndian.bytes(id), record, flags: .append)
+        try txn.put(databases.meta, MetaKey.headLSN, BigEndian.bytes(id))
+        return Decision(
+            id: LSN(id), token: evaluation.token, outcome: evaluation.outcome, rules: evaluation.rules,
+            vectors: evaluation.vectors, ingest: mode, event: outcome, decidedAt: input.now, record: record)
+    }
+
+    /// The vectors and rules at one snapshot.
+    struct Evaluation {
+        let token: SnapshotToken
+        let vectors: [EntityVector]
+        let rules: [RuleResult]
+        let outcome: String
+    }
+
+    private func evaluate(
+        _ served: StoredDefinitions, _ entities: [(entity: String, key: String)],
+        _ request: @escaping (String) -> ExpressionValue
+    ) throws -> Evaluation {
+        let token = SnapshotToken(lsn: LSN(try headLSN()), at: input.at, definitionsVersion: served.version)
+        return try Self.evaluate(
+            served, entities, request, token: token, in: txn, databases: databases, recompute: false)
+    }
+
+    /// Reads the vectors of `entities` at `token` in `txn` and evaluates `served`'s rules on them
+    /// (also the replay's recomputation, with `recompute`).
+    static func evaluate(
+        _ served: StoredDefinitions, _ entities: [(entity: String, key: String)],
+        _ request: @escaping (String) -> ExpressionValue, token: SnapshotToken, in txn: some TransactionReading,
+        databases: Tally.Databases, recompute: Bool
+    ) throws -> Evaluation {
+        let floor = try RetentionFloor.read(txn, meta: databases.meta)
+        if let refusal = floor.refusal(lsn: token.lsn, at: token.at) { throw refusal }
+        let vectors = try entities.map { entity, key in
+            guard let keyType = served.views.entityKeyTypes[entity] else {
+                let known = served.views.entityKeyTypes.keys.sorted().joined(separator: ", ")
+                throw TallyError(.unknownEntity, "unknown entity type '\(entity)' (declared: \(known))")
+            }
+            let (encoded, canonical) = try Snapshot.entityKey(key, type: keyType, entity: entity)
+            return try Snapshot.vector(
+                entity: entity, encoded: encoded, canonical: canonical, stored: served, at: token, in: txn,
+                databases: databases, floor: floor, recompute: recompute)
+        }
+        let (rules, outcome) = try served.ruleSet.evaluate(
+            vectors: vectors, request: request, token: token, in: txn, marks: databases.marks)
+        return Evaluation(token: token, vectors: vectors, rules: rules, outcome: outcome)
+    }
+
+    private func headLSN() throws -> UInt64 {
+        try MetaKey.headLSN.withUnsafeBytes { try txn.get(databases.meta, $0).flatMap(BigEndian.uint64) } ?? 0
+    }
+
+    static func rejected(_ rejection: EventRejection) -> TallyError {
+        TallyError(
+            .eventRejected, "the scored event was rejected: \(rejection.code): \(rejection.message)", cause: rejection)
+    }
+}
+
+/// A decision request with everything its outcome depends on resolved (the wall clock, `at`,
+/// the definitions version), as the journal records it.
+struct DecisionInput: Sendable {
+    var version: UInt32
+    var now: Int64
+    var at: Int64
+    var ingest: DecisionRequest.Ingest?
+    var payload: [UInt8]
+    var entities: [(entity: String, key: String)]
+
+    static let definitionsChanged = TallyError(.changeInProgress, "the definitions changed while deciding")
+
+    struct Payload {
+        let value: JSONValue
+        var isEvent: Bool {
+            if case .object(let members) = value { return members.contains { $0.key == "type" } }
+            return false
+        }
+    }
+
+    func parsedPayload() throws(TallyError) -> Payload {
+        let value: JSONValue
+        do {
+            value = try StrictJSONParser.parse(payload)
+        } catch {
+            throw TallyError(.malformedJSON, "the decision's payload: \(error.description)")
+        }
+        guard case .object = value else {
+            throw TallyError(.invalidArgument, "the decision's payload must be a JSON object, not \(value.kind)")
+        }
+        return Payload(value: value)
+    }
+
+    /// The entities given, or every declared entity whose name is a field of the payload (a
+    /// string, or an integer for int keys).
+    func resolvedEntities(_ payload: Payload, definitions: Definitions) throws(TallyError) -> [(
+        entity: String, key: String
+    )] {
+        if !entities.isEmpty { return entities }
+        guard case .object(let members) = payload.value else { return [] }
+        var found: [(entity: String, key: String)] = []
+        for entity in definitions.entities {
+            switch members.first(where: { $0.key == entity.name })?.value {
+            case .string(let key): found.append((entity.name, key))
+            case .number(let text) where entity.keyType == .int: found.append((entity.name, text))
+            default: continue
+            }
+        }
+        guard !found.isEmpty else {
+            throw TallyError(
+                .invalidArgument,
+                "name the decision's entities: the payload has no field named like an entity "
+                    + "(\(definitions.entities.map(\.name).joined(separator: ", ")))")
+        }
+        return found
+    }
+
+    /// `request.<field>`: an event payload's typed fields (as its type declares them), else the
+    /// payload's JSON values (numbers exact, strings as given, other values null).
+    func requestFields(
+        _ payload: Payload, event: Result<DecodedEvent, EventRejection>?, schemaOf served: StoredDefinitions
+    ) -> (String) -> ExpressionValue {
+        if case .success(let decoded)? = event {
+            let schema = decoded.schema
+            let values = decoded.values
+            return { name in schema.position(of: name).map { ExpressionValue(values[$0]) } ?? .null }
+        }
+        guard case .object(let members) = payload.value else { return { _ in .null } }
+        let fields = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+        return { name in
+            switch fields[name] {
+            case .string(let text): .string(text)
+            case .bool(let flag): .bool(flag)
+            case .number(let text): (try? ExactDecimal(parsing: text)).map(ExpressionValue.decimal) ?? .null
+            default: .null
+            }
+        }
+    }
+
+    /// Journal layout (little-endian): version (4), now (8), at (8), ingest (1: 0 default,
+    /// 1 including, 2 before, 3 none), then length-prefixed chunks: the payload, then entity and
+    /// key per entity.
+    var bytes: [UInt8] {
+        var out: [UInt8] = []
+        appendLittleEndian(version, to: &out)
+        appendLittleEndian(now, to: &out)
+        appendLittleEndian(at, to: &out)
+        out.append(ingest.map { [.including: 1, .before: 2, .notIngested: 3][$0] ?? 0 } ?? 0)
+        LengthPrefixedChunks.append(
+            [payload] + entities.flatMap { [Array($0.entity.utf8), Array($0.key.utf8)] }, to: &out)
+        return out
+    }
+
+    init(
+        version: UInt32, now: Int64, at: Int64, ingest: DecisionRequest.Ingest?, payload: [UInt8],
+        entities: [(entity: String, key: String)]
+    ) {
+        self.version = version
+        self.now = now
+        self.at = at
+        self.ingest = ingest
+        self.payload = payload
+        self.entities = entities
+    }
+
+    init?(_ bytes: [UInt8]) {
+        guard bytes.count >= 21, let chunks = LengthPrefixedChunks.decode(bytes, from: 21), chunks.count % 2 == 1
+        else { return nil }
+        version = readLittleEndian(bytes, at: 0, as: UInt32.self)
+        now = readLittleEndian(bytes, at: 4, as: Int64.self)
+        at = readLittleEndian(bytes, at: 12, as: Int64.self)
+        ingest = [1: .including, 2: .before, 3: .notIngested][bytes[20]]
+        payload = chunks[0]
+        entities = stride(from: 1, to: chunks.count, by: 2).map {
+            (String(decoding: chunks[$0], as: UTF8.self), String(decoding: chunks[$0 + 1], as: UTF8.self))
+        }
+    }
+}
