@@ -50,6 +50,9 @@ struct Demo: AsyncParsableCommand {
                       curl -s -H 'Content-Type: application/json' \(url)/v1/vectors \\
                            -d '{"entities":[{"entity":"card","key":"card_0"},{"entity":"merchant","key":"m_0"}]}'
                       curl -s \(url)/metrics | grep tally_ingest_events_total
+                      curl -s -X PUT \(url)/v1/lists/blocked_cards/members/card_5
+                      curl -s -H 'Content-Type: application/json' \(url)/v1/decide \\
+                           -d '{"request":{"card":"card_5","amount":"12.5","country":"FR"}}'
 
                     """.utf8))
         }
@@ -57,7 +60,9 @@ struct Demo: AsyncParsableCommand {
 }
 
 /// Ingests the synthetic stream in real time, ten requests a second, and prints a status line
-/// (LSN, outcomes, one card's live views) every second.
+/// (LSN, outcomes, one card's live views) every second, then a live decision: the stream's next
+/// event scored with `decide` (ingested in the same transaction) on the example rules. `card_3`
+/// is put on `blocked_cards` at the start, so its decisions show `block`.
 struct DemoFeed: Service {
     let store: Tally
     let rate: Int
@@ -70,6 +75,9 @@ struct DemoFeed: Service {
         let started = ContinuousClock.now
         var totals = (accepted: 0, duplicates: 0, rejected: 0)
         var tick = 0
+        if (try? await store.addListMember("blocked_cards", member: "card_3")) != nil {
+            FileHandle.standardOutput.write(Data("card_3 is on blocked_cards: its decisions say block\n".utf8))
+        }
         while !Task.isShuttingDownGracefully, seconds == 0 || tick < seconds * 10 {
             tick += 1
             let result = try await store.ingest(ndjson: stream.nextBatch(rate / 10))
@@ -86,8 +94,30 @@ struct DemoFeed: Service {
                         + "duplicates=\(totals.duplicates) rejected=\(totals.rejected) | card_0 \(views)"
                 }
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                FileHandle.standardOutput.write(Data((await decideNext(&stream, number: tick / 10) + "\n").utf8))
             }
             try? await Task.sleep(until: started + .milliseconds(100 * tick))
+        }
+    }
+
+    /// Scores the stream's next event (every fifth second one of `card_3`'s) and describes it.
+    private func decideNext(_ stream: inout CardTransactionStream, number: Int) async -> String {
+        var payload = stream.next()
+        if number % 5 == 0, var text = String(bytes: payload, encoding: .utf8),
+            let range = text.range(of: #""card":"card_\d+""#, options: .regularExpression)
+        {
+            text.replaceSubrange(range, with: #""card":"card_3""#)
+            payload = Array(text.utf8)
+        }
+        do {
+            let decision = try await store.decide(DecisionRequest(payload: payload))
+            let card = decision.vectors.first { $0.entity == "card" }
+            let count = card?[view: "card_txn_count_60s"]?.description ?? "-"
+            let reasons = decision.reasons.isEmpty ? "" : " (\(decision.reasons.joined(separator: ", ")))"
+            return "  decision #\(decision.id) \(card?.key ?? "?"): \(decision.outcome)\(reasons), "
+                + "card_txn_count_60s=\(count) at lsn \(decision.token.lsn)"
+        } catch {
+            return "  decision: \(error)"
         }
     }
 }

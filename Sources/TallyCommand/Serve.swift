@@ -25,7 +25,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Bytes of one request body.") var maxBodyBytes = ServerLimits().maxBodyBytes
     @Option(help: "Events in one POST /v1/events.") var maxEvents = ServerLimits.defaultMaxEventsPerRequest
     @Option(help: "Bytes of one NDJSON line.") var maxLineBytes = ServerLimits().maxNDJSONLineBytes
-    @Option(help: "Entities in one POST /v1/vectors.") var maxVectors = ServerLimits().maxVectorsPerRequest
+    @Option(help: "Entities in one POST /v1/vectors or POST /v1/decide.")
+    var maxVectors = ServerLimits().maxVectorsPerRequest
     @Option(help: "Events waiting for the writer, summed over requests, before new ones answer 503 with Retry-After.")
     var maxQueuedEvents = Tally.Options().maxQueuedEvents
     @Option(help: "Seconds an idle keep-alive connection stays open.") var idleTimeout = ServerLimits()

@@ -4,8 +4,8 @@
 /// |---|---|
 /// | `ingest` | `POST /v1/events` |
 /// | `read` | entities, vectors, `GET /v1/definitions` |
-/// | `decide` | decisions (later issue) |
-/// | `audit` | decision records and replay (later issue) |
+/// | `decide` | `POST /v1/decide` |
+/// | `audit` | `GET /v1/decisions/{id}`, `POST /v1/decisions/{id}/replay` |
 /// | `admin` | all of the above, `PUT /v1/definitions`, lists and flags (`/v1/lists/…`, `/v1/flags/…`), `/metrics` |
 public enum Role: String, Sendable, Codable, CaseIterable {
     case ingest, read, decide, audit, admin

@@ -22,10 +22,13 @@ struct Route: Sendable {
     static let putFlag = Route(method: .put, path: "/v1/flags/:flag/:key", role: .admin)
     static let deleteFlag = Route(method: .delete, path: "/v1/flags/:flag/:key", role: .admin)
     static let getFlag = Route(method: .get, path: "/v1/flags/:flag/:key", role: .admin)
+    static let decide = Route(method: .post, path: "/v1/decide", role: .decide)
+    static let decision = Route(method: .get, path: "/v1/decisions/:id", role: .audit)
+    static let replay = Route(method: .post, path: "/v1/decisions/:id/replay", role: .audit)
 
     static let all: [Route] = [
         events, entity, vectors, getDefinitions, putDefinitions, health, ready, metrics, getListMember,
-        putListMember, deleteListMember, listMembers, getFlag, putFlag, deleteFlag,
+        putListMember, deleteListMember, listMembers, getFlag, putFlag, deleteFlag, decide, decision, replay,
     ]
 
     /// Methods the API serves at `path`, in table order (empty: no such path).

@@ -15,7 +15,7 @@ public struct ServerLimits: Sendable {
     public var maxBodyBytes = 8 << 20
     /// Bytes of one NDJSON line (code `line_too_long`). Default 64 KiB.
     public var maxNDJSONLineBytes = 64 << 10
-    /// Entities one `POST /v1/vectors` may ask for (code `too_many_entities`). Default 100.
+    /// Entities one `POST /v1/vectors` or `POST /v1/decide` may name (code `too_many_entities`). Default 100.
     public var maxVectorsPerRequest = 100
     /// Seconds a keep-alive connection may sit idle before the server closes it. Default 60.
     public var idleTimeoutSeconds: Int64 = 60

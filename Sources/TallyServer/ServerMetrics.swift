@@ -18,6 +18,7 @@ import Tally
 /// | `tally_store_commit_seconds` | histogram | (the commit alone: page writes and fsyncs) |
 /// | `tally_store_apply_seconds` | histogram | (applying a commit's requests, before the commit) |
 /// | `tally_store_commit_requests` | histogram | (requests joined into one commit) |
+/// | `tally_decisions_total` | counter | `outcome` (of each recorded decision) |
 /// | `tally_http_requests_total` | counter | `endpoint`, `method`, `status` |
 /// | `tally_http_request_duration_seconds` | histogram | `endpoint`, `method` |
 /// | `tally_store_lsn`, `tally_store_watermark_ms`, `tally_store_freshness_seconds` | gauge | read at scrape |
@@ -114,6 +115,13 @@ public final class ServerMetrics: Sendable {
         commitSeconds.recordNanoseconds(Self.nanoseconds(report.commit))
         applySeconds.recordNanoseconds(Self.nanoseconds(report.apply))
         commitRequests.record(report.requests)
+    }
+
+    /// Counts one recorded decision by its outcome (`allow`, or a rule's outcome: a label set per
+    /// outcome the definitions declare).
+    func decided(outcome: String) {
+        CoreMetrics.Counter(label: "tally_decisions_total", dimensions: [("outcome", outcome)], factory: factory)
+            .increment()
     }
 
     /// Counts an ingest request that failed whole (malformed body, limits, overload).

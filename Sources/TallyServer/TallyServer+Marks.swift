@@ -151,7 +151,7 @@ extension TallyServer {
         return (from, until)
     }
 
-    private static func isJSONSpace(_ byte: UInt8) -> Bool {
+    static func isJSONSpace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
 

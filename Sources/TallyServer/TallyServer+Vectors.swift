@@ -72,7 +72,16 @@ extension TallyServer {
             default: throw ReadPoint.invalid("unknown member '\(member.key)'; the body takes entities, lsn and at")
             }
         }
-        guard let entities, !entities.isEmpty else {
+        guard let entities else {
+            throw ReadPoint.invalid("entities must list at least one {\"entity\":…,\"key\":…}")
+        }
+        return (try entityKeys(entities), point)
+    }
+
+    /// `[{"entity":"card","key":"c1"},…]`: at least one, at most ``ServerLimits/maxVectorsPerRequest``
+    /// (413 `too_many_entities`); anything else is 400.
+    func entityKeys(_ entities: [StrictJSON.Value]) throws(APIError) -> [(entity: String, key: String)] {
+        guard !entities.isEmpty else {
             throw ReadPoint.invalid("entities must list at least one {\"entity\":…,\"key\":…}")
         }
         guard entities.count <= limits.maxVectorsPerRequest else {
@@ -80,7 +89,7 @@ extension TallyServer {
                 .contentTooLarge, "too_many_entities",
                 "\(entities.count) entities in one request; the limit is \(limits.maxVectorsPerRequest)")
         }
-        let keys = try entities.enumerated().map { index, item throws(APIError) -> (entity: String, key: String) in
+        return try entities.enumerated().map { index, item throws(APIError) -> (entity: String, key: String) in
             guard case .object(let fields) = item else {
                 throw ReadPoint.invalid("entities[\(index)] must be an object")
             }
@@ -102,7 +111,6 @@ extension TallyServer {
             }
             return (entity, key)
         }
-        return (keys, point)
     }
 
     /// A path segment, percent-decoded.

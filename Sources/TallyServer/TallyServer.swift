@@ -59,6 +59,9 @@ public struct TallyServer: Sendable {
         on(.putFlag, router) { request, context in try await changeMark(.flag, add: true, request, context) }
         on(.deleteFlag, router) { request, context in try await changeMark(.flag, add: false, request, context) }
         on(.getFlag, router) { request, context in try await readMark(.flag, request, context) }
+        on(.decide, router) { request, context in try await decide(request, context) }
+        on(.decision, router) { request, context in try await recordedDecision(request, context) }
+        on(.replay, router) { request, context in try await replayDecision(request, context) }
         on(.health, router) { _, _ in
             var json = JSONOutput()
             json.object { $0.member("status") { $0.string("ok") } }

@@ -159,6 +159,21 @@ struct BadInputCorpusTests {
             "vectors: text/plain", .post, "/v1/vectors", contentType: "text/plain", body: "{}", 415,
             "unsupported_media_type"),
         BadRequest(
+            "decide: a late scored event", .post, "/v1/decide",
+            body: #"{"request":\#(authorization("late", time: baseTime - 7_200_000)),"at":\#(baseTime)}"#, 422,
+            "event_rejected"),
+        BadRequest(
+            "decide: a scored event in conflict with a stored one", .post, "/v1/decide",
+            body: #"{"request":\#(authorization("seed0", card: "c0", amount: "1.00", time: baseTime))}"#, 422,
+            "event_rejected"),
+        BadRequest(
+            "decide: unknown entity", .post, "/v1/decide",
+            body: #"{"request":{},"entities":[{"entity":"planet","key":"p"}]}"#, 404, "unknown_entity"),
+        BadRequest(
+            "decide: request not an object", .post, "/v1/decide", body: #"{"request":"x"}"#, 400, "invalid_argument"),
+        BadRequest("decision id 0", .get, "/v1/decisions/0", 400, "invalid_argument"),
+        BadRequest("unknown decision", .post, "/v1/decisions/7/replay", 404, "unknown_decision"),
+        BadRequest(
             "PUT definitions: no entities or events", .put, "/v1/definitions", body: "{}", 422, "invalid_definitions"),
         BadRequest(
             "PUT definitions: not YAML", .put, "/v1/definitions", body: "entities: [unclosed", 422,

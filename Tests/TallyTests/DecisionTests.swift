@@ -64,7 +64,7 @@ import Testing
         defer { store.close() }
         #expect(try await store.ingest(json: Self.auth(1, at: Self.t0)).accepted == 1)
 
-        let including = try await Self.decide(store, Self.auth(2, at: Self.t0 + 1000))
+        let including = try await Self.decide(store, Self.auth(2, at: Self.t0 + 1000), ingest: .including)
         #expect(including.ingest == .including && including.event == .accepted(LSN(2)))
         #expect(including.id == LSN(3) && including.token.lsn == LSN(2))
         #expect(including.vectors.map(\.entity) == ["card", "merchant"], "entities from the payload's fields")
@@ -81,6 +81,10 @@ import Testing
 
         let none = try await Self.decide(store, Self.auth(4, at: Self.t0 + 3000), ingest: .notIngested)
         #expect(none.event == nil && none.token.lsn == LSN(5) && none.id == LSN(6))
+        // An event payload's defaults: decided before it (then ingested), at its own time.
+        let byDefault = try await store.decide(DecisionRequest(payload: Self.auth(5, at: Self.t0 + 4000)))
+        #expect(byDefault.ingest == .before && byDefault.event == .accepted(LSN(7)) && byDefault.token.lsn == LSN(6))
+        #expect(byDefault.token.at == Self.t0 + 4000 && byDefault.vectors[0][view: "card_count_60s"] == .int(3))
 
         // The record is the answer, kept under the decision's id.
         var answer: [UInt8] = []
@@ -125,6 +129,11 @@ import Testing
         for n in 3...4 { _ = try await store.ingest(json: Self.auth(n, card: "c2", at: Self.t0 + Int64(n))) }
         decision = try await Self.decide(store, Self.auth(9, card: "c2", at: Self.t0 + 5), ingest: .notIngested)
         #expect(decision.reasons == ["held"] && decision.vectors[0].flags.first?.holds == true)
+        // A plain payload's fields are typed like the event fields of the same name.
+        decision = try await store.decide(
+            DecisionRequest(
+                payload: Array(#"{"card":"c9","amount":"1000.5"}"#.utf8), ingest: .notIngested, at: Self.t0))
+        #expect(decision.reasons == ["big"], "the string \"1000.5\" is the decimal amount")
         // Without a merchant key, merchant views are null and their rules do not hold.
         decision = try await store.decide(
             DecisionRequest(
@@ -177,7 +186,8 @@ import Testing
         let store = try Self.open(directory)
         defer { store.close() }
         for n in 1...3 { _ = try await store.ingest(json: Self.auth(n, amount: "400", at: Self.t0 + Int64(n) * 1000)) }
-        let decision = try await Self.decide(store, Self.auth(4, amount: "1", at: Self.t0 + 5000), at: Self.t0 + 6000)
+        let decision = try await Self.decide(
+            store, Self.auth(4, amount: "1", at: Self.t0 + 5000), ingest: .including, at: Self.t0 + 6000)
         #expect(decision.reasons == ["held", "big"] && decision.outcome == "review")
         // Late events inside its windows change the state the decision read.
         for n in 5...8 { _ = try await store.ingest(json: Self.auth(n, amount: "7", at: Self.t0 + 500 + Int64(n))) }

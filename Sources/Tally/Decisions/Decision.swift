@@ -17,9 +17,12 @@ public struct DecisionRequest: Sendable {
     /// The entity keys, in order; empty means every declared entity whose name is a field of the
     /// payload (`card`, `merchant`).
     public var entities: [(entity: String, key: String)]
-    /// Default: `.including` for an event payload, `.notIngested` otherwise.
+    /// Default: `.before` for an event payload (decide on the state before it, then ingest it in
+    /// the same transaction: rules such as `card_exposure + request.amount > 5000` count the
+    /// scored amount once), `.notIngested` otherwise.
     public var ingest: Ingest?
-    /// The as-of time of the windows; default: the wall clock.
+    /// The as-of time of the windows; default: the scored event's time for an event payload,
+    /// else the wall clock.
     public var at: Int64?
 
     public init(
@@ -77,6 +80,12 @@ public struct DecisionReplay: Sendable {
         public let path: String
         public let recorded: String
         public let recomputed: String
+
+        public init(path: String, recorded: String, recomputed: String) {
+            self.path = path
+            self.recorded = recorded
+            self.recomputed = recomputed
+        }
     }
 
     public let id: LSN
@@ -86,4 +95,12 @@ public struct DecisionReplay: Sendable {
     public let differences: [Difference]
     /// The recomputed outcome.
     public let outcome: String
+
+    public init(id: LSN, token: SnapshotToken, matches: Bool, differences: [Difference], outcome: String) {
+        self.id = id
+        self.token = token
+        self.matches = matches
+        self.differences = differences
+        self.outcome = outcome
+    }
 }

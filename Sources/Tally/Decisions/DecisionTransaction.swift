@@ -17,7 +17,10 @@ struct DecisionTransaction {
         guard newest.version == input.version else { throw DecisionInput.definitionsChanged }
         let payload = try input.parsedPayload()
         let event = payload.isEvent ? EventDecoder(catalog: newest.catalog, idHash: idHash).decode(payload.value) : nil
-        let mode = input.ingest ?? (event == nil ? .notIngested : .including)
+        let mode = input.ingest ?? (event == nil ? .notIngested : .before)
+        var eventTime: Int64?
+        if case .success(let decoded)? = event { eventTime = decoded.time }
+        let at = input.at ?? eventTime ?? input.now
         var scored: DecodedEvent?
         if mode != .notIngested {
             guard let event else {
@@ -33,7 +36,7 @@ struct DecisionTransaction {
         let request = input.requestFields(payload, event: event, schemaOf: served)
 
         var evaluated: Evaluation?
-        if mode == .before { evaluated = try evaluate(served, entities, request) }
+        if mode == .before { evaluated = try evaluate(served, entities, request, at: at) }
         var outcome: EventOutcome?
         if let scored {
             let result = try IngestTransaction(
@@ -44,7 +47,7 @@ struct DecisionTransaction {
             outcome = result.outcomes.first
             if case .rejected(let rejection) = outcome { throw Self.rejected(rejection) }
         }
-        let evaluation = try evaluated ?? evaluate(served, entities, request)
+        let evaluation = try evaluated ?? evaluate(served, entities, request, at: at)
 
         let head = try headLSN()
         let id = head + 1
@@ -68,9 +71,9 @@ struct DecisionTransaction {
 
     private func evaluate(
         _ served: StoredDefinitions, _ entities: [(entity: String, key: String)],
-        _ request: @escaping (String) -> ExpressionValue
+        _ request: @escaping (String) -> ExpressionValue, at: Int64
     ) throws -> Evaluation {
-        let token = SnapshotToken(lsn: LSN(try headLSN()), at: input.at, definitionsVersion: served.version)
+        let token = SnapshotToken(lsn: LSN(try headLSN()), at: at, definitionsVersion: served.version)
         return try Self.evaluate(
             served, entities, request, token: token, in: txn, databases: databases, recompute: false)
     }
@@ -114,7 +117,8 @@ struct DecisionTransaction {
 struct DecisionInput: Sendable {
     var version: UInt32
     var now: Int64
-    var at: Int64
+    /// Nil: the scored event's time, else `now`.
+    var at: Int64?
     var ingest: DecisionRequest.Ingest?
     var payload: [UInt8]
     var entities: [(entity: String, key: String)]
@@ -166,8 +170,10 @@ struct DecisionInput: Sendable {
         return found
     }
 
-    /// `request.<field>`: an event payload's typed fields (as its type declares them), else the
-    /// payload's JSON values (numbers exact, strings as given, other values null).
+    /// `request.<field>`: an event payload's typed fields (as its type declares them); in a plain
+    /// payload, a field is typed like the event fields of the same name when every event type that
+    /// has one agrees (`"amount":"12.50"` is a decimal when `amount` is one), else by its JSON
+    /// (numbers exact, strings as given, other values null).
     func requestFields(
         _ payload: Payload, event: Result<DecodedEvent, EventRejection>?, schemaOf served: StoredDefinitions
     ) -> (String) -> ExpressionValue {
@@ -178,13 +184,40 @@ struct DecisionInput: Sendable {
         }
         guard case .object(let members) = payload.value else { return { _ in .null } }
         let fields = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
-        return { name in
-            switch fields[name] {
-            case .string(let text): .string(text)
-            case .bool(let flag): .bool(flag)
-            case .number(let text): (try? ExactDecimal(parsing: text)).map(ExpressionValue.decimal) ?? .null
-            default: .null
+        var declared: [String: ScalarType?] = [:]
+        for event in served.definitions.events {
+            for field in event.fields {
+                if let seen = declared[field.name], seen != field.type.base {
+                    declared[field.name] = .some(nil)  // event types disagree: untyped
+                } else {
+                    declared[field.name] = field.type.base
+                }
             }
+        }
+        return { name in
+            let value = fields[name]
+            if let value, case .some(.some(let type)) = declared[name], let typed = Self.typed(value, type) {
+                return typed
+            }
+            switch value {
+            case .string(let text): return .string(text)
+            case .bool(let flag): return .bool(flag)
+            case .number(let text): return (try? ExactDecimal(parsing: text)).map(ExpressionValue.decimal) ?? .null
+            default: return .null
+            }
+        }
+    }
+
+    /// A JSON value read as a declared field type, nil when it is not one.
+    private static func typed(_ value: JSONValue, _ type: ScalarType) -> ExpressionValue? {
+        switch (value, type) {
+        case (.string(let text), .decimal), (.number(let text), .decimal), (.number(let text), .int):
+            return (try? ExactDecimal(parsing: text)).map(ExpressionValue.decimal)
+        case (.string(let text), .int): return Int64(text).map(ExpressionValue.integer)
+        case (.number(let text), .timestamp): return Int64(text).map(ExpressionValue.timestamp)
+        case (.string(let text), .timestamp):
+            return (try? Timestamp.parse(rfc3339: text)).map(ExpressionValue.timestamp)
+        default: return nil
         }
     }
 
@@ -195,7 +228,7 @@ struct DecisionInput: Sendable {
         var out: [UInt8] = []
         appendLittleEndian(version, to: &out)
         appendLittleEndian(now, to: &out)
-        appendLittleEndian(at, to: &out)
+        appendLittleEndian(at ?? Int64.min, to: &out)
         out.append(ingest.map { [.including: 1, .before: 2, .notIngested: 3][$0] ?? 0 } ?? 0)
         LengthPrefixedChunks.append(
             [payload] + entities.flatMap { [Array($0.entity.utf8), Array($0.key.utf8)] }, to: &out)
@@ -203,7 +236,7 @@ struct DecisionInput: Sendable {
     }
 
     init(
-        version: UInt32, now: Int64, at: Int64, ingest: DecisionRequest.Ingest?, payload: [UInt8],
+        version: UInt32, now: Int64, at: Int64?, ingest: DecisionRequest.Ingest?, payload: [UInt8],
         entities: [(entity: String, key: String)]
     ) {
         self.version = version
@@ -219,7 +252,8 @@ struct DecisionInput: Sendable {
         else { return nil }
         version = readLittleEndian(bytes, at: 0, as: UInt32.self)
         now = readLittleEndian(bytes, at: 4, as: Int64.self)
-        at = readLittleEndian(bytes, at: 12, as: Int64.self)
+        let at = readLittleEndian(bytes, at: 12, as: Int64.self)
+        self.at = at == Int64.min ? nil : at
         ingest = [1: .including, 2: .before, 3: .notIngested][bytes[20]]
         payload = chunks[0]
         entities = stride(from: 1, to: chunks.count, by: 2).map {

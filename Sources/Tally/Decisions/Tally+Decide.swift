@@ -32,7 +32,7 @@ extension Tally {
                 throw TallyError(.noDefinitions, "the store at \(directory) has no definitions: open it with some")
             }
             let now = options.wallClock()
-            let at = try request.at.map { value throws(TallyError) in try Self.checkedTime(value, "at") } ?? now
+            let at = try request.at.map { value throws(TallyError) in try Self.checkedTime(value, "at") }
             let input = DecisionInput(
                 version: newest.version, now: now, at: at, ingest: request.ingest, payload: request.payload,
                 entities: request.entities)

@@ -23,6 +23,9 @@ extension Snapshot {
         return SnapshotToken(lsn: point, at: time, definitionsVersion: stored(at: point)?.version ?? 0)
     }
 
+    /// The entity types of the definitions served at this snapshot's LSN.
+    public var servedEntities: Set<String> { Set(stored?.views.entityKeyTypes.keys ?? [:].keys) }
+
     /// The served views of one entity at `token`: every window `(token.at − W, token.at]`, counting
     /// exactly the events with LSN ≤ `token.lsn`; and its flags and list memberships at `token.at`
     /// as of `token.lsn`. An unknown key reads as empty windows, unset flags and no memberships.
