@@ -140,6 +140,8 @@ struct IngestTransaction {
         var outcomes: [EventOutcome] = []
         outcomes.reserveCapacity(events.count)
         var newestByType: [String: Int64] = [:]
+        var flagSession: FlagRules.Session?
+        defer { flagSession?.close() }
         var collisions: Bool?
         func collisionsPresent() throws -> Bool {
             if let collisions { return collisions }
@@ -213,7 +215,10 @@ struct IngestTransaction {
             watermark = max(watermark ?? event.time, event.time)
             newestByType[event.schema.name] = max(newestByType[event.schema.name] ?? event.time, event.time)
             outcomes.append(.accepted(LSN(lsn)))
-            try flags?.apply(after: event, lsn: lsn, in: txn, databases: databases)
+            if let flags, flags.applies(to: event.schema.code) {
+                if flagSession == nil { flagSession = try FlagRules.Session(txn: txn, databases: databases) }
+                try flags.apply(after: event, lsn: lsn, in: flagSession!)
+            }
         }
         try index.settle()
         if lsn != head { try txn.put(meta, MetaKey.headLSN, BigEndian.bytes(lsn)) }

@@ -64,31 +64,51 @@ struct FlagRules: Sendable {
             })
     }
 
-    /// Evaluates the flags `event` may set, after it was applied at `lsn` in `txn`.
-    func apply(
-        after event: DecodedEvent, lsn: UInt64, in txn: WriteTransaction, databases: Tally.Databases
-    ) throws {
+    /// What evaluating flags needs for one write transaction, made once per ingest request: a
+    /// view reader with its own cursor and key buffer, and the retention floor.
+    final class Session {
+        let txn: WriteTransaction
+        let databases: Tally.Databases
+        let reader: ViewReader<WriteTransaction>
+
+        init(txn: WriteTransaction, databases: Tally.Databases) throws {
+            self.txn = txn
+            self.databases = databases
+            let floor = try RetentionFloor.read(txn, meta: databases.meta)
+            reader = ViewReader(
+                txn: txn, database: databases.views, cursor: try txn.openCursor(databases.views),
+                floorTime: floor.isEmpty ? nil : floor.time)
+        }
+
+        /// Closes the reader's cursor; call before the transaction ends.
+        func close() { reader.cursor.close() }
+    }
+
+    /// Whether any flag is set by events of `code`.
+    func applies(to code: UInt16) -> Bool { byEventType[code] != nil }
+
+    /// Evaluates the flags `event` may set, after it was applied at `lsn` in the session's
+    /// transaction.
+    func apply(after event: DecodedEvent, lsn: UInt64, in session: Session) throws {
         guard let indices = byEventType[event.schema.code] else { return }
         for index in indices {
             let rule = rules[index]
             guard let position = rule.entityField[event.schema.code],
                 let entity = ViewStateKey.entity(event.values[position])
             else { continue }
-            if try holds(rule, entity: entity, event: event, lsn: lsn, txn: txn, databases: databases) {
-                try set(rule, entity: entity, time: event.time, lsn: lsn, txn: txn, marks: databases.marks)
+            if try holds(rule, entity: entity, event: event, lsn: lsn, session) {
+                try set(
+                    rule, entity: entity, time: event.time, lsn: lsn, txn: session.txn, marks: session.databases.marks)
             }
         }
     }
 
-    private func holds(
-        _ rule: Rule, entity: [UInt8], event: DecodedEvent, lsn: UInt64, txn: WriteTransaction,
-        databases: Tally.Databases
-    ) throws -> Bool {
-        let cursor = try txn.openCursor(databases.views)
-        defer { cursor.close() }
-        let floor = try RetentionFloor.read(txn, meta: databases.meta)
-        let reader = ViewReader(
-            txn: txn, database: databases.views, cursor: cursor, floorTime: floor.isEmpty ? nil : floor.time)
+    private func holds(_ rule: Rule, entity: [UInt8], event: DecodedEvent, lsn: UInt64, _ session: Session) throws
+        -> Bool
+    {
+        let txn = session.txn
+        let databases = session.databases
+        let reader = session.reader
         var failure: (any Error)?
         func mark(_ kind: MarkKind, _ name: String, _ member: [UInt8]) -> Bool {
             do {
