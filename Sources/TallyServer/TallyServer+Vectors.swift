@@ -19,7 +19,9 @@ extension TallyServer {
         return .json(json)
     }
 
-    /// `POST /v1/vectors`: several entities in one snapshot (one read transaction), in request order.
+    /// `POST /v1/vectors`: several entities in one snapshot (one read transaction), in request order,
+    /// and on-demand aggregates over the retained log in the same snapshot (a scan each, reported
+    /// as `scanned`).
     func vectors(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         if let type = request.mediaType, type != "application/json", type != "application/x-www-form-urlencoded" {
             throw APIError(
@@ -27,21 +29,91 @@ extension TallyServer {
                 "Content-Type \(type) is not accepted: send application/json")
         }
         let body = try await request.collectBody(limit: limits.maxBodyBytes)
-        let (keys, point) = try parseVectorsRequest(body)
-        let (vectors, token) = try await read(at: point) { snapshot in
+        let (keys, aggregates, point) = try parseVectorsRequest(body)
+        let (vectors, results, token) = try await read(at: point, scans: !aggregates.isEmpty) { snapshot in
             let token = try snapshot.token(lsn: point.lsn, at: point.at)
-            return (try keys.map { try snapshot.vector(entity: $0.entity, key: $0.key, at: token) }, token)
+            let vectors = try keys.map { try snapshot.vector(entity: $0.entity, key: $0.key, at: token) }
+            let results = try aggregates.map { asked in
+                let aggregate = try AdHocAggregate(name: asked.name, json: asked.definition, in: snapshot)
+                return (asked, try snapshot.aggregate(aggregate, key: asked.key, at: token))
+            }
+            return (vectors, results, token)
         }
-        var json = JSONOutput(reservingCapacity: 256 * vectors.count)
+        var json = JSONOutput(reservingCapacity: 256 * vectors.count + 128 * results.count)
         json.object { json in
             json.member("vectors") { json in
                 json.array { json in
                     for vector in vectors { json.element { $0.raw { vector.appendJSON(to: &$0) } } }
                 }
             }
+            if !aggregates.isEmpty {
+                json.member("aggregates") { json in
+                    json.array { json in
+                        for (asked, result) in results {
+                            json.element { json in
+                                json.object { json in
+                                    json.member("name") { $0.string(result.name) }
+                                    json.member("key") { $0.string(asked.key) }
+                                    json.member("value") { json in json.raw { result.value.appendJSON(to: &$0) } }
+                                    json.member("scanned") { $0.number(result.scanned) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             json.member("snapshot") { $0.raw { token.appendJSON(to: &$0) } }
         }
         return .json(json.bytes)
+    }
+
+    /// One on-demand aggregate asked in `POST /v1/vectors`.
+    struct AskedAggregate: Sendable {
+        let name: String
+        let key: String
+        /// The view-shaped definition, as JSON text.
+        let definition: String
+    }
+
+    /// At most this many on-demand aggregates per request (each is a scan of the log).
+    static let maxAggregatesPerRequest = 16
+
+    /// `[{"name":"n","key":"c1","definition":{"entity":…,"from":…,"aggregate":…,"window":…,"where":…}}]`.
+    private func askedAggregates(_ list: [StrictJSON.Value]) throws(APIError) -> [AskedAggregate] {
+        guard list.count <= Self.maxAggregatesPerRequest else {
+            throw APIError(
+                .contentTooLarge, "too_many_aggregates",
+                "\(list.count) aggregates in one request; the limit is \(Self.maxAggregatesPerRequest)")
+        }
+        return try list.enumerated().map { index, item throws(APIError) -> AskedAggregate in
+            guard case .object(let fields) = item else {
+                throw ReadPoint.invalid("aggregates[\(index)] must be an object")
+            }
+            var name: String?
+            var key: String?
+            var definition: String?
+            for field in fields {
+                switch (field.key, field.value) {
+                case ("name", .string(let text)): name = text
+                case ("key", .string(let text)): key = text
+                case ("definition", .object):
+                    var json = JSONOutput()
+                    json.value(field.value)
+                    definition = String(decoding: json.bytes, as: UTF8.self)
+                case ("name", _), ("key", _):
+                    throw ReadPoint.invalid("aggregates[\(index)]: '\(field.key)' must be a string")
+                case ("definition", _):
+                    throw ReadPoint.invalid("aggregates[\(index)]: definition must be an object, written like a view")
+                default:
+                    throw ReadPoint.invalid(
+                        "aggregates[\(index)]: unknown member '\(field.key)'; each takes name, key and definition")
+                }
+            }
+            guard let name, let key, let definition else {
+                throw ReadPoint.invalid("aggregates[\(index)] needs name, key and definition")
+            }
+            return AskedAggregate(name: name, key: key, definition: definition)
+        }
     }
 
     /// Runs a read transaction. At the current LSN it runs inline: vectors come from maintained
@@ -56,26 +128,38 @@ extension TallyServer {
         return try await NIOThreadPool.singleton.runIfActive { try store.read(body) }
     }
 
-    /// `{"entities":[{"entity":"card","key":"c1"},…],"lsn":N?,"at":T?}`; anything else is 400.
-    private func parseVectorsRequest(_ body: [UInt8]) throws -> ([(entity: String, key: String)], ReadPoint) {
+    /// `{"entities":[{"entity":"card","key":"c1"},…],"aggregates":[…]?,"lsn":N?,"at":T?}`; anything
+    /// else is 400.
+    private func parseVectorsRequest(_ body: [UInt8]) throws -> (
+        [(entity: String, key: String)], [AskedAggregate], ReadPoint
+    ) {
         guard case .object(let members) = try StrictJSON.parse(body) else {
             throw ReadPoint.invalid(#"the body must be an object: {"entities":[{"entity":…,"key":…}],"lsn":…,"at":…}"#)
         }
         var point = ReadPoint()
         var entities: [StrictJSON.Value]?
+        var aggregates: [AskedAggregate] = []
         for member in members {
             switch member.key {
             case "entities":
                 guard case .array(let list) = member.value else { throw ReadPoint.invalid("entities must be an array") }
                 entities = list
+            case "aggregates":
+                guard case .array(let list) = member.value else {
+                    throw ReadPoint.invalid("aggregates must be an array")
+                }
+                aggregates = try askedAggregates(list)
             case "lsn", "at": try point.set(member: member.key, member.value)
-            default: throw ReadPoint.invalid("unknown member '\(member.key)'; the body takes entities, lsn and at")
+            default:
+                throw ReadPoint.invalid(
+                    "unknown member '\(member.key)'; the body takes entities, aggregates, lsn and at")
             }
         }
+        if entities == nil, !aggregates.isEmpty { return ([], aggregates, point) }
         guard let entities else {
             throw ReadPoint.invalid("entities must list at least one {\"entity\":…,\"key\":…}")
         }
-        return (try entityKeys(entities), point)
+        return (try entityKeys(entities), aggregates, point)
     }
 
     /// `[{"entity":"card","key":"c1"},…]`: at least one, at most ``ServerLimits/maxVectorsPerRequest``

@@ -85,6 +85,14 @@ struct OpenAPITests {
             ),
             ("/v1/vectors", .post, "/v1/vectors", .read, "text/plain", "{}"),
             (
+                "/v1/vectors", .post, "/v1/vectors", .read, nil,
+                #"{"entities":[{"entity":"card","key":"c1"}],"aggregates":[{"name":"n","key":"c1","definition":{"entity":"card","from":"authorization","aggregate":"count","window":"90s","where":"merchant in ('m1', 'm2')"}}]}"#
+            ),
+            (
+                "/v1/vectors", .post, "/v1/vectors", .read, nil,
+                #"{"aggregates":[{"name":"n","key":"c1","definition":{"entity":"card","from":"authorization","aggregate":"max(amont)","window":"90s"}}]}"#
+            ),
+            (
                 "/v1/lists/{list}/members/{member}", .put, "/v1/lists/blocked_cards/members/c1", .admin, nil,
                 #"{"from":\#(baseTime)}"#
             ),

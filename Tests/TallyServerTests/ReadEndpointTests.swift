@@ -39,6 +39,46 @@ struct ReadEndpointTests {
         }
     }
 
+    @Test("POST /v1/vectors answers on-demand aggregates over the log in the vectors' snapshot, with their scan")
+    func onDemandAggregates() async throws {
+        let fixture = try ServerFixture()
+        defer { fixture.remove() }
+        try await fixture.test { client in
+            let events = (1...3).map { authorization("a\($0)", time: baseTime + Int64($0) * 1000, merchant: "m\($0)") }
+            _ = try await client.send(
+                "/v1/events", .post, headers: fixture.headers(.ingest), body: "[\(events.joined(separator: ","))]")
+            let at = baseTime + 3000
+            let body = #"""
+                {"entities":[{"entity":"card","key":"c1"}],"at":\#(at),"aggregates":[
+                 {"name":"at_two_merchants","key":"c1","definition":{"entity":"card","from":"authorization","aggregate":"count","window":"90s","where":"merchant in ('m1', 'm2')"}},
+                 {"name":"largest","key":"c1","definition":{"entity":"card","from":"authorization","aggregate":"max(amount)","window":"1h"}}]}
+                """#
+            let answer = try await client.send("/v1/vectors", .post, headers: fixture.headers(.read), body: body)
+            #expect(answer.status == .ok, "\(answer.text)")
+            let aggregates = answer.json["aggregates"] as? [[String: Any]] ?? []
+            #expect(aggregates.map { $0["name"] as? String } == ["at_two_merchants", "largest"])
+            #expect(aggregates.first?["value"] as? Int == 2)
+            #expect((aggregates.last?["value"] as? NSNumber)?.doubleValue == 12.5)
+            #expect(aggregates.allSatisfy { ($0["scanned"] as? Int ?? 0) == 3 }, "every logged event read")
+            let vector = (answer.json["vectors"] as? [[String: Any]])?.first?["views"] as? [String: Any]
+            #expect(vector?["card_txn_count_60s"] as? Int == 3, "the same snapshot")
+
+            let bad = try await client.send(
+                "/v1/vectors", .post, headers: fixture.headers(.read),
+                body:
+                    #"{"aggregates":[{"name":"x","key":"c1","definition":{"entity":"card","from":"authorization","aggregate":"sum(amont)","window":"1h"}}]}"#
+            )
+            #expect(bad.status == .badRequest && bad.text.contains("definition.aggregate"), "\(bad.text)")
+            let many = (0..<17).map { _ in
+                #"{"name":"x","key":"c1","definition":{"entity":"card","from":"authorization","aggregate":"count","window":"1h"}}"#
+            }
+            let tooMany = try await client.send(
+                "/v1/vectors", .post, headers: fixture.headers(.read),
+                body: #"{"aggregates":[\#(many.joined(separator: ","))]}"#)
+            #expect(tooMany.status == .contentTooLarge, "\(tooMany.text)")
+        }
+    }
+
     @Test("a read older than retention answers 410 not_retained naming the oldest answerable point")
     func notRetained() async throws {
         let fixture = try ServerFixture()
