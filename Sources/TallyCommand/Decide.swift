@@ -11,10 +11,11 @@ struct Decide: AsyncParsableCommand {
         discussion: """
             PAYLOAD is one JSON object (rules read it as request.<field>), @FILE, or @- for standard input. \
             With a "type" member it is an event of that type, ingested in the same transaction: by default \
-            the decision sees the state including it (--ingest including); --ingest before decides on the \
-            state before it, --ingest none does not ingest it. --entity ENTITY=KEY (repeatable) names the \
-            vectors the rules read; without it, every entity named by a field of the payload (card, \
-            merchant). --at is the as-of time of the windows (epoch ms or RFC 3339; default now). The \
+            the decision sees the state before it (--ingest before); --ingest including decides on the \
+            state that includes it, --ingest none does not ingest it. --entity ENTITY=KEY (repeatable) names \
+            the vectors the rules read; without it, every entity named by a field of the payload (card, \
+            merchant). --at is the as-of time of the windows (epoch ms or RFC 3339; default the event's \
+            time for an event payload, else now). The \
             answer comes after the decision's durable commit; its id is its LSN (tally replay ID). While \
             `tally serve` runs on the store, the decision goes through it (found from DATA_DIR/server.json, \
             or --url) with a decide token from --token or $TALLY_TOKEN. Exit status 0 with the decision, 1 \
@@ -27,9 +28,10 @@ struct Decide: AsyncParsableCommand {
         name: .customLong("entity"),
         help: "ENTITY=KEY whose vector the rules read (repeatable; default: the payload's entity fields).")
     var entities: [String] = []
-    @Option(help: "including, before or none (default: including for an event payload, else none).")
+    @Option(help: "including, before or none (default: before for an event payload, else none).")
     var ingest: String?
-    @Option(help: "The as-of time of the windows: epoch ms or RFC 3339 (default: now).") var at: String?
+    @Option(help: "The as-of time of the windows: epoch ms or RFC 3339 (default: the event's time, else now).")
+    var at: String?
     @Option(help: "Decide through the server at this base URL (e.g. http://127.0.0.1:8080).") var url: String?
     @Option(help: "A token with role decide, for a server (default: $TALLY_TOKEN).") var token: String?
 

@@ -43,7 +43,7 @@ struct ServerClient {
     /// `base` with `token` (else `$TALLY_TOKEN`); a missing token is a usage error naming `role`.
     init(base: String, token: String?, role: String) throws {
         guard let token = token ?? ProcessInfo.processInfo.environment["TALLY_TOKEN"], !token.isEmpty else {
-            let action = role == "read" ? "reading from" : "writing through"
+            let action = ["read", "audit"].contains(role) ? "reading from" : "writing through"
             throw ValidationError(
                 "\(action) the server at \(base) needs a token with role \(role): --token T or $TALLY_TOKEN")
         }

@@ -174,6 +174,33 @@ import Testing
             await code {
                 _ = try await store.decide(DecisionRequest(payload: Array("{}".utf8), entities: [("shop", "s")]))
             } == "unknown_entity")
+        // An event payload is checked as ingest checks it, also when it is not ingested.
+        #expect(
+            await code {
+                _ = try await Self.decide(store, Self.auth(3, amount: "abc", at: Self.t0), ingest: .notIngested)
+            }
+                == "event_rejected")
+        // A plain payload's typed fields must be what they claim: never read as null.
+        for amount in [#""abc""#, "1e400", "20000000000000000000", "10.0000001", "true"] {
+            let payload = Array(#"{"card":"c1","amount":\#(amount)}"#.utf8)
+            #expect(await code { _ = try await Self.decide(store, payload) } == "invalid_argument", "\(amount)")
+        }
+        // One key per entity type, and an event's own keys.
+        #expect(
+            await code {
+                _ = try await store.decide(
+                    DecisionRequest(payload: Array("{}".utf8), entities: [("card", "c1"), ("card", "c2")]))
+            } == "invalid_argument")
+        #expect(
+            await code {
+                _ = try await store.decide(
+                    DecisionRequest(payload: Self.auth(4, at: Self.t0), entities: [("card", "someone_else")]))
+            } == "invalid_argument")
+        #expect(
+            await code {
+                _ = try await Self.decide(store, Self.auth(4, at: Self.t0), ingest: .including, at: Self.t0 - 1)
+            }
+                == "invalid_argument", "including an event after the read's time")
         #expect(try store.read { try $0.lsn } == LSN(1))
         // A duplicate is decided on the state that holds it.
         let duplicate = try await Self.decide(store, Self.auth(1, at: Self.t0), at: Self.t0)

@@ -63,6 +63,18 @@ import Testing
         let missing = try await CommandLineTests.tally([
             "export", labels, "--entity", "merchant", "--data-dir", directory.path,
         ])
-        #expect(missing.status != 0 && missing.stderr.contains("merchant"), "\(missing.stderr)")
+        #expect(missing.status == 1 && missing.stderr.contains("merchant"), "\(missing.stderr)")
+        #expect(!bad.stderr.contains("Usage"), "a bad row is not a usage error")
+        // A byte order mark, and a column read as an entity's keys under its own name.
+        try "\u{FEFF}payer,ts\nc1,\(t0)\n".write(toFile: labels, atomically: true, encoding: .utf8)
+        let mapped = try await CommandLineTests.tally([
+            "export", labels, "--entity", "payer=card", "--data-dir", directory.path,
+        ])
+        #expect(mapped.stdout.hasPrefix("payer,ts,payer.n,"), "\(mapped.stdout)\(mapped.stderr)")
+        #expect(mapped.stdout.contains("c1,\(t0),1,1.5,"), "\(mapped.stdout)")
+        // Two columns of one name are refused, not read twice with one key.
+        try "card,ts,card\nc1,\(t0),c2\n".write(toFile: labels, atomically: true, encoding: .utf8)
+        let twice = try await CommandLineTests.tally(["export", labels, "--data-dir", directory.path])
+        #expect(twice.status == 1 && twice.stderr.contains("exactly one column"), "\(twice.stderr)")
     }
 }

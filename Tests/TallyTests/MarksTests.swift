@@ -86,10 +86,16 @@ import Testing
 
         let removed = try await store.removeListMember("blocked", member: "c1", at: Self.t0 + Self.hour)
         #expect(removed.changed && removed.lsn == LSN(3))
-        #expect(removed.state == MarkState(changedAt: LSN(3), from: Self.t0, until: Self.t0 + Self.hour, added: false))
+        #expect(removed.state == MarkState(changedAt: LSN(3), from: Self.t0 + Self.hour, until: nil, added: false))
         #expect(try !Self.membership(store, "c1", at: Self.t0 + Self.hour))
         #expect(try Self.membership(store, "c1", at: Self.t0 + Self.hour - 1), "a removal keeps the past")
         #expect(try Self.membership(store, "c1", lsn: LSN(2), at: Self.t0 + Self.hour), "the token before it")
+        let twice = try await store.removeListMember("blocked", member: "c1", at: Self.t0 + 2 * Self.hour)
+        #expect(!twice.changed && twice.lsn == nil, "already ended before then")
+        // Re-adding a later interval keeps the earlier one at every later LSN.
+        _ = try await store.addListMember("blocked", member: "c1", from: Self.t0 + 3 * Self.hour)
+        #expect(try Self.membership(store, "c1", at: Self.t0) && !Self.membership(store, "c1", at: Self.t0 + Self.hour))
+        #expect(try Self.membership(store, "c1", at: Self.t0 + 3 * Self.hour))
 
         let never = try await store.removeListMember("blocked", member: "c9", at: Self.t0)
         #expect(!never.changed && never.lsn == nil && never.state == .never)
@@ -111,25 +117,24 @@ import Testing
         #expect(open.state.until == nil, "a flag without for stays set until cleared")
         _ = try await store.clearFlag("review", key: "c1", at: Self.t0 + 10)
         let reading = try store.read { s in try s.flag("review", key: "c1", at: try s.token(at: Self.t0 + 9)) }
-        #expect(reading.holds && reading.state.until == Self.t0 + 10 && !reading.state.added)
+        #expect(reading.holds && reading.state.from == Self.t0 + 5 && reading.state.added, "the set decides t0 + 9")
         #expect(try Self.vectorMarks(store, "c1", at: Self.t0 + 10)["flag.review"] == false)
     }
 
-    @Test func aTimeLeftOutIsTheEarlierOfTheWallClockAndTheWatermark() async throws {
+    @Test func aTimeLeftOutIsTheWallClock() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let store = try Self.open(directory)
         defer { store.close() }
-        // A historical stream: the watermark is a day behind the clock.
+        // A historical stream: the watermark is a day behind the clock; "now" is still now.
         try await Self.auth(store, 1, card: "c9", at: Self.t0 - 86_400_000)
         let added = try await store.addListMember("blocked", member: "c1")
-        #expect(added.state.from == Self.t0 - 86_400_000)
+        #expect(added.state.from == Self.t0)
         let removed = try await store.removeListMember("blocked", member: "c1", at: nil)
-        #expect(removed.state.until == Self.t0 - 86_400_000 && !removed.state.added, "ended at the same present")
-        // Events a minute ahead of the clock: the wall clock is the present.
-        try await Self.auth(store, 2, card: "c9", at: Self.t0 + 60_000)
+        #expect(removed.state.from == Self.t0 && removed.state.until == nil && !removed.state.added)
         let flag = try await store.setFlag("hold", key: "c2")
         #expect(flag.state.from == Self.t0 && flag.state.until == Self.t0 + Self.hour)
+        #expect(try Self.vectorMarks(store, "c2", at: Self.t0)["flag.hold"] == true, "a hold set now holds now")
     }
 
     @Test func badRequestsAreRefusedAndChangeNothing() async throws {
@@ -242,7 +247,7 @@ import Testing
     @Test func aRuleSetsItsFlagUnderTheEventsLSNForItsDuration() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let store = try Self.open(directory)
+        let store = try Self.open(directory, clock: Self.t0 + 4 * Self.hour)
         defer { store.close() }
         for n in 1...6 { try await Self.auth(store, n, at: Self.t0 + Int64(n) * 1000) }
         let sixth = Self.t0 + 6000
@@ -256,14 +261,17 @@ import Testing
         #expect(try hold(at: sixth).holds && !hold(at: sixth - 1).holds && !hold(at: sixth + Self.hour).holds)
         #expect(try !hold(lsn: LSN(5), at: sixth).holds, "not before the event that set it")
         #expect(try store.read { try $0.lsn } == LSN(6), "the rule takes no LSN of its own")
-        // Another event while it holds extends it; a late one inside it changes nothing.
+        // Another event while it holds paints its own hour; the earlier times keep theirs.
         try await Self.auth(store, 7, at: Self.t0 + 9000)
         #expect(
-            try hold(at: sixth).state
-                == MarkState(changedAt: LSN(7), from: sixth, until: Self.t0 + 9000 + Self.hour, added: true))
-        #expect(try hold(at: sixth).holds)
-        try await Self.auth(store, 8, at: Self.t0 + 7000)
-        #expect(try hold(at: sixth).state.changedAt == LSN(7))
+            try hold(at: Self.t0 + 9000).state
+                == MarkState(changedAt: LSN(7), from: Self.t0 + 9000, until: Self.t0 + 9000 + Self.hour, added: true))
+        #expect(try hold(at: sixth).holds && hold(at: sixth).state.changedAt == LSN(6))
+        #expect(try hold(at: sixth + Self.hour).holds, "extended by the seventh")
+        // A burst after a gap does not erase the first one at any later LSN.
+        for n in 10...15 { try await Self.auth(store, n, at: Self.t0 + 3 * Self.hour + Int64(n)) }
+        #expect(try hold(at: sixth).holds && !hold(at: Self.t0 + 2 * Self.hour).holds)
+        #expect(try hold(at: Self.t0 + 3 * Self.hour + 15).holds)
         #expect(try Self.vectorMarks(store, "c1", at: Self.t0 + 9000)["flag.hold"] == true)
         #expect(try Self.vectorMarks(store, "c2", at: Self.t0 + 9000)["flag.hold"] == false)
     }
@@ -293,6 +301,7 @@ import Testing
     // MARK: Against a model
 
     /// One change as the model keeps it.
+    /// A change as the model keeps it: an interval painted true (add, set) or false (remove, clear).
     struct Change {
         let lsn: UInt64
         let added: Bool
@@ -344,9 +353,11 @@ import Testing
                     isFlag
                     ? try await store.clearFlag("review", key: member, at: at)
                     : try await store.removeListMember("blocked", member: member, at: at)
-                next = current.map {
-                    Change(lsn: lsn + 1, added: false, from: $0.from, until: max($0.from, min($0.until, at)))
-                }
+                // Nothing painted true at or after `at`, or already ended there: no change.
+                let history = model[slot] ?? []
+                let holdsLater = history.contains { $0.added && $0.until > at }
+                let endedBefore = current.map { !$0.added && $0.from <= at } ?? false
+                next = holdsLater && !endedBefore ? Change(lsn: lsn + 1, added: false, from: at, until: Int64.max) : nil
             }
             let expected = next?.same(as: current) == true ? nil : next
             #expect(report.changed == (expected != nil), "seed \(seed) step \(step)")
@@ -363,9 +374,10 @@ import Testing
                 for readLSN in 0...head {
                     let token = try snapshot.token(lsn: LSN(readLSN), at: at)
                     for member in ["c0", "c1", "c2"] {
+                        // The newest change at or before the LSN whose interval holds `at` decides.
                         func oracle(_ slot: String) -> Bool {
-                            guard let change = model[slot]?.last(where: { $0.lsn <= readLSN }) else { return false }
-                            return change.from <= at && at < change.until
+                            model[slot]?.last(where: { $0.lsn <= readLSN && $0.from <= at && at < $0.until })?.added
+                                ?? false
                         }
                         let vector = try snapshot.vector(entity: "card", key: member, at: token)
                         let list = try snapshot.listMembership("blocked", member: member, at: token).holds

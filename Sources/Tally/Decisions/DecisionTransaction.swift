@@ -18,9 +18,17 @@ struct DecisionTransaction {
         let payload = try input.parsedPayload()
         let event = payload.isEvent ? EventDecoder(catalog: newest.catalog, idHash: idHash).decode(payload.value) : nil
         let mode = input.ingest ?? (event == nil ? .notIngested : .before)
+        // A payload with `type` is an event: checked as ingest checks it, whatever the mode.
+        if case .failure(let rejection)? = event { throw Self.rejected(rejection) }
         var eventTime: Int64?
         if case .success(let decoded)? = event { eventTime = decoded.time }
         let at = input.at ?? eventTime ?? input.now
+        if mode == .including, let eventTime, at < eventTime {
+            throw TallyError(
+                .invalidArgument,
+                "at (\(at)) is before the scored event's time (\(eventTime)): a decision including the event reads "
+                    + "windows that end at or after it")
+        }
         var scored: DecodedEvent?
         if mode != .notIngested {
             guard let event else {
@@ -33,7 +41,8 @@ struct DecisionTransaction {
             }
         }
         let entities = try input.resolvedEntities(payload, definitions: served.definitions)
-        let request = input.requestFields(payload, event: event, schemaOf: served)
+        try Self.checkKeys(entities, against: scored ?? (try? event?.get()), served)
+        let request = try input.requestFields(payload, event: event, schemaOf: served)
 
         var evaluated: Evaluation?
         if mode == .before { evaluated = try evaluate(served, entities, request, at: at) }
@@ -106,6 +115,33 @@ struct DecisionTransaction {
         try MetaKey.headLSN.withUnsafeBytes { try txn.get(databases.meta, $0).flatMap(BigEndian.uint64) } ?? 0
     }
 
+    /// One key per entity type (rules name views by entity, so a second key could not be read),
+    /// and for an event payload the keys of the entities it names: deciding on another key than
+    /// the event's would score one card and ingest another.
+    static func checkKeys(
+        _ entities: [(entity: String, key: String)], against event: DecodedEvent?, _ served: StoredDefinitions
+    ) throws(TallyError) {
+        var seen: Set<String> = []
+        for (entity, key) in entities {
+            guard seen.insert(entity).inserted else {
+                throw TallyError(
+                    .invalidArgument,
+                    "entity '\(entity)' is named twice: a decision reads one key per entity type (rules name views by entity)"
+                )
+            }
+            guard let event, let position = event.schema.position(of: entity),
+                let type = served.views.entityKeyTypes[entity],
+                let eventKey = ViewStateKey.entity(event.values[position])
+            else { continue }
+            if try Snapshot.entityKey(key, type: type, entity: entity).encoded != eventKey {
+                throw TallyError(
+                    .invalidArgument,
+                    "entities gives \(entity) '\(key.prefix(64))' but the scored event's \(entity) is another key: leave "
+                        + "entities out, or name the event's")
+            }
+        }
+    }
+
     static func rejected(_ rejection: EventRejection) -> TallyError {
         TallyError(
             .eventRejected, "the scored event was rejected: \(rejection.code): \(rejection.message)", cause: rejection)
@@ -176,14 +212,13 @@ struct DecisionInput: Sendable {
     /// (numbers exact, strings as given, other values null).
     func requestFields(
         _ payload: Payload, event: Result<DecodedEvent, EventRejection>?, schemaOf served: StoredDefinitions
-    ) -> (String) -> ExpressionValue {
+    ) throws(TallyError) -> (String) -> ExpressionValue {
         if case .success(let decoded)? = event {
             let schema = decoded.schema
             let values = decoded.values
             return { name in schema.position(of: name).map { ExpressionValue(values[$0]) } ?? .null }
         }
         guard case .object(let members) = payload.value else { return { _ in .null } }
-        let fields = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
         var declared: [String: ScalarType?] = [:]
         for event in served.definitions.events {
             for field in event.fields {
@@ -194,26 +229,53 @@ struct DecisionInput: Sendable {
                 }
             }
         }
-        return { name in
-            let value = fields[name]
-            if let value, case .some(.some(let type)) = declared[name], let typed = Self.typed(value, type) {
-                return typed
-            }
-            switch value {
-            case .string(let text): return .string(text)
-            case .bool(let flag): return .bool(flag)
-            case .number(let text): return (try? ExactDecimal(parsing: text)).map(ExpressionValue.decimal) ?? .null
-            default: return .null
+        // Every field is read once, here: one that cannot be what it claims is refused, never
+        // read as null (a rule on it would silently not hold).
+        var fields: [String: ExpressionValue] = [:]
+        for (name, value) in members where fields[name] == nil {
+            if case .null = value {
+                fields[name] = .null
+            } else if case .some(.some(let type)) = declared[name] {
+                guard let typed = Self.typed(value, type) else {
+                    throw TallyError(
+                        .invalidArgument,
+                        "request.\(name) is not a valid \(type.rawValue) (event fields named \(name) are): "
+                            + "\(Self.describe(value))")
+                }
+                fields[name] = typed
+            } else {
+                switch value {
+                case .string(let text): fields[name] = .string(text)
+                case .bool(let flag): fields[name] = .bool(flag)
+                case .number(let text):
+                    guard let decimal = try? ExactDecimal(parsing: text) else {
+                        throw TallyError(
+                            .invalidArgument,
+                            "request.\(name) = \(text.prefix(40)) is not an exact number (at most 18 digits, 6 decimals)"
+                        )
+                    }
+                    fields[name] = .decimal(decimal)
+                default: fields[name] = .null
+                }
             }
         }
+        return { name in fields[name] ?? .null }
+    }
+
+    private static func describe(_ value: JSONValue) -> String {
+        var out: [UInt8] = []
+        JSONWriter.appendJSON(value, to: &out)
+        return String(decoding: out.prefix(60), as: UTF8.self)
     }
 
     /// A JSON value read as a declared field type, nil when it is not one.
     private static func typed(_ value: JSONValue, _ type: ScalarType) -> ExpressionValue? {
         switch (value, type) {
-        case (.string(let text), .decimal), (.number(let text), .decimal), (.number(let text), .int):
+        case (.string(let text), .decimal), (.number(let text), .decimal):
             return (try? ExactDecimal(parsing: text)).map(ExpressionValue.decimal)
-        case (.string(let text), .int): return Int64(text).map(ExpressionValue.integer)
+        case (.string(let text), .int), (.number(let text), .int): return Int64(text).map(ExpressionValue.integer)
+        case (.string(let text), .string): return .string(text)
+        case (.bool(let flag), .bool): return .bool(flag)
         case (.number(let text), .timestamp): return Int64(text).map(ExpressionValue.timestamp)
         case (.string(let text), .timestamp):
             return (try? Timestamp.parse(rfc3339: text)).map(ExpressionValue.timestamp)

@@ -61,9 +61,9 @@ struct RuleSet: Sendable {
             listContains: { list, value in
                 guard let type = listTypes[list], let member = FlagRules.member(value, type: type) else { return false }
                 do {
-                    return try MarkChange.newest(
-                        MarkKey.member(.list, list, member), atOrBefore: token.lsn.rawValue, in: txn, marks: marks
-                    ).map { $0.entry.state(lsn: $0.lsn).holds(at: token.at) } ?? false
+                    return try MarkTimeline.read(
+                        .list, list, member, lsn: token.lsn.rawValue, at: token.at, in: txn, marks: marks
+                    ).holds
                 } catch {
                     failure = error
                     return false

@@ -91,7 +91,7 @@ extension Snapshot {
         let event = payload.isEvent ? EventDecoder(catalog: served.catalog).decode(stored.payload) : nil
         let input = DecisionInput(
             version: served.version, now: 0, at: stored.token.at, ingest: nil, payload: [], entities: stored.entities)
-        let request = input.requestFields(payload, event: event, schemaOf: served)
+        let request = try input.requestFields(payload, event: event, schemaOf: served)
         let evaluation = try tallyCall {
             try DecisionTransaction.evaluate(
                 served, stored.entities, request, token: stored.token, in: transaction, databases: databases,

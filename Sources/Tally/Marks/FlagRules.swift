@@ -112,9 +112,9 @@ struct FlagRules: Sendable {
         var failure: (any Error)?
         func mark(_ kind: MarkKind, _ name: String, _ member: [UInt8]) -> Bool {
             do {
-                return try MarkChange.newest(
-                    MarkKey.member(kind, name, member), atOrBefore: lsn, in: txn, marks: databases.marks
-                ).map { $0.entry.state(lsn: $0.lsn).holds(at: event.time) } ?? false
+                return try MarkTimeline.read(
+                    kind, name, member, lsn: lsn, at: event.time, in: txn, marks: databases.marks
+                ).holds
             } catch {
                 failure = error
                 return false
@@ -146,24 +146,20 @@ struct FlagRules: Sendable {
         return result
     }
 
-    /// Sets the flag for `[time, time + for)`, joined with the current interval when they overlap
-    /// or touch. An interval that ends before the current one begins (a late event) changes
-    /// nothing: a key's flag is one interval.
+    /// Paints the flag true over `[time, time + for)` under the event's LSN, unless the newest
+    /// change already paints all of it true.
     private func set(_ rule: Rule, entity: [UInt8], time: Int64, lsn: UInt64, txn: WriteTransaction, marks: Database)
         throws
     {
-        let memberKey = MarkKey.member(.flag, rule.name, entity)
         let end = rule.duration.map { min(time + $0, Timestamp.maximum) } ?? Int64.max
-        var next = MarkEntry(added: true, from: time, until: end)
-        if let current = try MarkChange.newest(memberKey, atOrBefore: lsn, in: txn, marks: marks)?.entry {
-            if current.added, time <= current.until, current.from <= end {
-                next = MarkEntry(added: true, from: min(current.from, time), until: max(current.until, end))
-            } else if time < current.until {
-                return  // before a cleared interval's end, or wholly before the current one
-            }
-            if next == current { return }
+        if let newest = try MarkChange.newest(
+            MarkKey.member(.flag, rule.name, entity), atOrBefore: lsn, in: txn, marks: marks)?.entry,
+            newest.added, newest.from <= time, newest.until >= end
+        {
+            return
         }
-        try txn.put(marks, MarkKey.entry(memberKey, lsn: lsn), next.bytes)
+        try MarkTimeline.write(
+            MarkEntry(added: true, from: time, until: end), .flag, rule.name, entity, lsn: lsn, in: txn, marks: marks)
     }
 
     /// An expression value as a list member of `type`, in stored form.

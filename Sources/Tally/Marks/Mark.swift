@@ -14,8 +14,9 @@ public enum MarkKind: UInt8, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// One key's membership of a list, or one entity's flag, as of one LSN: the interval of event
-/// time `[from, until)` in which it holds, set by the newest change at or before that LSN.
+/// One change of a key's list membership or flag (docs/LISTS.md, "Model"): the interval of event
+/// time it painted, `[from, until)`, and whether it painted it true (an add or a set) or false (a
+/// remove or a clear, whose interval is `[at, ∞)`). Reads report the change that decides them.
 public struct MarkState: Sendable, Hashable {
     /// The LSN of the change that set this interval; nil when the key was never added or set.
     public let changedAt: LSN?
@@ -23,14 +24,16 @@ public struct MarkState: Sendable, Hashable {
     public let from: Int64?
     /// End of the validity interval, epoch ms (exclusive); nil when open-ended or never set.
     public let until: Int64?
-    /// Whether the last change added (set) the key, rather than removed (cleared) it.
+    /// Whether the change added (set) the key, rather than removed (cleared) it.
     public let added: Bool
 
     static let never = MarkState(changedAt: nil, from: nil, until: nil, added: false)
 
-    /// Whether the key is a member (the flag is set) at event time `at`: `from ≤ at < until`.
+    /// Whether this change paints the key true at event time `time`: an add or set with
+    /// `from ≤ time < until`. (Whether the key holds at a read point is the read's answer: a later
+    /// change may cover the same time.)
     public func holds(at time: Int64) -> Bool {
-        guard let from, changedAt != nil else { return false }
+        guard let from, changedAt != nil, added else { return false }
         return from <= time && time < (until ?? Int64.max)
     }
 }

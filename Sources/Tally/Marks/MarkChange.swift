@@ -1,24 +1,20 @@
 import TallyLMDB
 
 /// One requested change of a list membership or a flag, as the journal records it and as its
-/// write applies it.
-///
-/// An add (set) gives the member the interval `[from, until)`; a remove (clear) ends the current
-/// interval at `until` (never before its start), so reads at earlier event times still see it.
-/// A time left out is **the store's present**: the earlier of the wall clock at the request and
-/// the watermark, resolved in the write transaction (so a store fed a historical stream sees the
-/// change at its newest events, and one fed events slightly ahead of the clock sees it now). A
-/// flag's `until` left out is that start plus the flag's `for`. A change that would leave the
-/// newest entry as it is changes nothing and takes no LSN.
+/// write applies it (docs/LISTS.md, "Model"): an add (set) paints `[from, until)` true, a remove
+/// (clear) paints `[at, ∞)` false; ``MarkTimeline`` reads them. A time left out is the wall clock
+/// at the request; a flag's `until` left out is `from` plus the flag's `for`. A change that would
+/// change nothing (the same add again, a remove when nothing holds at or after its time) is not
+/// logged and takes no LSN.
 struct MarkChange: Equatable {
     var kind: MarkKind
     var name: String
     /// The member in ``ViewStateKey/entity(_:)`` form.
     var member: [UInt8]
     var add: Bool
-    /// An add's start; nil: the store's present.
+    /// An add's start; nil: the wall clock.
     var from: Int64?
-    /// An add's end, or when a remove takes effect; nil: open-ended (add) or the present (remove).
+    /// An add's end, or when a remove takes effect; nil: open-ended (add) or the wall clock (remove).
     var until: Int64?
     /// A flag's `for` (ms): the default length of an add without `until`.
     var duration: Int64?
@@ -78,31 +74,34 @@ struct MarkChange: Equatable {
         let memberKey = MarkKey.member(kind, name, member)
         let meta = databases.meta
         let head = try MetaKey.headLSN.withUnsafeBytes { try txn.get(meta, $0).flatMap(BigEndian.uint64) } ?? 0
-        let present = min(wallClock, try txn.int64(meta, MetaKey.watermark) ?? wallClock)
-        let current = try Self.newest(memberKey, atOrBefore: head, in: txn, marks: databases.marks)
-        let next: MarkEntry
+        let newest = try Self.newest(memberKey, atOrBefore: head, in: txn, marks: databases.marks)
+        let unchanged = (nil as UInt64?, newest.map { $0.entry.state(lsn: $0.lsn) } ?? .never)
+        let paint: MarkEntry
         if add {
-            let start = from ?? present
+            let start = from ?? wallClock
             let end = until ?? duration.map { min(start + $0, Timestamp.maximum) } ?? Int64.max
             guard start < end else {
                 throw TallyError(.invalidArgument, "until (\(end)) must be after from (\(start))")
             }
-            next = MarkEntry(added: true, from: start, until: end)
+            paint = MarkEntry(added: true, from: start, until: end)
+            if newest?.entry == paint { return unchanged }
         } else {
-            guard let current else { return (nil, .never) }
-            let at = until ?? present
-            next = MarkEntry(
-                added: false, from: current.entry.from, until: max(current.entry.from, min(current.entry.until, at)))
+            let at = until ?? wallClock
+            let summary = try MarkTimeline.summary(
+                MarkTimeline.summaryKey(kind, name, member), in: txn, marks: databases.marks)
+            // Nothing holds at or after `at`, or it was already ended there: no change.
+            guard let summary, summary.latestEnd > at else { return unchanged }
+            if let newest, !newest.entry.added, newest.entry.from <= at { return unchanged }
+            paint = MarkEntry(added: false, from: at, until: Int64.max)
         }
-        if let current, current.entry == next { return (nil, current.entry.state(lsn: current.lsn)) }
         let lsn = head + 1
         var record: [UInt8] = [LogRecord.markKind]
         record.append(contentsOf: memberKey)
-        record.append(contentsOf: next.bytes)
+        record.append(contentsOf: paint.bytes)
         try txn.put(databases.log, BigEndian.bytes(lsn), record, flags: .append)
         try txn.put(meta, MetaKey.headLSN, BigEndian.bytes(lsn))
-        try txn.put(databases.marks, MarkKey.entry(memberKey, lsn: lsn), next.bytes)
-        return (lsn, next.state(lsn: lsn))
+        try MarkTimeline.write(paint, kind, name, member, lsn: lsn, in: txn, marks: databases.marks)
+        return (lsn, paint.state(lsn: lsn))
     }
 
     /// The newest entry of `memberKey` logged at or before `lsn`, and its LSN.

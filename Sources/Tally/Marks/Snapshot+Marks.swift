@@ -29,8 +29,11 @@ extension Snapshot {
         try reading(.flag, flag, key, at: token)
     }
 
-    /// The members of `list` that hold at `token`, in key order, at most `limit`, starting after
-    /// `after`; `more` tells whether the scan stopped at the limit. A scan of the list's entries.
+    /// The members of `list` that hold at `token`, in key order (strings by length, then bytes;
+    /// ints by value), at most `limit`, starting after `after`; `more` tells whether members may
+    /// follow (the next page may be empty). A scan of the list's entries: each member is read as
+    /// ``listMembership(_:member:at:)`` reads it, and at most 4 × `limit` members are looked at
+    /// per page.
     public func listMembers(_ list: String, at token: SnapshotToken, after: String? = nil, limit: Int)
         throws(TallyError)
         -> (members: [MarkReading], more: Bool)
@@ -44,40 +47,40 @@ extension Snapshot {
             let member = try Self.entityKey(after, type: declared.type, entity: declared.label).encoded
             start = MarkKey.entry(MarkKey.member(.list, list, member), lsn: UInt64.max)
         }
+        // The members of the list's current type (a list redeclared with another `of:` keeps the
+        // entries of the old one, which no key of the new type names).
+        let tag: UInt8 = declared.type == .int ? 2 : 1
         return try tallyCall {
+            var candidates: [[UInt8]] = []
+            var more = false
             try transaction.withCursor(databases.marks) { cursor in
-                var members: [MarkReading] = []
                 var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
-                var newest: (member: [UInt8], lsn: UInt64, entry: MarkEntry)?
-                var pendingMember: [UInt8]?
-                func flush() {
-                    if let found = newest, let text = found.member.withUnsafeBytes({ MarkKey.memberText($0) }) {
-                        let state = found.entry.state(lsn: found.lsn)
-                        if state.holds(at: token.at) {
-                            members.append(MarkReading(member: text, state: state, holds: true))
-                        }
-                    }
-                    newest = nil
-                }
                 while let current = entry, current.key.starts(with: prefix) {
                     let rest = UnsafeRawBufferPointer(rebasing: current.key[prefix.count...])
-                    guard let length = MarkKey.memberLength(rest), rest.count == length + 8,
-                        let lsn = BigEndian.uint64(UnsafeRawBufferPointer(rebasing: rest[length...])),
-                        let value = MarkEntry(current.value)
-                    else { break }
+                    guard let length = MarkKey.memberLength(rest), rest.count == length + 8 else { break }
                     let member = Array(rest[..<length])
-                    if member != pendingMember {
-                        flush()
-                        if members.count == limit { return (members, true) }
-                        pendingMember = member
+                    if member[0] == tag {
+                        if candidates.count == limit * 4 {
+                            more = true
+                            break
+                        }
+                        candidates.append(member)
                     }
-                    if lsn <= token.lsn.rawValue { newest = (member, lsn, value) }
-                    entry = try cursor.next()
+                    // The member's last entry, then the next member.
+                    var skip = MarkKey.member(.list, list, member)
+                    skip.append(contentsOf: [UInt8](repeating: 0xFF, count: 8))
+                    entry = try skip.withUnsafeBytes { try cursor.seek(atLeast: $0) }
                 }
-                flush()
-                if members.count > limit { return (Array(members.prefix(limit)), true) }
-                return (members, false)
             }
+            var members: [MarkReading] = []
+            for member in candidates {
+                let reading = try MarkTimeline.read(
+                    .list, list, member, lsn: token.lsn.rawValue, at: token.at, in: transaction, marks: databases.marks)
+                guard reading.holds, let text = member.withUnsafeBytes({ MarkKey.memberText($0) }) else { continue }
+                if members.count == limit { return (members, true) }  // another one holds past the page
+                members.append(MarkReading(member: text, state: reading.state, holds: true))
+            }
+            return (members, more)
         }
     }
 
@@ -87,10 +90,9 @@ extension Snapshot {
         in txn: some TransactionReading, _ databases: Tally.Databases
     ) throws -> (flags: [(name: String, holds: Bool)], lists: [(name: String, holds: Bool)]) {
         func holds(_ kind: MarkKind, _ name: String) throws -> Bool {
-            try MarkChange.newest(
-                MarkKey.member(kind, name, encoded), atOrBefore: token.lsn.rawValue, in: txn,
-                marks: databases.marks
-            ).map { $0.entry.state(lsn: $0.lsn).holds(at: token.at) } ?? false
+            try MarkTimeline.read(
+                kind, name, encoded, lsn: token.lsn.rawValue, at: token.at, in: txn, marks: databases.marks
+            ).holds
         }
         let flags = try definitions.flags.filter { $0.entity == entity }.map { ($0.name, try holds(.flag, $0.name)) }
         let lists = try definitions.lists.filter { $0.of == .entity(entity) }.map {
@@ -106,12 +108,11 @@ extension Snapshot {
         let declared = try MarkTarget.declared(kind, name, in: markDefinitions(at: token))
         let target = try Self.entityKey(key, type: declared.type, entity: declared.label)
         let found = try tallyCall {
-            try MarkChange.newest(
-                MarkKey.member(kind, name, target.encoded), atOrBefore: token.lsn.rawValue, in: transaction,
+            try MarkTimeline.read(
+                kind, name, target.encoded, lsn: token.lsn.rawValue, at: token.at, in: transaction,
                 marks: databases.marks)
         }
-        let state = found.map { $0.entry.state(lsn: $0.lsn) } ?? .never
-        return MarkReading(member: target.canonical, state: state, holds: state.holds(at: token.at))
+        return MarkReading(member: target.canonical, state: found.state, holds: found.holds)
     }
 
     /// The definitions that name lists and flags for a read at `token`: those served at its LSN,

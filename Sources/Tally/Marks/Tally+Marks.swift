@@ -1,9 +1,9 @@
 extension Tally {
     /// Adds `member` to `list` for event times `[from, until)` (SPEC §2: a logged change with a
-    /// validity interval). `from` defaults to the store's present (the earlier of the wall clock
-    /// and the watermark), `until` to open-ended. Resolves after the durable commit; the change
-    /// takes the next LSN unless the member already holds exactly that interval (then
-    /// ``MarkChangeReport/changed`` is false and nothing is logged).
+    /// validity interval). `from` defaults to the wall clock, `until` to open-ended. Resolves after
+    /// the durable commit; the change takes the next LSN unless it repeats the key's newest change
+    /// (then ``MarkChangeReport/changed`` is false and nothing is logged). Event times it does not
+    /// cover keep what they had.
     ///
     /// ```swift
     /// let report = try await store.addListMember("blocked_cards", member: "card_7")
@@ -19,8 +19,9 @@ extension Tally {
         try await change(markTarget(.list, list, member), add: true, from: from, until: until)
     }
 
-    /// Ends `member`'s membership of `list` at event time `at` (default: the store's present):
-    /// reads at earlier times still see it, as they did. A member never added changes nothing.
+    /// Ends `member`'s membership of `list` from event time `at` on (default: the wall clock):
+    /// reads at earlier times still see what they saw. A member that holds at no time from `at`
+    /// on changes nothing.
     public func removeListMember(_ list: String, member: String, at: Int64? = nil) async throws(TallyError)
         -> MarkChangeReport
     {
@@ -28,14 +29,14 @@ extension Tally {
     }
 
     /// Sets `flag` on the entity `key` for event times `[from, until)`: `from` defaults to the
-    /// store's present, `until` to `from` plus the flag's `for` (open-ended without one).
+    /// wall clock, `until` to `from` plus the flag's `for` (open-ended without one).
     public func setFlag(_ flag: String, key: String, from: Int64? = nil, until: Int64? = nil) async throws(TallyError)
         -> MarkChangeReport
     {
         try await change(markTarget(.flag, flag, key), add: true, from: from, until: until)
     }
 
-    /// Clears `flag` on the entity `key` at event time `at` (default: the store's present).
+    /// Clears `flag` on the entity `key` from event time `at` on (default: the wall clock).
     public func clearFlag(_ flag: String, key: String, at: Int64? = nil) async throws(TallyError) -> MarkChangeReport {
         try await change(markTarget(.flag, flag, key), add: false, from: nil, until: at)
     }
