@@ -87,10 +87,10 @@ struct MarkChange: Equatable {
             if newest?.entry == paint { return unchanged }
         } else {
             let at = until ?? wallClock
-            let summary = try MarkTimeline.summary(
-                MarkTimeline.summaryKey(kind, name, member), in: txn, marks: databases.marks)
             // Nothing holds at or after `at`, or it was already ended there: no change.
-            guard let summary, summary.latestEnd > at else { return unchanged }
+            guard let end = try MarkTimeline.latestEnd(memberKey, in: txn, marks: databases.marks), end > at else {
+                return unchanged
+            }
             if let newest, !newest.entry.added, newest.entry.from <= at { return unchanged }
             paint = MarkEntry(added: false, from: at, until: Int64.max)
         }

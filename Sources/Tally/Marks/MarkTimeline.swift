@@ -10,43 +10,17 @@ import TallyLMDB
 /// until a change that covers that time says otherwise.
 ///
 /// Reading scans the key's changes backwards from `lsn` to the first that covers `at`; a summary
-/// per key (the newest change's LSN and the latest end of any true interval) answers "holds no
-/// more" at once for reads at or after that end, the usual read at "now" of a flag that expired.
+/// per key (the latest end of any true interval it ever painted) answers "holds no more" at once
+/// for reads at or after that end, the usual read at "now" of a flag that expired. The summary only
+/// grows, so it bounds every LSN's answer, also older ones.
 enum MarkTimeline {
-    /// The summary's key: kind + 2 (3: list, 4: flag) · name · member; value: the newest change's
-    /// LSN (8) and the latest `until` of its true intervals (8), big-endian.
-    static func summaryKey(_ kind: MarkKind, _ name: String, _ member: [UInt8]) -> [UInt8] {
-        var key = MarkKey.prefix(kind, name)
-        key[0] = kind.rawValue + 2
-        return key + member
-    }
+    /// The summary's key: the member's key with LSN 2⁶⁴ − 1 (no change has it), so it sorts right
+    /// after the member's changes, on their page; value: the latest `until` of its true
+    /// intervals (8 bytes, big-endian).
+    static func summaryKey(_ memberKey: [UInt8]) -> [UInt8] { MarkKey.entry(memberKey, lsn: UInt64.max) }
 
-    struct Summary {
-        var lsn: UInt64
-        var latestEnd: Int64
-
-        var bytes: [UInt8] {
-            var out = BigEndian.bytes(lsn)
-            BigEndian.append(latestEnd, to: &out)
-            return out
-        }
-
-        init(lsn: UInt64, latestEnd: Int64) {
-            self.lsn = lsn
-            self.latestEnd = latestEnd
-        }
-
-        init?(_ raw: UnsafeRawBufferPointer) {
-            guard raw.count == 16, let lsn = BigEndian.uint64(UnsafeRawBufferPointer(rebasing: raw[0..<8])),
-                let end = BigEndian.int64(UnsafeRawBufferPointer(rebasing: raw[8..<16]))
-            else { return nil }
-            self.lsn = lsn
-            latestEnd = end
-        }
-    }
-
-    static func summary(_ key: [UInt8], in txn: some TransactionReading, marks: Database) throws -> Summary? {
-        try key.withUnsafeBytes { try txn.get(marks, $0).flatMap(Summary.init) }
+    static func latestEnd(_ memberKey: [UInt8], in txn: some TransactionReading, marks: Database) throws -> Int64? {
+        try summaryKey(memberKey).withUnsafeBytes { try txn.get(marks, $0).flatMap(BigEndian.int64) }
     }
 
     /// The key's state at `(lsn, at)`: whether it holds, and the change that decides it (the one
@@ -57,9 +31,7 @@ enum MarkTimeline {
     ) throws -> (holds: Bool, state: MarkState) {
         let memberKey = MarkKey.member(kind, name, member)
         guard lsn > 0 else { return (false, .never) }
-        if let summary = try summary(summaryKey(kind, name, member), in: txn, marks: marks), summary.lsn <= lsn,
-            at >= summary.latestEnd
-        {
+        if let end = try latestEnd(memberKey, in: txn, marks: marks), at >= end {
             let newest = try MarkChange.newest(memberKey, atOrBefore: lsn, in: txn, marks: marks)
             return (false, newest.map { $0.entry.state(lsn: $0.lsn) } ?? .never)
         }
@@ -81,16 +53,16 @@ enum MarkTimeline {
         }
     }
 
-    /// Stores a change painted at `lsn` and keeps the summary.
+    /// Stores a change painted at `lsn` and keeps the summary (written only when it grows).
     static func write(
         _ change: MarkEntry, _ kind: MarkKind, _ name: String, _ member: [UInt8], lsn: UInt64, in txn: WriteTransaction,
         marks: Database
     ) throws {
-        let summaryKey = summaryKey(kind, name, member)
-        var summary = try summary(summaryKey, in: txn, marks: marks) ?? Summary(lsn: lsn, latestEnd: Int64.min)
-        summary.lsn = lsn
-        if change.added { summary.latestEnd = max(summary.latestEnd, change.until) }
-        try txn.put(marks, MarkKey.entry(MarkKey.member(kind, name, member), lsn: lsn), change.bytes)
-        try txn.put(marks, summaryKey, summary.bytes)
+        let memberKey = MarkKey.member(kind, name, member)
+        try txn.put(marks, MarkKey.entry(memberKey, lsn: lsn), change.bytes)
+        let end = try latestEnd(memberKey, in: txn, marks: marks)
+        if change.added, end.map({ change.until > $0 }) ?? true {
+            try txn.put(marks, summaryKey(memberKey), BigEndian.bytes(change.until))
+        }
     }
 }

@@ -55,6 +55,7 @@ extension Snapshot {
             var more = false
             try transaction.withCursor(databases.marks) { cursor in
                 var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+                if let landed = entry, after != nil, landed.key.elementsEqual(start) { entry = try cursor.next() }
                 while let current = entry, current.key.starts(with: prefix) {
                     let rest = UnsafeRawBufferPointer(rebasing: current.key[prefix.count...])
                     guard let length = MarkKey.memberLength(rest), rest.count == length + 8 else { break }
@@ -66,10 +67,10 @@ extension Snapshot {
                         }
                         candidates.append(member)
                     }
-                    // The member's last entry, then the next member.
-                    var skip = MarkKey.member(.list, list, member)
-                    skip.append(contentsOf: [UInt8](repeating: 0xFF, count: 8))
+                    // Past the member's changes and its summary (LSN 2⁶⁴ − 1), to the next member.
+                    let skip = MarkTimeline.summaryKey(MarkKey.member(.list, list, member))
                     entry = try skip.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+                    if let landed = entry, landed.key.elementsEqual(skip) { entry = try cursor.next() }
                 }
             }
             var members: [MarkReading] = []
