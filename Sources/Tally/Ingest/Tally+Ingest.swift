@@ -216,8 +216,9 @@ struct IngestTransaction {
             newestByType[event.schema.name] = max(newestByType[event.schema.name] ?? event.time, event.time)
             outcomes.append(.accepted(LSN(lsn)))
             if let flags, flags.applies(to: event.schema.code) {
-                if flagSession == nil { flagSession = try FlagRules.Session(txn: txn, databases: databases) }
-                try flags.apply(after: event, lsn: lsn, in: flagSession!)
+                let session = try flagSession ?? FlagRules.Session(txn: txn, databases: databases)
+                flagSession = session
+                try flags.apply(after: event, lsn: lsn, in: session)
             }
         }
         try index.settle()
