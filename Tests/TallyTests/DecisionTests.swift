@@ -141,6 +141,23 @@ import Testing
         #expect(decision.vectors.map(\.entity) == ["card"] && decision.outcome == "allow")
     }
 
+    @Test func rulesEvaluatedInAReadRecordNothingAndAgreeWithDecide() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Self.open(directory)
+        defer { store.close() }
+        _ = try await store.addListMember("blocked", member: "c1", from: Self.t0)
+        for n in 1...2 { _ = try await store.ingest(json: Self.auth(n, amount: "600", at: Self.t0 + Int64(n))) }
+        let payload = Self.auth(3, amount: "1", at: Self.t0 + 10)
+        let lsn = try store.read { try $0.lsn }
+        let read = try store.read { s in try s.evaluateRules(payload: payload, at: try s.token(at: Self.t0 + 10)) }
+        #expect(read.outcome == "block" && read.rules.filter(\.matched).map(\.name) == ["blocked", "big"])
+        #expect(try store.read { try $0.lsn } == lsn, "nothing recorded")
+        let decision = try await Self.decide(store, payload, ingest: .notIngested, at: Self.t0 + 10)
+        #expect(decision.rules == read.rules && decision.outcome == read.outcome)
+        #expect(decision.vectors.map(\.views.count) == read.vectors.map(\.views.count))
+    }
+
     @Test func aRejectedScoredEventRecordsNothing() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

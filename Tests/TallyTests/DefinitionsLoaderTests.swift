@@ -60,6 +60,17 @@ import Testing
         #expect(definitions.flags.first?.duration == 3_600_000)
     }
 
+    @Test func aRuleNamingAFlagWhenNoneIsDeclaredSaysSo() {
+        let found = Self.issues(Self.header + "rules:\n  - { name: r, when: \"flag(nope)\", outcome: block }\n")
+        #expect(
+            found.count == 1 && found.first?.message.contains("unknown flag 'nope' (declared: none)") == true,
+            "\(found)")
+        let filter = Self.issues(
+            Self.header
+                + "views:\n  v: { entity: card, from: auth, where: \"flag(nope)\", aggregate: count, window: 1h }\n")
+        #expect(filter.first?.message.contains("flag( ) is not available here") == true, "\(filter)")
+    }
+
     @Test func anErrorCarriesItsPathLineAndColumn() {
         let issues = Self.issues(
             Self.header + """

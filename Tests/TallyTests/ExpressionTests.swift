@@ -44,7 +44,7 @@ import Testing
 @Suite struct ExpressionCheckerTests {
     let scope = ExpressionScope(
         names: ["amount": .number, "country": .string, "ts": .timestamp, "approved": .bool, "mcc": .string],
-        lists: ["risky": .string], flags: ["hold"], allowsRequest: true, describeNames: "fields")
+        lists: ["risky": .string], flags: ["hold"], allowsFlags: true, allowsRequest: true, describeNames: "fields")
 
     @Test(arguments: [
         "amount > 10", "country == 'FR' and not approved", "coalesce(mcc, 'x') in ('a', 'b')", "country in @risky",

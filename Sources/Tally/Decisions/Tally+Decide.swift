@@ -122,3 +122,37 @@ extension Snapshot {
             outcome: evaluation.outcome)
     }
 }
+
+extension Snapshot {
+    /// Evaluates the rules on this snapshot without recording anything (SPEC §3: vectors, list
+    /// lookups and rule evaluation taken in one read): the vectors of `entities` (default: the
+    /// payload's entity fields) at `token`, every rule's result and the outcome. `decide` is the
+    /// recorded, replayable form; this is for a caller that only needs the answer.
+    ///
+    /// ```swift
+    /// let (rules, outcome, vectors) = try store.read { s in
+    ///     try s.evaluateRules(payload: Array(#"{"card":"c1","amount":12.5}"#.utf8), at: try s.token())
+    /// }
+    /// ```
+    public func evaluateRules(
+        payload: [UInt8], entities: [(entity: String, key: String)] = [], at token: SnapshotToken
+    ) throws(TallyError) -> (rules: [RuleResult], outcome: String, vectors: [EntityVector]) {
+        guard let served = stored(at: token.lsn) else {
+            throw TallyError(.noDefinitions, "the store has no definitions served at lsn \(token.lsn)")
+        }
+        let input = DecisionInput(
+            version: served.version, now: token.at, at: token.at, ingest: .notIngested, payload: payload,
+            entities: entities)
+        let parsed = try input.parsedPayload()
+        let event = parsed.isEvent ? EventDecoder(catalog: served.catalog).decode(parsed.value) : nil
+        if case .failure(let rejection)? = event { throw DecisionTransaction.rejected(rejection) }
+        let keys = try input.resolvedEntities(parsed, definitions: served.definitions)
+        try DecisionTransaction.checkKeys(keys, against: try? event?.get(), served)
+        let request = try input.requestFields(parsed, event: event, schemaOf: served)
+        let evaluation = try tallyCall {
+            try DecisionTransaction.evaluate(
+                served, keys, request, token: token, in: transaction, databases: databases, recompute: false)
+        }
+        return (evaluation.rules, evaluation.outcome, evaluation.vectors)
+    }
+}

@@ -59,7 +59,7 @@ struct DefinitionsExpressionChecker {
 
     private var ruleScope: ExpressionScope {
         var scope = ExpressionScope(
-            lists: listTypes, flags: Set(definitions.flags.map(\.name)), allowsRequest: true,
+            lists: listTypes, flags: Set(definitions.flags.map(\.name)), allowsFlags: true, allowsRequest: true,
             describeNames: "views and entities")
         for entity in definitions.entities { scope.names[entity.name] = ExpressionType(entity.keyType) }
         for view in definitions.views {
@@ -99,6 +99,7 @@ struct DefinitionsExpressionChecker {
             scope.describeNames = "views of \(flag.entity) and fields of \(eventName)"
             scope.lists = listTypes
             scope.flags = Set(definitions.flags.map(\.name))
+            scope.allowsFlags = true
             for view in definitions.views where view.entity == flag.entity {
                 for name in view.servedNames { scope.names[name] = valueType(of: view) }
             }

@@ -30,6 +30,8 @@ struct ExpressionScope {
     var lists: [String: ExpressionType] = [:]
     /// Flags usable with `flag(name)`.
     var flags: Set<String> = []
+    /// Whether `flag(name)` may stand here at all (flags and rules; not view filters).
+    var allowsFlags = false
     /// Whether `request.<field>` is allowed (rules).
     var allowsRequest = false
     /// For messages: "fields of authorization", "views of card".
@@ -65,7 +67,9 @@ enum ExpressionChecker {
             guard scope.flags.contains(name) else {
                 throw ExpressionError(
                     offset: offset,
-                    message: scope.flags.isEmpty ? "flag( ) is not available here" : "unknown flag '\(name)'")
+                    message: scope.allowsFlags
+                        ? "unknown flag '\(name)' (declared: \(scope.flags.isEmpty ? "none" : scope.flags.sorted().joined(separator: ", ")))"
+                        : "flag( ) is not available here")
             }
             return .bool
         case .unary(let op, let operand):
