@@ -100,7 +100,9 @@ struct Catalog: AsyncParsableCommand {
             }
             return entry("list", list.name, "of \(of)", list.catalog, \.lists)
         }
-        all += d.flags.map { entry("flag", $0.name, "\($0.entity) when \($0.setWhen)", $0.catalog, \.flags) }
+        all += d.flags.map {
+            entry("flag", $0.name, "\($0.entity) when \($0.setWhen ?? "set through the API")", $0.catalog, \.flags)
+        }
         all += d.rules.map { entry("rule", $0.name, "\($0.outcome) when \($0.when)", $0.catalog, \.rules) }
         return all
     }

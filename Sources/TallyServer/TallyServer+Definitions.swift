@@ -132,7 +132,9 @@ extension TallyServer {
         list("flags", definitions.flags, into: &json) { flag, json in
             json.member("name") { $0.string(flag.name) }
             json.member("entity") { $0.string(flag.entity) }
-            json.member("set_when") { $0.string(flag.setWhen) }
+            json.member("set_when") { json in
+                if let setWhen = flag.setWhen { json.string(setWhen) } else { json.null() }
+            }
             strings("on", flag.on, into: &json)
             json.member("for_ms") { json in if let ms = flag.duration { json.number(ms) } else { json.null() } }
             catalog(flag.catalog, version: versions.flags[flag.name], into: &json)

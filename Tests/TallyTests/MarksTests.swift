@@ -29,6 +29,7 @@ import Testing
               hold: { entity: card, set_when: "cnt > 5", on: auth, for: 1h }
               review: { entity: card, set_when: "cnt > 50", on: auth }
               listed: { entity: card, set_when: "card in @blocked and not flag(hold)", on: auth, for: 10m }
+              manual: { entity: card, for: 1h }
             """)
 
     static func open(_ directory: TemporaryDirectory, clock: Int64 = t0, options: Tally.Options = Tally.Options())
@@ -77,7 +78,7 @@ import Testing
         #expect(
             try Self.vectorMarks(store, "c1", at: Self.t0) == [
                 "list.blocked": true, "list.watched": false, "flag.hold": false, "flag.review": false,
-                "flag.listed": false,
+                "flag.listed": false, "flag.manual": false,
             ])
 
         let again = try await store.addListMember("blocked", member: "c1", from: Self.t0)
@@ -135,6 +136,18 @@ import Testing
         let flag = try await store.setFlag("hold", key: "c2")
         #expect(flag.state.from == Self.t0 && flag.state.until == Self.t0 + Self.hour)
         #expect(try Self.vectorMarks(store, "c2", at: Self.t0)["flag.hold"] == true, "a hold set now holds now")
+    }
+
+    @Test func aFlagWithoutARuleIsSetOnlyThroughTheAPI() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Self.open(directory)
+        defer { store.close() }
+        for n in 1...8 { try await Self.auth(store, n, at: Self.t0 - 10_000 + Int64(n)) }
+        #expect(try Self.vectorMarks(store, "c1", at: Self.t0)["flag.manual"] == false, "no rule sets it")
+        let set = try await store.setFlag("manual", key: "c1")
+        #expect(set.state.until == Self.t0 + Self.hour, "its for still applies")
+        #expect(try Self.vectorMarks(store, "c1", at: Self.t0)["flag.manual"] == true)
     }
 
     @Test func badRequestsAreRefusedAndChangeNothing() async throws {

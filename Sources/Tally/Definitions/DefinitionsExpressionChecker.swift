@@ -103,7 +103,7 @@ struct DefinitionsExpressionChecker {
             for view in definitions.views where view.entity == flag.entity {
                 for name in view.servedNames { scope.names[name] = valueType(of: view) }
             }
-            condition(flag.setWhen, at: "\(path).set_when", scope: scope)
+            if let setWhen = flag.setWhen { condition(setWhen, at: "\(path).set_when", scope: scope) }
         }
     }
 

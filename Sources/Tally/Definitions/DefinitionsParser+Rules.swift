@@ -32,29 +32,43 @@ extension DefinitionsParser {
             guard
                 let pairs = reader.mapping(
                     node, at: path, allowed: ["entity", "set_when", "on", "for"] + DefinitionsReader.catalogKeys,
-                    required: ["entity", "set_when", "on"])
+                    required: ["entity"])
             else { return nil }
             let value = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-            guard let entityNode = value["entity"], let whenNode = value["set_when"], let onNode = value["on"] else {
-                return nil
-            }
+            guard let entityNode = value["entity"] else { return nil }
             let entity = entityReference(entityNode, at: "\(path).entity", definitions)
-            reader.expressionNodes["\(path).set_when"] = whenNode
-            let setWhen = reader.string(whenNode, at: "\(path).set_when", what: "an expression")
+            // A flag with a rule has set_when and on; one without either is set only through the API.
+            switch (value["set_when"], value["on"]) {
+            case (nil, nil), (.some, .some): break
+            case (nil, .some(let onNode)):
+                reader.report(
+                    "\(path).on", onNode, "on names the events after which set_when is evaluated: add set_when")
+            case (.some(let whenNode), nil):
+                reader.report(
+                    "\(path).set_when", whenNode, "set_when needs on: the event types after which it is evaluated")
+            }
+            var setWhen: String?
+            if let whenNode = value["set_when"] {
+                reader.expressionNodes["\(path).set_when"] = whenNode
+                setWhen = reader.string(whenNode, at: "\(path).set_when", what: "an expression")
+            }
             var on: [String] = []
-            for (event, item) in reader.stringList(onNode, at: "\(path).on") ?? [] {
-                guard let type = eventReference(event, item, at: "\(path).on", definitions) else { continue }
-                if let entity, type.field(named: entity.name) == nil {
-                    reader.report(
-                        "\(path).on", item,
-                        "event type \(event) has no field '\(entity.name)' to find the flagged \(entity.name)")
+            if let onNode = value["on"] {
+                for (event, item) in reader.stringList(onNode, at: "\(path).on") ?? [] {
+                    guard let type = eventReference(event, item, at: "\(path).on", definitions) else { continue }
+                    if let entity, type.field(named: entity.name) == nil {
+                        reader.report(
+                            "\(path).on", item,
+                            "event type \(event) has no field '\(entity.name)' to find the flagged \(entity.name)")
+                    }
+                    on.append(event)
                 }
-                on.append(event)
             }
             let duration = value["for"].flatMap {
                 reader.duration($0, at: "\(path).for", range: 1_000...(400 * 86_400_000), what: "flag duration")
             }
-            guard let entity, let setWhen, !on.isEmpty else { return nil }
+            guard let entity else { return nil }
+            if value["set_when"] != nil, setWhen == nil || on.isEmpty { return nil }
             return FlagDefinition(
                 name: name, entity: entity.name, setWhen: setWhen, on: on, duration: duration,
                 catalog: reader.catalog(pairs, at: path))

@@ -66,12 +66,14 @@ public struct ListDefinition: Sendable, Equatable, Codable {
     public var catalog: CatalogInfo
 }
 
-/// A flag on an entity, set when an expression holds after an event, for a duration of event time.
+/// A flag on an entity, set when an expression holds after an event (or only through the API when
+/// it has no `set_when`), for a duration of event time.
 public struct FlagDefinition: Sendable, Equatable, Codable {
     public var name: String
     public var entity: String
-    public var setWhen: String
-    /// The event types after which `setWhen` is evaluated.
+    /// Nil: the flag is set and cleared only through the API.
+    public var setWhen: String?
+    /// The event types after which `setWhen` is evaluated (empty without one).
     public var on: [String]
     /// How long the flag stays set, in ms of event time; nil means until cleared.
     public var duration: Int64?

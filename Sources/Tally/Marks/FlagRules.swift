@@ -28,7 +28,8 @@ struct FlagRules: Sendable {
         var rules: [Rule] = []
         var byEventType: [UInt16: [Int]] = [:]
         for flag in definitions.flags {
-            guard let condition = try? ExpressionParser.parse(flag.setWhen) else { continue }  // checked at load
+            // A flag without set_when is set only through the API; expressions were checked at load.
+            guard let setWhen = flag.setWhen, let condition = try? ExpressionParser.parse(setWhen) else { continue }
             var fields: [UInt16: Int] = [:]
             for name in flag.on {
                 guard let schema = catalog.schemas[name],
