@@ -24,7 +24,7 @@ extension Snapshot {
     }
 
     /// The entity types of the definitions served at this snapshot's LSN.
-    public var servedEntities: Set<String> { Set(stored?.views.entityKeyTypes.keys ?? [:].keys) }
+    public var servedEntities: Set<String> { Set(stored.map { Array($0.views.entityKeyTypes.keys) } ?? []) }
 
     /// The served views of one entity at `token`: every window `(token.at − W, token.at]`, counting
     /// exactly the events with LSN ≤ `token.lsn`; and its flags and list memberships at `token.at`
