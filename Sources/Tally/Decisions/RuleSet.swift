@@ -61,9 +61,8 @@ struct RuleSet: Sendable {
             listContains: { list, value in
                 guard let type = listTypes[list], let member = FlagRules.member(value, type: type) else { return false }
                 do {
-                    return try MarkTimeline.read(
-                        .list, list, member, lsn: token.lsn.rawValue, at: token.at, in: txn, marks: marks
-                    ).holds
+                    return try MarkTimeline.holds(
+                        .list, list, member, lsn: token.lsn.rawValue, at: token.at, in: txn, marks: marks)
                 } catch {
                     failure = error
                     return false

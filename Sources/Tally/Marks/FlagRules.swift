@@ -113,9 +113,8 @@ struct FlagRules: Sendable {
         var failure: (any Error)?
         func mark(_ kind: MarkKind, _ name: String, _ member: [UInt8]) -> Bool {
             do {
-                return try MarkTimeline.read(
-                    kind, name, member, lsn: lsn, at: event.time, in: txn, marks: databases.marks
-                ).holds
+                return try MarkTimeline.holds(
+                    kind, name, member, lsn: lsn, at: event.time, in: txn, marks: databases.marks)
             } catch {
                 failure = error
                 return false

@@ -23,6 +23,19 @@ enum MarkTimeline {
         try summaryKey(memberKey).withUnsafeBytes { try txn.get(marks, $0).flatMap(BigEndian.int64) }
     }
 
+    /// Whether the key holds at `(lsn, at)`, without the deciding change: one lookup for a key
+    /// never painted true (it has no summary: a removal needs something to end) or read at or
+    /// after its latest end, the common case of a vector read.
+    static func holds(
+        _ kind: MarkKind, _ name: String, _ member: [UInt8], lsn: UInt64, at: Int64, in txn: some TransactionReading,
+        marks: Database
+    ) throws -> Bool {
+        guard let end = try latestEnd(MarkKey.member(kind, name, member), in: txn, marks: marks), at < end else {
+            return false
+        }
+        return try read(kind, name, member, lsn: lsn, at: at, in: txn, marks: marks).holds
+    }
+
     /// The key's state at `(lsn, at)`: whether it holds, and the change that decides it (the one
     /// covering `at`, else the newest at or before `lsn`, for display).
     static func read(

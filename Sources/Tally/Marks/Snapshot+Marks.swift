@@ -87,17 +87,29 @@ extension Snapshot {
 
     /// The lists of `entity` (declared `of:` it) and its flags at `token`, in definitions order.
     static func marks(
-        entity: String, key encoded: [UInt8], definitions: Definitions, at token: SnapshotToken,
+        entity: String, key encoded: [UInt8], stored: StoredDefinitions, at token: SnapshotToken,
         in txn: some TransactionReading, _ databases: Tally.Databases
     ) throws -> (flags: [(name: String, holds: Bool)], lists: [(name: String, holds: Bool)]) {
-        func holds(_ kind: MarkKind, _ name: String) throws -> Bool {
-            try MarkTimeline.read(
-                kind, name, encoded, lsn: token.lsn.rawValue, at: token.at, in: txn, marks: databases.marks
-            ).holds
+        guard let names = stored.markNames[entity] else { return ([], []) }
+        var flags: [(name: String, holds: Bool)] = []
+        flags.reserveCapacity(names.flags.count)
+        for name in names.flags {
+            flags.append(
+                (
+                    name,
+                    try MarkTimeline.holds(
+                        .flag, name, encoded, lsn: token.lsn.rawValue, at: token.at, in: txn, marks: databases.marks)
+                ))
         }
-        let flags = try definitions.flags.filter { $0.entity == entity }.map { ($0.name, try holds(.flag, $0.name)) }
-        let lists = try definitions.lists.filter { $0.of == .entity(entity) }.map {
-            ($0.name, try holds(.list, $0.name))
+        var lists: [(name: String, holds: Bool)] = []
+        lists.reserveCapacity(names.lists.count)
+        for name in names.lists {
+            lists.append(
+                (
+                    name,
+                    try MarkTimeline.holds(
+                        .list, name, encoded, lsn: token.lsn.rawValue, at: token.at, in: txn, marks: databases.marks)
+                ))
         }
         return (flags, lists)
     }

@@ -15,6 +15,9 @@ final class StoredDefinitions: Sendable {
     let flagRules: FlagRules
     /// The decision rules, compiled.
     let ruleSet: RuleSet
+    /// Per entity type, its flags and the lists declared `of:` it, in definitions order (vectors
+    /// read them on every read).
+    let markNames: [String: (flags: [String], lists: [String])]
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -66,6 +69,12 @@ final class StoredDefinitions: Sendable {
         self.viewCodes = viewCodes
         flagRules = FlagRules(definitions: definitions, catalog: catalog, views: views)
         ruleSet = RuleSet(definitions: definitions)
+        var markNames: [String: (flags: [String], lists: [String])] = [:]
+        for flag in definitions.flags { markNames[flag.entity, default: ([], [])].flags.append(flag.name) }
+        for list in definitions.lists {
+            if case .entity(let entity) = list.of { markNames[entity, default: ([], [])].lists.append(list.name) }
+        }
+        self.markNames = markNames
     }
 
     /// The record of this version in the store's history.

@@ -96,7 +96,7 @@ extension Snapshot {
                 view, stored.views.states[view.state], entity: encoded, at: token.at, lsnLimit: lsnLimit, to: &views)
         }
         let marks = try marks(
-            entity: entity, key: encoded, definitions: stored.definitions, at: token, in: txn, databases)
+            entity: entity, key: encoded, stored: stored, at: token, in: txn, databases)
         return EntityVector(
             entity: entity, key: canonical, views: views, flags: marks.flags, lists: marks.lists,
             recomputed: lsnLimit != nil)
