@@ -164,57 +164,49 @@ import Testing
         let store = try Self.open(directory)
         defer { store.close() }
         #expect(try await store.ingest(json: Self.auth(1, at: Self.t0)).accepted == 1)
-        func code(_ body: () async throws -> Void) async -> String? {
-            do {
-                try await body()
-                return nil
-            } catch let error as TallyError {
-                return error.code.rawValue
-            } catch {
-                return "\(error)"
-            }
-        }
         // Late: more than an hour behind the watermark.
         #expect(
-            await code { _ = try await Self.decide(store, Self.auth(2, at: Self.t0 - 3_700_000)) } == "event_rejected")
+            await errorCode { _ = try await Self.decide(store, Self.auth(2, at: Self.t0 - 3_700_000)) }
+                == "event_rejected")
         // Conflict: the same id with another payload.
         #expect(
-            await code { _ = try await Self.decide(store, Self.auth(1, amount: "3", at: Self.t0)) }
+            await errorCode { _ = try await Self.decide(store, Self.auth(1, amount: "3", at: Self.t0)) }
                 == "event_rejected")
-        #expect(await code { _ = try await Self.decide(store, Array(#"{"type":"auth"}"#.utf8)) } == "event_rejected")
-        #expect(await code { _ = try await Self.decide(store, Array("[1]".utf8)) } == "invalid_argument")
-        #expect(await code { _ = try await Self.decide(store, Array("{".utf8)) } == "malformed_json")
         #expect(
-            await code { _ = try await Self.decide(store, Array(#"{"amount":1}"#.utf8), ingest: .notIngested) }
+            await errorCode { _ = try await Self.decide(store, Array(#"{"type":"auth"}"#.utf8)) } == "event_rejected")
+        #expect(await errorCode { _ = try await Self.decide(store, Array("[1]".utf8)) } == "invalid_argument")
+        #expect(await errorCode { _ = try await Self.decide(store, Array("{".utf8)) } == "malformed_json")
+        #expect(
+            await errorCode { _ = try await Self.decide(store, Array(#"{"amount":1}"#.utf8), ingest: .notIngested) }
                 == "invalid_argument", "no entity named")
         #expect(
-            await code {
+            await errorCode {
                 _ = try await store.decide(DecisionRequest(payload: Array("{}".utf8), entities: [("shop", "s")]))
             } == "unknown_entity")
         // An event payload is checked as ingest checks it, also when it is not ingested.
         #expect(
-            await code {
+            await errorCode {
                 _ = try await Self.decide(store, Self.auth(3, amount: "abc", at: Self.t0), ingest: .notIngested)
             }
                 == "event_rejected")
         // A plain payload's typed fields must be what they claim: never read as null.
         for amount in [#""abc""#, "1e400", "20000000000000000000", "10.0000001", "true"] {
             let payload = Array(#"{"card":"c1","amount":\#(amount)}"#.utf8)
-            #expect(await code { _ = try await Self.decide(store, payload) } == "invalid_argument", "\(amount)")
+            #expect(await errorCode { _ = try await Self.decide(store, payload) } == "invalid_argument", "\(amount)")
         }
         // One key per entity type, and an event's own keys.
         #expect(
-            await code {
+            await errorCode {
                 _ = try await store.decide(
                     DecisionRequest(payload: Array("{}".utf8), entities: [("card", "c1"), ("card", "c2")]))
             } == "invalid_argument")
         #expect(
-            await code {
+            await errorCode {
                 _ = try await store.decide(
                     DecisionRequest(payload: Self.auth(4, at: Self.t0), entities: [("card", "someone_else")]))
             } == "invalid_argument")
         #expect(
-            await code {
+            await errorCode {
                 _ = try await Self.decide(store, Self.auth(4, at: Self.t0), ingest: .including, at: Self.t0 - 1)
             }
                 == "invalid_argument", "including an event after the read's time")

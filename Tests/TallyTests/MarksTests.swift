@@ -155,28 +155,21 @@ import Testing
         defer { directory.remove() }
         let store = try Self.open(directory)
         defer { store.close() }
-        func code(_ body: () async throws -> Void) async -> String? {
-            do {
-                try await body()
-                return nil
-            } catch let error as TallyError {
-                return error.code.rawValue
-            } catch {
-                return "\(error)"
-            }
-        }
-        #expect(await code { _ = try await store.addListMember("nope", member: "c1") } == "unknown_list")
-        #expect(await code { _ = try await store.setFlag("nope", key: "c1") } == "unknown_flag")
-        #expect(await code { _ = try await store.addListMember("frozen_accounts", member: "x1") } == "invalid_argument")
-        #expect(await code { _ = try await store.addListMember("blocked", member: "") } == "invalid_argument")
+        #expect(await errorCode { _ = try await store.addListMember("nope", member: "c1") } == "unknown_list")
+        #expect(await errorCode { _ = try await store.setFlag("nope", key: "c1") } == "unknown_flag")
         #expect(
-            await code { _ = try await store.addListMember("blocked", member: String(repeating: "k", count: 257)) }
+            await errorCode { _ = try await store.addListMember("frozen_accounts", member: "x1") } == "invalid_argument"
+        )
+        #expect(await errorCode { _ = try await store.addListMember("blocked", member: "") } == "invalid_argument")
+        #expect(
+            await errorCode { _ = try await store.addListMember("blocked", member: String(repeating: "k", count: 257)) }
                 == "invalid_argument")
         #expect(
-            await code { _ = try await store.addListMember("blocked", member: "c1", from: 10, until: 10) }
+            await errorCode { _ = try await store.addListMember("blocked", member: "c1", from: 10, until: 10) }
                 == "invalid_argument")
         #expect(
-            await code { _ = try await store.addListMember("blocked", member: "c1", from: -1) } == "invalid_argument")
+            await errorCode { _ = try await store.addListMember("blocked", member: "c1", from: -1) }
+                == "invalid_argument")
         #expect(try store.read { try $0.lsn } == LSN(0))
         // Int keys are canonical: 007 is 7; scalar lists take any string.
         #expect(try await store.addListMember("frozen_accounts", member: "007").member == "7")

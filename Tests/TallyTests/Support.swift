@@ -24,3 +24,16 @@ func reopenOptions(_ durability: String, run: Int) -> Tally.Options {
     if durability == "journaled" && run % 2 == 0 { options.durability = .journaled() }
     return options
 }
+
+/// The stable code of the error `body` throws (a non-Tally error as its description); nil when it
+/// succeeds.
+func errorCode(_ body: () async throws -> Void) async -> String? {
+    do {
+        try await body()
+        return nil
+    } catch let error as TallyError {
+        return error.code.rawValue
+    } catch {
+        return "\(error)"
+    }
+}

@@ -91,27 +91,14 @@ extension Snapshot {
         in txn: some TransactionReading, _ databases: Tally.Databases
     ) throws -> (flags: [(name: String, holds: Bool)], lists: [(name: String, holds: Bool)]) {
         guard let names = stored.markNames[entity] else { return ([], []) }
-        var flags: [(name: String, holds: Bool)] = []
-        flags.reserveCapacity(names.flags.count)
-        for name in names.flags {
-            flags.append(
-                (
-                    name,
-                    try MarkTimeline.holds(
-                        .flag, name, encoded, lsn: token.lsn.rawValue, at: token.at, in: txn, marks: databases.marks)
-                ))
+        func read(_ kind: MarkKind, _ names: [String]) throws -> [(name: String, holds: Bool)] {
+            try names.map { name in
+                let holds = try MarkTimeline.holds(
+                    kind, name, encoded, lsn: token.lsn.rawValue, at: token.at, in: txn, marks: databases.marks)
+                return (name, holds)
+            }
         }
-        var lists: [(name: String, holds: Bool)] = []
-        lists.reserveCapacity(names.lists.count)
-        for name in names.lists {
-            lists.append(
-                (
-                    name,
-                    try MarkTimeline.holds(
-                        .list, name, encoded, lsn: token.lsn.rawValue, at: token.at, in: txn, marks: databases.marks)
-                ))
-        }
-        return (flags, lists)
+        return (try read(.flag, names.flags), try read(.list, names.lists))
     }
 
     private func reading(_ kind: MarkKind, _ name: String, _ key: String, at token: SnapshotToken) throws(TallyError)

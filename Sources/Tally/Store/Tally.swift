@@ -159,11 +159,7 @@ public final class Tally: Sendable {
         let stored = try environment.read { txn in
             try MetaKey.formatVersion.withUnsafeBytes { try txn.get(meta, $0).map { BigEndian.uint32($0) } }
         }
-        switch stored {
-        case .some(.some(StoreLayout.formatVersion)):
-            return
-        case .some(.some(let old)) where writable && StoreLayout.upgradable.contains(old):
-            // The open created the databases the newer format adds; stamping it is the upgrade.
+        func stamp() throws {
             let txn = try environment.beginWriteTransaction()
             do {
                 try txn.put(meta, MetaKey.formatVersion, BigEndian.bytes(StoreLayout.formatVersion))
@@ -172,6 +168,12 @@ public final class Tally: Sendable {
                 txn.abort()
                 throw error
             }
+        }
+        switch stored {
+        case .some(.some(StoreLayout.formatVersion)):
+            return
+        case .some(.some(let old)) where writable && StoreLayout.upgradable.contains(old):
+            try stamp()  // the open created the databases the newer format adds: stamping is the upgrade
         case .some(let other):
             let found = other.map(String.init) ?? "unreadable"
             throw TallyError(
@@ -180,14 +182,7 @@ public final class Tally: Sendable {
                     + "\(StoreLayout.formatVersion). Use a tally build for format \(found)")
         case .none:
             guard writable else { return }  // a reader of a store being created: nothing to check yet
-            let txn = try environment.beginWriteTransaction()
-            do {
-                try txn.put(meta, MetaKey.formatVersion, BigEndian.bytes(StoreLayout.formatVersion))
-                try txn.commit()
-            } catch {
-                txn.abort()
-                throw error
-            }
+            try stamp()
         }
     }
 
