@@ -236,6 +236,7 @@ import Testing
         let backup = try await Self.tally(["backup", copy.path, "--compact", "--data-dir", directory.path])
         #expect(backup.status == 0, "\(backup.stderr)")
         #expect(backup.stdout.contains("at lsn 2971"), "\(backup.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: copy.path + "/tokens.json"), "no token file to copy")
         let arguments = ["get", "card", "card_1", "--at", "1793491205998", "--lsn", "2000"]
         let original = try await Self.tally(arguments + ["--data-dir", directory.path])
         let restored = try await Self.tally(arguments + ["--data-dir", copy.path])
@@ -245,6 +246,28 @@ import Testing
         let notEmpty = try await Self.tally(["backup", copy.path, "--data-dir", directory.path])
         #expect(notEmpty.status != 0)
         #expect(notEmpty.stderr.contains("not empty"), "\(notEmpty.stderr)")
+    }
+
+    @Test func backupCopiesTheTokenFileOwnerOnly() async throws {
+        let directory = TemporaryDirectory()
+        let copy = TemporaryDirectory()
+        defer {
+            directory.remove()
+            copy.remove()
+        }
+        let ingest = try await Self.tally([
+            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
+        ])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let tokens = Data(#"{"tokens":[{"name":"ops","role":"admin","sha256":"00"}]}"#.utf8)
+        try tokens.write(to: URL(fileURLWithPath: directory.path + "/tokens.json"))
+        let backup = try await Self.tally(["backup", copy.path, "--data-dir", directory.path])
+        #expect(backup.status == 0, "\(backup.stderr)")
+        #expect(backup.stdout.contains("copied the token file"), "\(backup.stdout)")
+        let copied = copy.path + "/tokens.json"
+        #expect(FileManager.default.contents(atPath: copied) == tokens)
+        let mode = try FileManager.default.attributesOfItem(atPath: copied)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
     }
 
     @Test func catalogListsEveryDefinitionWithItsMetadataAndVersion() async throws {

@@ -11,10 +11,12 @@ struct DecisionTransaction {
     let idIndexShape: IdIndexShape
     let idHash: @Sendable ([UInt8]) -> UInt64
 
-    func run() throws -> Decision {
+    /// Decides and records; nil, writing nothing, when the definitions the input was made
+    /// against are no longer the newest (the caller decides again).
+    func run() throws -> Decision? {
         guard let served = current.newestServed, let newest = current.newest, let maintenance = current.maintenance
         else { throw TallyError(.noDefinitions, "the store has no definitions: open it with some") }
-        guard newest.version == input.version else { throw DecisionInput.definitionsChanged }
+        guard newest.version == input.version else { return nil }
         let payload = try input.parsedPayload()
         let event = payload.isEvent ? EventDecoder(catalog: newest.catalog, idHash: idHash).decode(payload.value) : nil
         let mode = input.ingest ?? (event == nil ? .notIngested : .before)
@@ -158,8 +160,6 @@ struct DecisionInput: Sendable {
     var ingest: DecisionRequest.Ingest?
     var payload: [UInt8]
     var entities: [(entity: String, key: String)]
-
-    static let definitionsChanged = TallyError(.changeInProgress, "the definitions changed while deciding")
 
     struct Payload {
         let value: JSONValue

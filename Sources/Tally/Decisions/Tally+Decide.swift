@@ -42,17 +42,14 @@ extension Tally {
             let shape = options.idIndexShape
             let hash = options.idHash
             let journal = options.isJournaled ? JournalEntry.decision(input) : nil
-            do {
-                return try await write(journal: journal) { txn in
-                    try DecisionTransaction(
-                        txn: txn, databases: databases, current: state.current, input: input, idIndexShape: shape,
-                        idHash: hash
-                    ).run()
-                }
-            } catch  where error.code == .changeInProgress && error.message == DecisionInput.definitionsChanged.message
-            {
-                continue  // decoded against definitions that are no longer the newest: again
+            let decision = try await write(journal: journal) { txn in
+                try DecisionTransaction(
+                    txn: txn, databases: databases, current: state.current, input: input, idIndexShape: shape,
+                    idHash: hash
+                ).run()
             }
+            // Nil: made against definitions that are no longer the newest; decide again.
+            if let decision { return decision }
         }
     }
 
