@@ -1,6 +1,7 @@
 import CardStream
 import Foundation
 import Histogram
+import Synchronization
 @_spi(RawLog) @_spi(Testing) import Tally
 
 /// The ingest benchmark (issue 4): the generator's stream through the real NDJSON path, on one
@@ -19,6 +20,9 @@ struct IngestCases {
     var definitionsPath = "Examples/cards.yaml"
     /// Events per request of the fill.
     var fillBatch = 1_024
+    /// Requests of the fill in flight at once: with more than one, a request is parsed and decoded
+    /// while the writer applies the one before it (and the writer may commit several together).
+    var fillConcurrency = 1
 
     /// Runs the three ingest cases on one store; returns their rows and the store's figures.
     func run() async throws -> ([Result], IngestFigures) {
@@ -68,18 +72,38 @@ struct IngestCases {
         var accepted = 0
         let recorder = CommitRecorder(observing: store)
         let start = clock.now
-        for body in bodies {
-            let t0 = clock.now
-            let result = try await store.ingest(ndjson: body)
-            _ = latency.record(nanoseconds(clock.now - t0))
-            accepted += result.accepted
+        let next = FillCursor()
+        let requests = bodies
+        let perProducer = try await withThrowingTaskGroup(of: (Int, [UInt64]).self) { group in
+            for _ in 0..<fillConcurrency {
+                group.addTask {
+                    var accepted = 0
+                    var latencies: [UInt64] = []
+                    while true {
+                        let index = next.take()
+                        guard index < requests.count else { break }
+                        let t0 = ContinuousClock.now
+                        let result = try await store.ingest(ndjson: requests[index])
+                        latencies.append(nanoseconds(ContinuousClock.now - t0))
+                        accepted += result.accepted
+                    }
+                    return (accepted, latencies)
+                }
+            }
+            var all: [(Int, [UInt64])] = []
+            for try await producer in group { all.append(producer) }
+            return all
+        }
+        for (count, latencies) in perProducer {
+            accepted += count
+            for value in latencies { _ = latency.record(value) }
         }
         let elapsed = (clock.now - start).secondsValue
         sync()  // count what the page cache still holds for the data file
         let written = device.bytesWritten() - writtenBefore
+        let name = fillConcurrency == 1 ? "ingest\(fillBatch)" : "ingest\(fillBatch)x\(fillConcurrency)"
         var fill = Result(
-            name: "ingest\(fillBatch)", records: accepted, seconds: elapsed, commits: try store.statistics().commits,
-            latency: latency)
+            name: name, records: accepted, seconds: elapsed, commits: try store.statistics().commits, latency: latency)
         recorder.stop(store, into: &fill)
         results.append(fill)
         let storeBytes = DirectorySize.bytes(directory)
@@ -211,4 +235,10 @@ enum DirectorySize {
             return total + Int(info.st_blocks) * 512
         }
     }
+}
+
+/// Hands out the fill's request indices to its concurrent producers.
+private final class FillCursor: Sendable {
+    private let next = Atomic<Int>(0)
+    func take() -> Int { next.add(1, ordering: .relaxed).oldValue }
 }

@@ -46,6 +46,9 @@ struct WriteBench: AsyncParsableCommand {
     @Option(help: "Events per request of the ingest case's fill (its row is ingestN).")
     var fillBatch = 1_024
 
+    @Option(help: "Requests of the ingest case's fill in flight at once (1: each waits for the previous one's commit).")
+    var fillConcurrency = 1
+
     @Option(
         help: "Run the ingest case's live phases (16 producers, open loop) on this already filled store; skip the fill."
     )
@@ -131,7 +134,7 @@ struct WriteBench: AsyncParsableCommand {
                     directory: reuseStore ?? directory, events: events, cards: cards, seconds: duration,
                     durability: mode,
                     reuse: reuseStore != nil, readsOnly: readsOnly, definitionsPath: definitions,
-                    fillBatch: max(1, fillBatch)
+                    fillBatch: max(1, fillBatch), fillConcurrency: max(1, fillConcurrency)
                 ).run()
                 for row in rows.dropLast() { print(row.row) }
                 print(rows.last!.row)
