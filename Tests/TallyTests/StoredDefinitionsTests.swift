@@ -54,6 +54,7 @@ import Testing
         ("amount: decimal }", "amount: int }", "changes type"),
         ("amount: decimal }", "amount: decimal, region: string }", "must be nullable"),
         ("id: txn_id", "id: card", "id field changes"),
+        ("amount: decimal }", "amount: \"int?\" }", "changes type"),
     ])
     func incompatibleEventTypeChangesAreRefused(_ from: String, _ to: String, _ fragment: String) async throws {
         let directory = TemporaryDirectory()
@@ -89,6 +90,58 @@ import Testing
             try await store.ingest(#"{"type":"refund","rid":"r1","ts":\#(now),"card":"c"}"#).outcomes == [
                 .duplicate(of: LSN(1))
             ])
+    }
+
+    /// A type or field dropped and declared again must still read the events stored before the
+    /// drop: the change is checked against every version, not only the newest.
+    @Test(arguments: [
+        ("refund: { id: rid, time: ts, fields: { rid: string, card: string, amount: int } }", "changes type"),
+        ("refund: { id: card, time: ts, fields: { rid: string, card: string, amount: decimal } }", "id field changes"),
+        (
+            "refund: { id: rid, time: ts, fields: { rid: string, card: string, amount: decimal, memo: string } }",
+            "must be nullable"
+        ),
+    ])
+    func aTypeDroppedAndDeclaredAgainMustReadItsStoredEvents(_ again: String, _ fragment: String) async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let refund = "refund: { id: rid, time: ts, fields: { rid: string, card: string, amount: decimal } }"
+        var store = try open(directory, Self.base + "\n  " + refund + "\n")
+        _ = try await store.ingest(#"{"type":"refund","rid":"r1","ts":\#(now),"card":"c","amount":3.5}"#)
+        store.close()
+        try open(directory, Self.base).close()  // refund dropped: allowed, version 2
+        #expect {
+            try open(directory, Self.base + "\n  " + again + "\n")
+        } throws: { error in
+            guard let error = error as? TallyError else { return false }
+            return error.code == .incompatibleDefinitions && error.message.contains(fragment)
+        }
+        // Declared as it was, it is accepted (version 3) and its stored event reads again.
+        store = try open(directory, Self.base + "\n  " + refund + "\n")
+        defer { store.close() }
+        #expect(try store.read { $0.definitionsVersion } == 3)
+        #expect(try store.read { try $0.event(at: LSN(1)) }?.type == "refund")
+    }
+
+    @Test func aFieldDroppedAndDeclaredAgainKeepsItsType() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var store = try open(directory, Self.base)
+        _ = try await store.ingest(payment("a"))
+        store.close()
+        let withoutAmount = Self.base.replacingOccurrences(of: ", amount: decimal }", with: " }")
+        try open(directory, withoutAmount).close()
+        #expect {
+            try open(directory, Self.base.replacingOccurrences(of: "amount: decimal }", with: "amount: \"int?\" }"))
+        } throws: { error in
+            guard let error = error as? TallyError else { return false }
+            return error.code == .incompatibleDefinitions && error.message.contains("changes type from decimal")
+                && error.message.contains("dropped field")
+        }
+        // Events stored while it was dropped lack it: it comes back nullable, with its old type.
+        store = try open(
+            directory, Self.base.replacingOccurrences(of: "amount: decimal }", with: "amount: \"decimal?\" }"))
+        store.close()
     }
 
     @Test func aStoreWithoutDefinitionsRefusesIngestClearly() async throws {

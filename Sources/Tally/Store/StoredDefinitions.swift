@@ -96,7 +96,9 @@ final class StoredDefinitions: Sendable {
             return (current, [])
         }
         if let current, current.definitions != new {
-            let problems = incompatibilities(from: current.definitions, to: new)
+            // Every version's events may still be in the log, those of a type dropped since too.
+            let history = try DefinitionsHistory.records(txn, meta: meta).map(\.definitions) + [current.definitions]
+            let problems = incompatibilities(history: history, to: new)
             guard problems.isEmpty else {
                 throw TallyError(
                     .incompatibleDefinitions,
@@ -131,27 +133,42 @@ final class StoredDefinitions: Sendable {
         return (StoredDefinitions(definitions: new, version: version, eventCodes: codes, viewCodes: viewCodes), fresh)
     }
 
-    /// Why stored events of a type could not be read under the new definitions. Adding event
-    /// types, adding nullable fields and dropping fields or types are compatible.
-    static func incompatibilities(from old: Definitions, to new: Definitions) -> [String] {
+    /// Why stored events of a type could not be read under the new definitions, given every
+    /// earlier version (`history`, oldest first): events were stored under each version that had
+    /// their type, so the new one must read all of them, also when the type was dropped in
+    /// between and is now declared again. Adding event types, adding nullable fields, making a
+    /// field nullable and dropping fields or types are compatible; a field keeps its base type.
+    static func incompatibilities(history: [Definitions], to new: Definitions) -> [String] {
         var problems: [String] = []
-        for before in old.events {
-            guard let after = new.eventType(named: before.name) else { continue }
-            if before.idField != after.idField {
-                problems.append("\(before.name): the id field changes from \(before.idField) to \(after.idField)")
+        for after in new.events {
+            let earlier = history.compactMap { $0.eventType(named: after.name) }
+            guard let latest = earlier.last else { continue }  // a type new to the store
+            if let other = earlier.last(where: { $0.idField != after.idField }) {
+                problems.append(
+                    "\(after.name): the id field changes from \(other.idField) to \(after.idField)"
+                        + (other.idField == latest.idField ? "" : " (stored events of the type use \(other.idField))"))
             }
-            if before.timeField != after.timeField {
-                problems.append("\(before.name): the time field changes from \(before.timeField) to \(after.timeField)")
+            if let other = earlier.last(where: { $0.timeField != after.timeField }) {
+                problems.append(
+                    "\(after.name): the time field changes from \(other.timeField) to \(after.timeField)"
+                        + (other.timeField == latest.timeField
+                            ? "" : " (stored events of the type use \(other.timeField))"))
             }
             for field in after.fields {
-                if let previous = before.field(named: field.name) {
-                    if previous.type != field.type {
-                        problems.append(
-                            "\(before.name).\(field.name) changes type from \(previous.type) to \(field.type)")
-                    }
-                } else if !field.type.nullable {
+                let previous = earlier.map { $0.field(named: field.name) }
+                if let changed = previous.compactMap({ $0 }).last(where: { $0.type.base != field.type.base }) {
+                    let dropped = latest.field(named: field.name) == nil ? " (a dropped field's stored values)" : ""
                     problems.append(
-                        "\(before.name).\(field.name) is new and must be nullable (\(field.type)?), since stored events lack it"
+                        "\(after.name).\(field.name) changes type from \(changed.type) to \(field.type)\(dropped)")
+                } else if field.type.nullable {
+                    continue  // reads every stored value, and their absence
+                } else if previous.contains(where: { $0 == nil }) {
+                    problems.append(
+                        "\(after.name).\(field.name) is new and must be nullable (\(field.type)?), since stored events lack it"
+                    )
+                } else if previous.contains(where: { $0?.type.nullable == true }) {
+                    problems.append(
+                        "\(after.name).\(field.name) must stay nullable (\(field.type)?), since stored events may hold null"
                     )
                 }
             }
