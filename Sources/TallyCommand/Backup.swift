@@ -33,7 +33,7 @@ struct Backup: AsyncParsableCommand {
         guard manager.fileExists(atPath: source) else { return }
         let target = URL(fileURLWithPath: directory).appendingPathComponent("tokens.json").path
         guard let contents = manager.contents(atPath: source), Self.create(target, contents) else {
-            throw ValidationError("the store was copied, but its token file \(source) could not be copied to \(target)")
+            throw CommandFailure("the store was copied, but its token file \(source) could not be copied to \(target)")
         }
         print("copied the token file to \(target)")
     }

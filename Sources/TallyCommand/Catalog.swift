@@ -45,9 +45,7 @@ struct Catalog: AsyncParsableCommand {
         let widths = [8, entries.map(\.name.count).max() ?? 4, min(48, entries.map(\.detail.count).max() ?? 6)]
         for entry in entries {
             let columns = [
-                entry.kind.padding(toLength: widths[0], withPad: " ", startingAt: 0),
-                entry.name.padding(toLength: widths[1], withPad: " ", startingAt: 0),
-                entry.detail.padding(toLength: widths[2], withPad: " ", startingAt: 0),
+                Self.pad(entry.kind, widths[0]), Self.pad(entry.name, widths[1]), Self.pad(entry.detail, widths[2]),
                 entry.version.map { "v\($0)" } ?? "",
                 entry.owner.map { "owner: \($0)" } ?? "",
                 entry.tags.isEmpty ? "" : "tags: " + entry.tags.joined(separator: ","),
@@ -55,6 +53,11 @@ struct Catalog: AsyncParsableCommand {
             ]
             print(columns.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
         }
+    }
+
+    /// `text` padded to `width` columns; longer text is kept whole (it only shifts its row).
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text.padding(toLength: width, withPad: " ", startingAt: 0)
     }
 
     private func load() throws -> (Definitions, UInt32?, CatalogVersions?) {
@@ -89,8 +92,10 @@ struct Catalog: AsyncParsableCommand {
             let aggregate = view.argument.map { "\(view.aggregate.rawValue)(\($0))" } ?? view.aggregate.rawValue
             let sources = view.sources.map(\.eventType).joined(separator: ",")
             let windows = view.windows.map(\.description).joined(separator: ",")
+            let filter = view.filter.map { " where \($0)" } ?? ""
             return entry(
-                "view", view.name, "\(view.entity) \(aggregate) \(windows) from \(sources)", view.catalog, \.views)
+                "view", view.name, "\(view.entity) \(aggregate) \(windows) from \(sources)\(filter)", view.catalog,
+                \.views)
         }
         all += d.lists.map { list in
             let of: String

@@ -35,10 +35,7 @@ struct Export: AsyncParsableCommand {
     @Option(help: "Write to this file instead of standard output.") var out: String?
 
     /// A problem with the label file or a row: printed as is, exit 1 (not a usage error).
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
-    }
+    typealias Failure = CommandFailure
 
     func run() async throws {
         do {

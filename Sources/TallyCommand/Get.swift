@@ -63,11 +63,18 @@ struct Get: AsyncParsableCommand {
         var at: Int64?
         if let text = self.at { at = try SnapshotToken.parseTime(text) }
         var json: [UInt8] = []
-        try store.read { snapshot in
+        let recomputed = try store.read { snapshot in
             let token = try snapshot.token(lsn: lsn.map { LSN($0) }, at: at)
-            try snapshot.vector(entity: entity, key: key, at: token).appendJSON(to: &json, token: token)
+            let vector = try snapshot.vector(entity: entity, key: key, at: token)
+            vector.appendJSON(to: &json, token: token)
+            return vector.recomputed
         }
         FileHandle.standardOutput.write(Data(json + [10]))
+        if recomputed {
+            // How it was answered, beside the answer: the JSON is the same for the same token.
+            FileHandle.standardError.write(
+                Data("tally get: recomputed from the log (\(entity) \(key) changed after this LSN)\n".utf8))
+        }
     }
 
     private func open(definitions path: String?) throws -> Tally {

@@ -10,7 +10,9 @@ struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ingest an NDJSON file of events into the store (applying DEFS first, if given).",
         discussion: """
-            Each request is one durable commit. Re-running the same file is safe: stored events come back as             duplicates. While `tally serve` runs on the store, the events go through it (found from             DATA_DIR/server.json, or --url), with an ingest token from --token or $TALLY_TOKEN.
+            Each request is one durable commit. Re-running the same file is safe: stored events come back as \
+            duplicates. While `tally serve` runs on the store, the events go through it (found from \
+            DATA_DIR/server.json, or --url), with an ingest token from --token or $TALLY_TOKEN.
             """
     )
 

@@ -66,7 +66,15 @@ struct ServerClient {
         request.timeoutInterval = 3_600
         let deadline = ContinuousClock.now + patience
         while true {
-            let (data, response) = try await URLSession.shared.data(for: request)
+            let data: Data
+            let response: URLResponse
+            do {
+                (data, response) = try await URLSession.shared.data(for: request)
+            } catch let error as URLError {
+                throw CommandFailure(
+                    "cannot reach the server at \(base): \(error.localizedDescription) (URL error \(error.code.rawValue))"
+                )
+            }
             let http = response as? HTTPURLResponse
             let status = http?.statusCode ?? 0
             guard status == 503, ContinuousClock.now < deadline else { return (status, data) }

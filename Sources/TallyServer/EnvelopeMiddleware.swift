@@ -19,7 +19,8 @@ struct EnvelopeMiddleware: RouterMiddleware {
             var answer = APIError.from(error)
             if let routerError = error as? HTTPError, routerError.status == .notFound {
                 answer = notFound(request)
-                endpoint = "unmatched"
+                // A 405 is counted under the path's pattern; a path the API does not have, unmatched.
+                endpoint = Route.routes(at: request.uri.path).first?.endpointPattern ?? "unmatched"
             }
             response = try answer.response(from: request, context: context)
         }

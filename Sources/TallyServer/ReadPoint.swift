@@ -14,7 +14,7 @@ struct ReadPoint: Sendable, Equatable {
     static func query(_ parameters: some Sequence<(key: Substring, value: Substring)>) throws(APIError) -> ReadPoint {
         var point = ReadPoint()
         var seen: Set<Substring> = []
-        for (key, value) in parameters {
+        for (key, value) in parameters where !(key.isEmpty && value.isEmpty) {
             guard seen.insert(key).inserted else { throw invalid("query parameter '\(key)' is given twice") }
             switch key {
             case "lsn": point.lsn = try lsn(text: String(value))

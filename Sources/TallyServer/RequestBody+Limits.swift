@@ -3,8 +3,16 @@ import Hummingbird
 
 extension Request {
     /// The whole body, refusing more than `limit` bytes with 413 `body_too_large` — before reading
-    /// when `Content-Length` says so, else as soon as the stream passes it.
+    /// when `Content-Length` says so, else as soon as the stream passes it — and a body in a
+    /// content coding (`Content-Encoding: gzip`, …) with 415: it would be read as plain bytes.
     func collectBody(limit: Int) async throws -> [UInt8] {
+        if let coding = headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased(),
+            !coding.isEmpty, coding != "identity"
+        {
+            throw APIError(
+                .unsupportedMediaType, "unsupported_media_type",
+                "Content-Encoding \(coding.prefix(32)) is not accepted: send the body uncompressed")
+        }
         let tooLarge = APIError(
             .contentTooLarge, "body_too_large", "the request body is larger than the limit of \(limit) bytes")
         if let length = headers[.contentLength].flatMap(Int.init), length > limit { throw tooLarge }

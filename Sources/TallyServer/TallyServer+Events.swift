@@ -51,12 +51,14 @@ extension TallyServer {
         return (result, single)
     }
 
-    /// 413 `line_too_long` for an NDJSON line over the limit (checked before anything is parsed).
+    /// 413 `line_too_long` for an NDJSON line over the limit (checked before anything is parsed);
+    /// a line's length leaves out its line ending, LF or CRLF.
     private func checkLineLengths(_ body: [UInt8]) throws {
         var start = 0
         var line = 0
         for index in body.indices where body[index] == 0x0A || index == body.count - 1 {
-            let end = body[index] == 0x0A ? index : index + 1
+            var end = body[index] == 0x0A ? index : index + 1
+            if end > start, body[end - 1] == 0x0D { end -= 1 }  // CRLF: the CR ends the line too
             if end - start > limits.maxNDJSONLineBytes {
                 throw APIError(
                     .contentTooLarge, "line_too_long",

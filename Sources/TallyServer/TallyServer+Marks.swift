@@ -156,14 +156,15 @@ extension TallyServer {
     }
 
     /// The query parameters of a request, by name; a name not in `allowed`, or given twice, is 400.
-    static func query(_ request: Request, allowed: [String]) throws(APIError) -> [String: String] {
+    /// An empty pair (`?lsn=1&`, `?&&`) is no parameter.
+    static func query(_ request: Request, allowed: [String], hint: String? = nil) throws(APIError) -> [String: String] {
         var values: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters {
+        for (key, value) in request.uri.queryParameters where !(key.isEmpty && value.isEmpty) {
             let name = String(key)
             guard allowed.contains(name) else {
                 throw ReadPoint.invalid(
                     "unknown query parameter '\(key.prefix(64))'; this endpoint takes "
-                        + (allowed.isEmpty ? "none" : allowed.joined(separator: ", ")))
+                        + (allowed.isEmpty ? "none" : allowed.joined(separator: ", ")) + (hint.map { ": \($0)" } ?? ""))
             }
             guard values.updateValue(String(value), forKey: name) == nil else {
                 throw ReadPoint.invalid("query parameter '\(name)' is given twice")

@@ -16,8 +16,17 @@ extension TallyServer {
         }
         var json: [UInt8] = []
         vector.appendJSON(to: &json, token: token)
-        return .json(json)
+        return .json(json, headers: Self.recomputedHeader(vector.recomputed))
     }
+
+    /// `Tally-Recomputed: true` when some value of the answer was recomputed from the log (a token
+    /// older than an entity's newest change), else `false`. A header, not a body member: the body
+    /// is a function of the token alone, and this depends on what was ingested since (VIEWS.md).
+    static func recomputedHeader(_ recomputed: Bool) -> HTTPFields {
+        [recomputedField: recomputed ? "true" : "false"]
+    }
+
+    static let recomputedField = HTTPField.Name("Tally-Recomputed")!
 
     /// `POST /v1/vectors`: several entities in one snapshot (one read transaction), in request order,
     /// and on-demand aggregates over the retained log in the same snapshot (a scan each, reported
@@ -64,7 +73,7 @@ extension TallyServer {
             }
             json.member("snapshot") { $0.raw { token.appendJSON(to: &$0) } }
         }
-        return .json(json.bytes)
+        return .json(json.bytes, headers: Self.recomputedHeader(vectors.contains { $0.recomputed }))
     }
 
     /// One on-demand aggregate asked in `POST /v1/vectors`.

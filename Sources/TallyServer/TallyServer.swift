@@ -84,6 +84,7 @@ public struct TallyServer: Sendable {
         let authenticator = authenticator
         router.on(RouterPath(route.path), method: route.method) { request, context in
             if let role = route.role { try authenticator.authorize(request, for: role) }
+            _ = try Self.query(request, allowed: route.query, hint: route.queryHint)
             return try await handler(request, context)
         }
     }

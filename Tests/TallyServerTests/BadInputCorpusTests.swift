@@ -12,6 +12,7 @@ struct BadRequest: Sendable, CustomStringConvertible {
     var uri: String
     var role: Role? = .admin
     var contentType: String? = nil
+    var contentEncoding: String? = nil
     var body: [UInt8]? = nil
     var status: Int
     var code: String
@@ -20,13 +21,14 @@ struct BadRequest: Sendable, CustomStringConvertible {
 
     init(
         _ name: String, _ method: HTTPRequest.Method, _ uri: String, role: Role? = .admin, contentType: String? = nil,
-        body: String? = nil, bytes: [UInt8]? = nil, _ status: Int, _ code: String
+        contentEncoding: String? = nil, body: String? = nil, bytes: [UInt8]? = nil, _ status: Int, _ code: String
     ) {
         self.name = name
         self.method = method
         self.uri = uri
         self.role = role
         self.contentType = contentType
+        self.contentEncoding = contentEncoding
         self.body = bytes ?? body.map { Array($0.utf8) }
         self.status = status
         self.code = code
@@ -185,6 +187,27 @@ struct BadInputCorpusTests {
         BadRequest(
             "PUT definitions: wait=maybe", .put, "/v1/definitions?wait=maybe", body: DefinitionsEndpointTests.cardsText,
             400, "invalid_argument"),
+        // Every endpoint refuses query parameters it does not take (a read's lsn or at silently
+        // dropped would answer another snapshot).
+        BadRequest(
+            "vectors: lsn in the query", .post, "/v1/vectors?lsn=1",
+            body: #"{"entities":[{"entity":"card","key":"c1"}]}"#, 400, "invalid_argument"),
+        BadRequest(
+            "events: unknown query parameter", .post, "/v1/events?dry_run=1", body: authorization("q1"), 400,
+            "invalid_argument"),
+        BadRequest(
+            "PUT definitions: wait twice", .put, "/v1/definitions?wait=false&wait=false",
+            body: DefinitionsEndpointTests.cardsText, 400, "invalid_argument"),
+        BadRequest(
+            "GET definitions: unknown query parameter", .get, "/v1/definitions?format=yaml", 400,
+            "invalid_argument"),
+        BadRequest("metrics: unknown query parameter", .get, "/metrics?name=x", 400, "invalid_argument"),
+        BadRequest(
+            "decide: lsn in the query", .post, "/v1/decide?lsn=1", body: #"{"request":{}}"#, 400,
+            "invalid_argument"),
+        BadRequest(
+            "gzip-encoded events", .post, "/v1/events", contentEncoding: "gzip", body: authorization("gz"), 415,
+            "unsupported_media_type"),
     ]
 
     static var limits: ServerLimits {
@@ -207,9 +230,9 @@ struct BadInputCorpusTests {
             let lsn = fixture.lsn
             let checksum = try await Self.vectorChecksum(client, fixture)
             for bad in Self.corpus {
-                let response = try await client.send(
-                    bad.uri, bad.method, headers: fixture.headers(bad.role, contentType: bad.contentType),
-                    bytes: bad.body ?? [])
+                var headers = fixture.headers(bad.role, contentType: bad.contentType)
+                if let coding = bad.contentEncoding { headers[.contentEncoding] = coding }
+                let response = try await client.send(bad.uri, bad.method, headers: headers, bytes: bad.body ?? [])
                 #expect(response.status.code == bad.status, "\(bad.name): \(response.text)")
                 #expect(response.errorCode == bad.code, "\(bad.name): \(response.text)")
                 #expect(response.isEnvelope, "\(bad.name): \(response.text)")
@@ -217,6 +240,16 @@ struct BadInputCorpusTests {
                 #expect(fixture.lsn == lsn, "\(bad.name) changed the LSN")
                 #expect(try await Self.vectorChecksum(client, fixture) == checksum, "\(bad.name) changed a vector")
             }
+            // A line of exactly the limit is not too long with a CRLF ending (its event is then
+            // judged, and rejected: the merchant is longer than a key may be).
+            let line = Self.event("m1", with: String(repeating: "m", count: 8192 - authorization("bad").utf8.count + 2))
+            #expect(line.utf8.count == 8192)
+            let crlf = try await client.send(
+                "/v1/events", .post, headers: fixture.headers(.admin, contentType: "application/x-ndjson"),
+                body: line + "\r\n")
+            #expect(crlf.status == .ok, "\(crlf.text)")
+            #expect(crlf.text.contains("key_too_long"), "\(crlf.text)")
+            #expect(fixture.lsn == lsn)
         }
     }
 

@@ -86,10 +86,14 @@ struct MetricsTests {
         try await fixture.test { client in
             for _ in 0..<5 { _ = try await client.send("/healthz", .get) }
             for _ in 0..<2 { _ = try await client.send("/nowhere", .get) }
+            for _ in 0..<3 { _ = try await client.send("/v1/entities/card/c1", .delete) }
             let text = try await client.send("/metrics", .get, headers: fixture.headers(.admin)).text
             let requests = Self.samples(text, "tally_http_requests_total")
             #expect(requests[#"{endpoint="/healthz",method="GET",status="200"}"#] == 5)
             #expect(requests[#"{endpoint="unmatched",method="GET",status="404"}"#] == 2)
+            // A method the path does not take is counted under the path's pattern.
+            #expect(
+                requests[#"{endpoint="/v1/entities/{entity}/{key}",method="DELETE",status="405"}"#] == 3, "\(requests)")
             let durations = Self.samples(text, "tally_http_request_duration_seconds_count")
             #expect(durations[#"{endpoint="/healthz",method="GET"}"#] == 5)
         }

@@ -275,6 +275,10 @@ import Testing
         #expect(fromFile.status == 0, "\(fromFile.stderr)")
         #expect(fromFile.stdout.contains("owner: credit-risk"))
         #expect(fromFile.stdout.contains("Authorized minus settled minus reversed"))
+        // A view's filter is part of what it is; long details are not cut.
+        #expect(
+            fromFile.stdout.contains("merchant count 10m from decline where reason != 'insufficient_funds'"),
+            "\(fromFile.stdout)")
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         _ = try await Self.tally([

@@ -15,10 +15,15 @@ extension Tally {
     @discardableResult
     public func backup(to directory: String, compact: Bool = false) throws(TallyError) -> LSN {
         let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        if manager.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw TallyError(.invalidArgument, "the backup target \(directory) is a file, not a directory")
+        }
         do {
             try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw TallyError(.invalidArgument, "cannot create the backup directory \(directory): \(error)")
+            throw TallyError(
+                .invalidArgument, "cannot create the backup directory \(directory): \(error.localizedDescription)")
         }
         let existing = (try? manager.contentsOfDirectory(atPath: directory)) ?? []
         guard existing.isEmpty else {

@@ -57,8 +57,12 @@ extension SnapshotToken {
 
 extension EntityVector {
     /// Appends the vector as JSON: `{"entity":…,"key":…,"views":{name: value, …},"flags":{name:
-    /// bool, …},"lists":{name: bool, …},"recomputed":…}`, with `"snapshot":{…}` last when `token`
-    /// is given.
+    /// bool, …},"lists":{name: bool, …}}`, with `"snapshot":{…}` last when `token` is given.
+    ///
+    /// The JSON is a function of the token alone, so one token always gives the same bytes
+    /// (SPEC §2). Whether the values were recomputed from the log (``recomputed``) depends on what
+    /// was ingested since, so it is not part of it: the server reports it in the
+    /// `Tally-Recomputed` header.
     ///
     /// ```swift
     /// var json: [UInt8] = []
@@ -86,8 +90,7 @@ extension EntityVector {
                 buffer.append(contentsOf: (mark.holds ? ":true" : ":false").utf8)
             }
         }
-        buffer.append(contentsOf: #"},"recomputed":"#.utf8)
-        buffer.append(contentsOf: (recomputed ? "true" : "false").utf8)
+        buffer.append(UInt8(ascii: "}"))
         if let token {
             buffer.append(contentsOf: #","snapshot":"#.utf8)
             token.appendJSON(to: &buffer)

@@ -66,6 +66,8 @@ public struct EntityVector: Sendable {
     public let lists: [(name: String, holds: Bool)]
     /// True when some value was recomputed from the retained log (a token older than the entity's
     /// newest change) rather than read from maintained state; the values are exact either way.
+    /// It depends on what was ingested after the token, so the vector's JSON leaves it out (the
+    /// server sends it as the `Tally-Recomputed` header).
     public let recomputed: Bool
 
     /// The value of one served view, nil if the vector has no view of that name.
