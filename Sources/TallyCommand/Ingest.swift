@@ -98,10 +98,14 @@ struct Ingest: AsyncParsableCommand {
                 try await post(
                     lines[middle...], firstLine: firstLine + (middle - lines.startIndex), to: client, into: &summary)
             } else {
+                let code = (error["code"] as? String) ?? "too_large"
+                // The server numbers lines within its request, which is this one line alone.
+                let message =
+                    code == "line_too_long"
+                    ? "the line has \(body.count) bytes, more than the server takes in one NDJSON line"
+                    : (error["message"] as? String) ?? ""
                 summary.addServerBatch(
-                    accepted: 0, duplicates: 0,
-                    rejected: [(0, (error["code"] as? String) ?? "too_large", (error["message"] as? String) ?? "")],
-                    commitLSN: 0, firstLine: firstLine)
+                    accepted: 0, duplicates: 0, rejected: [(0, code, message)], commitLSN: 0, firstLine: firstLine)
             }
             return
         }
