@@ -55,6 +55,22 @@ struct Catalog: AsyncParsableCommand {
         }
     }
 
+    /// `card when card_txn_count_60s > 5 on authorization for 1h`, or `card set through the API`.
+    static func flagDetail(_ flag: FlagDefinition) -> String {
+        guard let setWhen = flag.setWhen else { return "\(flag.entity) set through the API" }
+        let duration = flag.duration.map { " for \(durationText($0))" } ?? ""
+        return "\(flag.entity) when \(setWhen) on \(flag.on.joined(separator: ","))\(duration)"
+    }
+
+    /// Milliseconds in the largest unit that divides them: `1h`, `90s`, `1500ms`.
+    static func durationText(_ milliseconds: Int64) -> String {
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)]
+        where milliseconds % size == 0 {
+            return "\(milliseconds / size)\(unit)"
+        }
+        return "\(milliseconds)ms"
+    }
+
     /// `text` padded to `width` columns; longer text is kept whole (it only shifts its row).
     static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text.padding(toLength: width, withPad: " ", startingAt: 0)
@@ -90,7 +106,11 @@ struct Catalog: AsyncParsableCommand {
         }
         all += d.views.map { view in
             let aggregate = view.argument.map { "\(view.aggregate.rawValue)(\($0))" } ?? view.aggregate.rawValue
-            let sources = view.sources.map(\.eventType).joined(separator: ",")
+            // A signed or computed contribution is part of what the view is: `settlement -amount`.
+            let sources = view.sources.map { source in
+                source.value.map { "\(source.eventType) \($0)" } ?? source.eventType
+            }
+            .joined(separator: ", ")
             let windows = view.windows.map(\.description).joined(separator: ",")
             let filter = view.filter.map { " where \($0)" } ?? ""
             return entry(
@@ -106,7 +126,7 @@ struct Catalog: AsyncParsableCommand {
             return entry("list", list.name, "of \(of)", list.catalog, \.lists)
         }
         all += d.flags.map {
-            entry("flag", $0.name, "\($0.entity) when \($0.setWhen ?? "set through the API")", $0.catalog, \.flags)
+            entry("flag", $0.name, Self.flagDetail($0), $0.catalog, \.flags)
         }
         all += d.rules.map { entry("rule", $0.name, "\($0.outcome) when \($0.when)", $0.catalog, \.rules) }
         return all

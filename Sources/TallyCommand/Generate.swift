@@ -15,6 +15,18 @@ struct Generate: AsyncParsableCommand {
     @Option(help: "Share of redelivered (duplicate) events, 0…1.") var duplicates: Double = 0.01
     @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
 
+    func validate() throws {
+        guard events >= 0 else { throw ValidationError("--events must be 0 or more, not \(events)") }
+        guard cards >= 1 else { throw ValidationError("--cards must be at least 1, not \(cards)") }
+        guard rate.isFinite, rate > 0, rate <= 1_000_000 else {
+            throw ValidationError("--rate must be more than 0 and at most 1,000,000 events per second, not \(rate)")
+        }
+        guard duplicates.isFinite, (0...1).contains(duplicates) else {
+            throw ValidationError("--duplicates must be a share from 0 to 1, not \(duplicates)")
+        }
+        if let start, start < 0 { throw ValidationError("--start must be epoch milliseconds ≥ 0, not \(start)") }
+    }
+
     func run() async throws {
         let startTime = start ?? Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000
         var stream = CardTransactionStream(

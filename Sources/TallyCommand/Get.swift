@@ -43,13 +43,22 @@ struct Get: AsyncParsableCommand {
         let path =
             "/v1/entities/\(segment(entity))/\(segment(key))"
             + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
-        let (status, body) = try await client.send("GET", path, body: Data(), contentType: "application/json")
+        let (status, body, headers) = try await client.exchange(
+            "GET", path, body: Data(), contentType: "application/json")
         guard status == 200 else {
             FileHandle.standardError.write(
                 Data("tally get: \(client.base) answered \(status): ".utf8) + body + Data("\n".utf8))
             throw ExitCode(1)
         }
         FileHandle.standardOutput.write(body + Data([10]))
+        let recomputed = headers.first { ($0.key as? String)?.lowercased() == "tally-recomputed" }?.value as? String
+        if recomputed == "true" { Self.sayRecomputed(entity: entity, key: key) }
+    }
+
+    /// How the vector was answered, beside the answer: the JSON is the same for the same token.
+    static func sayRecomputed(entity: String, key: String) {
+        FileHandle.standardError.write(
+            Data("tally get: recomputed from the log (\(entity) \(key) changed after this LSN)\n".utf8))
     }
 
     func run() async throws {
@@ -70,11 +79,7 @@ struct Get: AsyncParsableCommand {
             return vector.recomputed
         }
         FileHandle.standardOutput.write(Data(json + [10]))
-        if recomputed {
-            // How it was answered, beside the answer: the JSON is the same for the same token.
-            FileHandle.standardError.write(
-                Data("tally get: recomputed from the log (\(entity) \(key) changed after this LSN)\n".utf8))
-        }
+        if recomputed { Self.sayRecomputed(entity: entity, key: key) }
     }
 
     private func open(definitions path: String?) throws -> Tally {

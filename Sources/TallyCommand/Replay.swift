@@ -19,19 +19,21 @@ struct Replay: AsyncParsableCommand {
             retention keeps, no store, the server's error).
             """)
 
-    @Argument(help: "The decision's id (its LSN, as decide answered it).") var id: UInt64
+    @Argument(help: "The decision's id (its LSN, as decide answered it).") var id: String
     @OptionGroup var dataDirectory: DataDirectoryOption
     @Option(help: "Replay on the server at this base URL (e.g. http://127.0.0.1:8080).") var url: String?
     @Option(help: "A token with role audit, for --url (default: $TALLY_TOKEN).") var token: String?
 
-    func validate() throws {
-        guard id > 0 else { throw ValidationError("a decision id is a positive integer (its LSN)") }
-    }
-
     func run() async throws {
+        // Not a usage error (64): an id that names no decision cannot be replayed, exit 2.
+        guard id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let decision = UInt64(id), decision > 0 else {
+            FileHandle.standardError.write(
+                Data("tally replay: '\(id.prefix(64))' is not a decision id (a positive integer, its LSN)\n".utf8))
+            throw ExitCode(2)
+        }
         let (json, matches): ([UInt8], Bool)
         do {
-            (json, matches) = try await replay()
+            (json, matches) = try await replay(decision)
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -43,7 +45,7 @@ struct Replay: AsyncParsableCommand {
     }
 
     /// The replay's JSON and whether it matches.
-    private func replay() async throws -> ([UInt8], Bool) {
+    private func replay(_ id: UInt64) async throws -> ([UInt8], Bool) {
         if let url {
             let client = try ServerClient(base: url, token: token, role: "audit")
             let (status, answer) = try await client.send(

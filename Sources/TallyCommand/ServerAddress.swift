@@ -57,6 +57,14 @@ struct ServerClient {
     func send(
         _ method: String, _ path: String, body: Data, contentType: String, patience: Duration = .seconds(120)
     ) async throws -> (status: Int, body: Data) {
+        let answer = try await exchange(method, path, body: body, contentType: contentType, patience: patience)
+        return (answer.status, answer.body)
+    }
+
+    /// ``send(_:_:body:contentType:patience:)``, with the answer's header fields as well.
+    func exchange(
+        _ method: String, _ path: String, body: Data, contentType: String, patience: Duration = .seconds(120)
+    ) async throws -> (status: Int, body: Data, headers: [AnyHashable: Any]) {
         guard let url = URL(string: base + path) else { throw ValidationError("--url \(base) is not a URL") }
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -77,7 +85,9 @@ struct ServerClient {
             }
             let http = response as? HTTPURLResponse
             let status = http?.statusCode ?? 0
-            guard status == 503, ContinuousClock.now < deadline else { return (status, data) }
+            guard status == 503, ContinuousClock.now < deadline else {
+                return (status, data, http?.allHeaderFields ?? [:])
+            }
             let wait = (http?.value(forHTTPHeaderField: "Retry-After")).flatMap(Int.init) ?? 1
             try await Task.sleep(for: .seconds(max(1, min(wait, 10))))
         }

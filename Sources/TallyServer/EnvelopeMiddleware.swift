@@ -37,7 +37,8 @@ struct EnvelopeMiddleware: RouterMiddleware {
         guard !methods.isEmpty else {
             return APIError(.notFound, "not_found", "no such endpoint: \(request.uri.path)")
         }
-        let allowed = methods.map(\.rawValue).joined(separator: ", ")
+        // HEAD answers wherever GET does (SERVER.md).
+        let allowed = (methods.contains(.get) ? methods + [.head] : methods).map(\.rawValue).joined(separator: ", ")
         return APIError(
             .methodNotAllowed, "method_not_allowed",
             "\(request.method.rawValue) is not allowed on \(request.uri.path); allowed: \(allowed)",

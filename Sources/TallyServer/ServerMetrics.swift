@@ -11,7 +11,7 @@ import Tally
 ///
 /// | metric | type | labels |
 /// |---|---|---|
-/// | `tally_ingest_events_total` | counter | `result` (`accepted`, `duplicate`, `rejected`), `code` (rejections) |
+/// | `tally_ingest_events_total` | counter | `result` (`accepted`, `duplicate`, `rejected`), `code` (rejections); decide's scored events too |
 /// | `tally_ingest_requests_total` | counter | `outcome` (`committed`, or the error code) |
 /// | `tally_ingest_batch_size` | histogram | |
 /// | `tally_ingest_commit_seconds` | histogram | (queue wait + durable commit) |
@@ -30,6 +30,8 @@ public final class ServerMetrics: Sendable {
     /// A swift-metrics factory writing into ``registry``.
     public let factory: PrometheusMetricsFactory
     private let requestMetrics = Mutex<[RequestKey: RequestMetrics]>([:])
+    /// The views whose freshness the last scrape exported: a view no longer served drops out.
+    private let freshnessViews = Mutex<Set<String>>([])
     private let commitSeconds: CoreMetrics.Timer
     private let applySeconds: CoreMetrics.Timer
     private let commitRequests: CoreMetrics.Recorder
@@ -110,6 +112,16 @@ public final class ServerMetrics: Sendable {
             Self.nanoseconds(duration))
     }
 
+    /// Counts the scored event of a decision that ingested one (`POST /v1/decide`, ingest
+    /// `before` or `including`) with the ingested events, by its outcome.
+    func scoredEvent(_ outcome: EventOutcome) {
+        switch outcome {
+        case .accepted: eventCounter(result: "accepted", code: "").increment()
+        case .duplicate: eventCounter(result: "duplicate", code: "").increment()
+        case .rejected(let rejection): eventCounter(result: "rejected", code: rejection.code.rawValue).increment()
+        }
+    }
+
     /// Records one group commit of the store's writer (``Tally/observeCommits(_:)``).
     func committed(_ report: CommitReport) {
         commitSeconds.recordNanoseconds(Self.nanoseconds(report.commit))
@@ -157,7 +169,18 @@ public final class ServerMetrics: Sendable {
             }
         }
         // Per view (SPEC §4): a view fed by rare event types goes stale while the store is fresh.
-        for (view, time) in (try? store.viewNewestEventTimes()) ?? [] {
+        // A view removed by a definitions change stops being exported, not frozen at its last value.
+        let freshness = (try? store.viewNewestEventTimes()) ?? []
+        let exported = Set(freshness.map(\.view))
+        let removed = freshnessViews.withLock { views in
+            defer { views = exported }
+            return views.subtracting(exported)
+        }
+        for view in removed {
+            CoreMetrics.Gauge(label: "tally_view_freshness_seconds", dimensions: [("view", view)], factory: factory)
+                .destroy()
+        }
+        for (view, time) in freshness {
             CoreMetrics.Gauge(label: "tally_view_freshness_seconds", dimensions: [("view", view)], factory: factory)
                 .record(Double(now - time) / 1000)
         }

@@ -25,7 +25,15 @@ extension TallyServer {
                 "Content-Type \(type) is not accepted: send application/json")
         }
         let body = try await request.collectBody(limit: limits.maxBodyBytes)
-        let decision = try await store.decide(try parseDecideRequest(body))
+        let decision: Decision
+        do {
+            decision = try await store.decide(try parseDecideRequest(body))
+        } catch let error as TallyError where error.code == .eventRejected {
+            // The scored event was judged as ingest judges it: count it with the events.
+            if let rejection = error.cause as? EventRejection { metrics.scoredEvent(.rejected(rejection)) }
+            throw error
+        }
+        if let event = decision.event { metrics.scoredEvent(event) }
         metrics.decided(outcome: decision.outcome)
         var json: [UInt8] = []
         json.reserveCapacity(1024)

@@ -8,13 +8,15 @@ import Testing
 @Suite("tally get and tally tokens")
 struct CommandLineServerTests {
     /// Runs the built `tally` with `arguments`; returns exit status and standard output.
-    static func tally(_ arguments: [String], in directory: String? = nil) async throws -> (
-        status: Int32, output: String
-    ) {
-        try await offPool { try runBlocking(arguments, in: directory) }
+    /// Runs the tally binary; `output` is its standard output, with its standard error after it
+    /// when `standardError`.
+    static func tally(_ arguments: [String], in directory: String? = nil, standardError: Bool = false) async throws
+        -> (status: Int32, output: String)
+    {
+        try await offPool { try runBlocking(arguments, in: directory, standardError: standardError) }
     }
 
-    private static func runBlocking(_ arguments: [String], in directory: String?) throws -> (
+    private static func runBlocking(_ arguments: [String], in directory: String?, standardError: Bool) throws -> (
         status: Int32, output: String
     ) {
         let process = Process()
@@ -23,9 +25,11 @@ struct CommandLineServerTests {
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        let errors = standardError ? Pipe() : nil
+        process.standardError = errors ?? FileHandle.nullDevice
         try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        var output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if let errors { output += String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
         process.waitUntilExit()
         return (process.terminationStatus, output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
@@ -133,6 +137,14 @@ struct CommandLineServerTests {
             "get", "card", "c1", "--at", String(baseTime + 10), "--url", url, "--token", reader,
         ])
         #expect(remote.status == 0 && remote.output == vector.output, "tally get --url answers what the store holds")
+        // A token older than c1's newest change is recomputed, and says so on standard error.
+        let old = try await Self.tally(
+            ["get", "card", "c1", "--lsn", "1", "--at", String(baseTime + 10), "--url", url, "--token", reader],
+            standardError: true)
+        #expect(old.status == 0 && old.output.contains("tally get: recomputed from the log"), "\(old.output)")
+        let now = try await Self.tally(
+            ["get", "card", "c1", "--at", String(baseTime + 10), "--url", url, "--token", reader], standardError: true)
+        #expect(!now.output.contains("recomputed"), "\(now.output)")
         let refused = try await Self.tally(["get", "card", "c1", "--url", url, "--token", "not-a-token"])
         #expect(refused.status != 0, "a bad token is refused")
         #expect(FileManager.default.fileExists(atPath: data + "/server.json"))

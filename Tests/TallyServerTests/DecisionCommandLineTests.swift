@@ -63,6 +63,9 @@ struct DecisionCommandLineTests {
         #expect(Self.json(replay.output)["matches"] as? Bool == true)
         #expect(try await Self.tally(["replay", "99", "--data-dir", data]).status == 2, "unknown decision")
         #expect(try await Self.tally(["replay", "3", "--data-dir", data]).status == 2, "LSN 3 is an event")
+        for id in ["abc", "0", "1.5"] {
+            #expect(try await Self.tally(["replay", id, "--data-dir", data]).status == 2, "\(id) names no decision")
+        }
 
         // A record that no longer matches the log: exit 1, with the difference.
         let store = try Tally.open(directory: data)

@@ -319,7 +319,7 @@ struct DecisionEndpointTests {
             let blank = try await client.send("/v1/decisions/\(id)/replay", .post, headers: audit, body: " \n")
             #expect(blank.status == .ok, "a blank body is no body")
             for (uri, method, allowed) in [
-                ("/v1/decide", HTTPRequest.Method.get, "POST"), ("/v1/decisions/\(id)", .post, "GET"),
+                ("/v1/decide", HTTPRequest.Method.get, "POST"), ("/v1/decisions/\(id)", .post, "GET, HEAD"),
                 ("/v1/decisions/\(id)/replay", .get, "POST"),
             ] {
                 let answer = try await client.send(uri, method, headers: fixture.headers(.admin))

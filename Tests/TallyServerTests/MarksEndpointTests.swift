@@ -419,9 +419,9 @@ struct MarksEndpointTests {
             #expect(anonymous.status == .unauthorized)
             let wrongMethod = try await client.send(member, .post, headers: fixture.headers(.admin))
             #expect(wrongMethod.status == .methodNotAllowed)
-            #expect(wrongMethod.headers[.allow] == "GET, PUT, DELETE")
+            #expect(wrongMethod.headers[.allow] == "GET, PUT, DELETE, HEAD")
             let listMethod = try await client.send("/v1/lists/blocked_cards", .put, headers: fixture.headers(.admin))
-            #expect(listMethod.headers[.allow] == "GET")
+            #expect(listMethod.headers[.allow] == "GET, HEAD")
             let noMember = try await client.send(
                 "/v1/lists/blocked_cards/members", .get, headers: fixture.headers(.admin))
             #expect(noMember.status == .notFound)

@@ -79,6 +79,37 @@ struct MetricsTests {
         }
     }
 
+    @Test("a decision's scored event counts with the ingested events; a removed view stops reporting freshness")
+    func decisionsCountTheirEventsAndRemovedViewsDropOut() async throws {
+        let fixture = try ServerFixture()
+        defer { fixture.remove() }
+        try await fixture.test { client in
+            let admin = fixture.headers(.admin)
+            _ = try await client.send("/v1/events", .post, headers: fixture.headers(.ingest), body: authorization("a1"))
+            let decided = try await client.send(
+                "/v1/decide", .post, headers: fixture.headers(.decide),
+                body: #"{"request":\#(authorization("d1", time: baseTime + 1))}"#)
+            #expect(decided.status == .ok, "\(decided.text)")
+            let late = try await client.send(
+                "/v1/decide", .post, headers: fixture.headers(.decide),
+                body: #"{"request":\#(authorization("d2", time: baseTime - 7_200_000))}"#)
+            #expect(late.status == .unprocessableContent, "\(late.text)")
+            var text = try await client.send("/metrics", .get, headers: admin).text
+            let events = Self.samples(text, "tally_ingest_events_total")
+            #expect(events[#"{result="accepted",code=""}"#] == 2, "\(events)")
+            #expect(events[#"{result="rejected",code="late"}"#] == 1, "\(events)")
+            #expect(Self.samples(text, "tally_view_freshness_seconds")[#"{view="card_amount_max_24h"}"#] != nil)
+            let without = DefinitionsEndpointTests.cardsText.split(separator: "\n")
+                .filter { !$0.contains("card_amount_max_24h:") }.joined(separator: "\n")
+            let applied = try await client.send("/v1/definitions", .put, headers: admin, body: without)
+            #expect(applied.status == .ok, "\(applied.text)")
+            text = try await client.send("/metrics", .get, headers: admin).text
+            let views = Self.samples(text, "tally_view_freshness_seconds")
+            #expect(views[#"{view="card_amount_max_24h"}"#] == nil, "\(views)")
+            #expect(views[#"{view="card_txn_count_60s"}"#] != nil, "\(views)")
+        }
+    }
+
     @Test("every request moves its endpoint's request counter and duration count by exactly one")
     func exactRequestCounters() async throws {
         let fixture = try ServerFixture()

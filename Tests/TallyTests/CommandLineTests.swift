@@ -248,6 +248,32 @@ import Testing
         #expect(notEmpty.stderr.contains("not empty"), "\(notEmpty.stderr)")
     }
 
+    @Test func generateRefusesImpossibleOptionsWithAUsageError() async throws {
+        for options in [
+            ["--rate", "0"], ["--rate", "nan"], ["--rate=-5"], ["--cards", "0"], ["--cards=-1"],
+            ["--duplicates", "1.5"], ["--duplicates=-0.5"], ["--events=-1"],
+        ] {
+            let run = try await Self.tally(["generate", "--events", "3"] + options)
+            #expect(run.status == 64, "\(options): \(run.status) \(run.stderr)")
+            #expect(run.stderr.contains("must"), "\(options): \(run.stderr)")
+        }
+        let fine = try await Self.tally(["generate", "--events", "3", "--duplicates", "1", "--rate", "0.5"])
+        #expect(fine.status == 0 && fine.stdout.split(separator: "\n").count == 3, "\(fine.stderr)")
+    }
+
+    @Test func aFileGivenAsTheDataDirectoryIsAPlainError() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+        let file = directory.path + "/afile"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        for command in [["stats"], ["doctor"], ["get", "card", "c1"], ["backup", directory.path + "/copy"]] {
+            let run = try await Self.tally(command + ["--data-dir", file])
+            #expect(run.status == 1, "\(command): \(run.stderr)")
+            #expect(run.stderr.contains("is a file, not a directory"), "\(command): \(run.stderr)")
+        }
+    }
+
     @Test func backupCopiesTheTokenFileOwnerOnly() async throws {
         let directory = TemporaryDirectory()
         let copy = TemporaryDirectory()

@@ -100,6 +100,19 @@ import Testing
 
         let never = try await store.removeListMember("blocked", member: "c9", at: Self.t0)
         #expect(!never.changed && never.lsn == nil && never.state == .never)
+        // A removal changes something only where the key still holds at or after its time.
+        _ = try await store.addListMember("blocked", member: "c5", from: Self.t0)
+        let ended = try await store.removeListMember("blocked", member: "c5", at: Self.t0 + 2 * Self.hour)
+        #expect(ended.changed)
+        let earlier = try await store.removeListMember("blocked", member: "c5", at: Self.t0 + Self.hour)
+        #expect(earlier.changed, "it held from t0 + 1h to t0 + 2h")
+        #expect(try !Self.membership(store, "c5", at: Self.t0 + Self.hour))
+        let lsn = try store.read { try $0.lsn }
+        let before = try await store.removeListMember("blocked", member: "c5", at: Self.t0 - 1000)
+        #expect(before.changed, "it held from t0 to t0 + 1h")
+        let nothing = try await store.removeListMember("blocked", member: "c5", at: Self.t0 - 2000)
+        #expect(!nothing.changed && nothing.lsn == nil, "nothing holds at or after t0 - 2 s any more")
+        #expect(try store.read { try $0.lsn } == LSN(lsn.rawValue + 1))
         // The log holds the change: kind 3 at its LSN.
         let kind = try store.read { s in try s.transaction.value(s.databases.log, BigEndian.bytes(UInt64(2)))?.first }
         #expect(kind == LogRecord.markKind)
@@ -359,11 +372,13 @@ import Testing
                     isFlag
                     ? try await store.clearFlag("review", key: member, at: at)
                     : try await store.removeListMember("blocked", member: member, at: at)
-                // Nothing painted true at or after `at`, or already ended there: no change.
+                // A removal changes something only where the key holds at some time ≥ `at` (holding
+                // changes only at the edges of the changes' intervals, so those are the times to try).
                 let history = model[slot] ?? []
-                let holdsLater = history.contains { $0.added && $0.until > at }
-                let endedBefore = current.map { !$0.added && $0.from <= at } ?? false
-                next = holdsLater && !endedBefore ? Change(lsn: lsn + 1, added: false, from: at, until: Int64.max) : nil
+                func holds(_ t: Int64) -> Bool { history.last { $0.from <= t && t < $0.until }?.added ?? false }
+                let edges = [at] + history.flatMap { [$0.from, $0.until] }.filter { $0 >= at && $0 < Int64.max }
+                next =
+                    edges.contains(where: holds) ? Change(lsn: lsn + 1, added: false, from: at, until: Int64.max) : nil
             }
             let expected = next?.same(as: current) == true ? nil : next
             #expect(report.changed == (expected != nil), "seed \(seed) step \(step)")

@@ -4,7 +4,7 @@
 /// ```json
 /// {"id":42,"outcome":"block","reasons":["blocked"],
 ///  "rules":[{"name":"blocked","outcome":"block","matched":true},…],
-///  "vectors":[{"entity":"card","key":"c1","views":{…},"flags":{…},"lists":{…},"recomputed":false}],
+///  "vectors":[{"entity":"card","key":"c1","views":{…},"flags":{…},"lists":{…}}],
 ///  "snapshot":{"lsn":41,"at":…,"definitions_version":1},
 ///  "ingest":"including","event":{"outcome":"accepted","lsn":41},
 ///  "request":{…the payload…},"decided_at":…}

@@ -87,11 +87,10 @@ struct MarkChange: Equatable {
             if newest?.entry == paint { return unchanged }
         } else {
             let at = until ?? wallClock
-            // Nothing holds at or after `at`, or it was already ended there: no change.
-            guard let end = try MarkTimeline.latestEnd(memberKey, in: txn, marks: databases.marks), end > at else {
+            // Nothing holds at or after `at` (never added there, expired, or already ended): no change.
+            guard try MarkTimeline.holdsAnywhere(from: at, memberKey, in: txn, marks: databases.marks) else {
                 return unchanged
             }
-            if let newest, !newest.entry.added, newest.entry.from <= at { return unchanged }
             paint = MarkEntry(added: false, from: at, until: Int64.max)
         }
         let lsn = head + 1

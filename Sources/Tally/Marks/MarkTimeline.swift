@@ -66,6 +66,64 @@ enum MarkTimeline {
         }
     }
 
+    /// Whether the key, as of its newest change, holds at some event time at or after `at`: a
+    /// removal at `at` changes a read only then. Walks the changes newest first, keeping the part
+    /// of `[at, ∞)` newer changes already decide; a true paint over a part still open holds.
+    static func holdsAnywhere(
+        from at: Int64, _ memberKey: [UInt8], in txn: some TransactionReading, marks: Database
+    ) throws -> Bool {
+        guard let end = try latestEnd(memberKey, in: txn, marks: marks), at < end else { return false }
+        return try txn.withReadingCursor(marks) { cursor in
+            // Decided parts of [at, ∞), as sorted disjoint [lower, upper) intervals.
+            var decided: [(lower: Int64, upper: Int64)] = []
+            var entry = try summaryKey(memberKey).withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            entry = try entry == nil ? cursor.last() : cursor.previous()
+            while let found = entry, found.key.count == memberKey.count + 8, found.key.starts(with: memberKey),
+                let change = MarkEntry(found.value)
+            {
+                let lower = max(change.from, at)
+                if lower < change.until {
+                    if change.added, !covers(decided, lower, change.until) { return true }
+                    decided = merged(decided, lower, change.until)
+                    if decided.count == 1, decided[0].lower <= at, decided[0].upper == Int64.max { return false }
+                }
+                entry = try cursor.previous()
+            }
+            return false
+        }
+    }
+
+    /// Whether the sorted disjoint `intervals` cover all of `[lower, upper)`.
+    private static func covers(_ intervals: [(lower: Int64, upper: Int64)], _ lower: Int64, _ upper: Int64) -> Bool {
+        var reached = lower
+        for interval in intervals where interval.upper > reached {
+            guard interval.lower <= reached else { return false }
+            reached = interval.upper
+            if reached >= upper { return true }
+        }
+        return reached >= upper
+    }
+
+    /// `intervals` with `[lower, upper)` added, still sorted and disjoint.
+    private static func merged(_ intervals: [(lower: Int64, upper: Int64)], _ lower: Int64, _ upper: Int64)
+        -> [(lower: Int64, upper: Int64)]
+    {
+        var result: [(lower: Int64, upper: Int64)] = []
+        var current = (lower: lower, upper: upper)
+        for interval in intervals {
+            if interval.upper < current.lower {
+                result.append(interval)
+            } else if current.upper < interval.lower {
+                result.append(current)
+                current = interval
+            } else {
+                current = (min(current.lower, interval.lower), max(current.upper, interval.upper))
+            }
+        }
+        result.append(current)
+        return result
+    }
+
     /// Stores a change painted at `lsn` and keeps the summary (written only when it grows).
     static func write(
         _ change: MarkEntry, _ kind: MarkKind, _ name: String, _ member: [UInt8], lsn: UInt64, in txn: WriteTransaction,

@@ -163,8 +163,9 @@ final class StoredDefinitions: Sendable {
                 } else if field.type.nullable {
                     continue  // reads every stored value, and their absence
                 } else if previous.contains(where: { $0 == nil }) {
+                    let what = previous.contains(where: { $0 != nil }) ? "was dropped once" : "is new"
                     problems.append(
-                        "\(after.name).\(field.name) is new and must be nullable (\(field.type)?), since stored events lack it"
+                        "\(after.name).\(field.name) \(what) and must be nullable (\(field.type)?), since stored events lack it"
                     )
                 } else if previous.contains(where: { $0?.type.nullable == true }) {
                     problems.append(

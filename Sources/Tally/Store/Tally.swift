@@ -71,6 +71,10 @@ public final class Tally: Sendable {
     public static func open(
         directory: String, definitions: Definitions? = nil, options: Options = Options()
     ) throws(TallyError) -> Tally {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw TallyError(.invalidArgument, "the data directory \(directory) is a file, not a directory")
+        }
         do {
             let environment = try Environment.open(
                 path: directory, options: options.environmentOptions, databases: StoreLayout.all)
