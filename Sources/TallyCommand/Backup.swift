@@ -23,17 +23,22 @@ struct Backup: AsyncParsableCommand {
         defer { store.close() }
         let lsn = try store.backup(to: directory, compact: compact)
         print("backed up \(dataDirectory.resolved) at lsn \(lsn) into \(directory)\(compact ? " (compacted)" : "")")
-        try copyTokenFile()
+        copyTokenFile()
     }
 
     /// Copies DATA_DIR/tokens.json into the backup, owner-only like the original.
-    private func copyTokenFile() throws {
+    private func copyTokenFile() {
         let manager = FileManager.default
         let source = URL(fileURLWithPath: dataDirectory.resolved).appendingPathComponent("tokens.json").path
         guard manager.fileExists(atPath: source) else { return }
         let target = URL(fileURLWithPath: directory).appendingPathComponent("tokens.json").path
+        // The store's copy is complete either way: a token file that cannot be copied is a
+        // warning (exit 0), not a failed backup.
         guard let contents = manager.contents(atPath: source), Self.create(target, contents) else {
-            throw CommandFailure("the store was copied, but its token file \(source) could not be copied to \(target)")
+            try? manager.removeItem(atPath: target)
+            FileHandle.standardError.write(
+                Data("tally backup: warning: the token file \(source) could not be copied; back it up yourself\n".utf8))
+            return
         }
         print("copied the token file to \(target)")
     }

@@ -57,8 +57,8 @@ struct Catalog: AsyncParsableCommand {
 
     /// `card when card_txn_count_60s > 5 on authorization for 1h`, or `card set through the API`.
     static func flagDetail(_ flag: FlagDefinition) -> String {
-        guard let setWhen = flag.setWhen else { return "\(flag.entity) set through the API" }
         let duration = flag.duration.map { " for \(durationText($0))" } ?? ""
+        guard let setWhen = flag.setWhen else { return "\(flag.entity) set through the API\(duration)" }
         return "\(flag.entity) when \(setWhen) on \(flag.on.joined(separator: ","))\(duration)"
     }
 

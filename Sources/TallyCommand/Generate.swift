@@ -17,9 +17,17 @@ struct Generate: AsyncParsableCommand {
 
     func validate() throws {
         guard events >= 0 else { throw ValidationError("--events must be 0 or more, not \(events)") }
-        guard cards >= 1 else { throw ValidationError("--cards must be at least 1, not \(cards)") }
-        guard rate.isFinite, rate > 0, rate <= 1_000_000 else {
-            throw ValidationError("--rate must be more than 0 and at most 1,000,000 events per second, not \(rate)")
+        guard (1...10_000_000).contains(cards) else {
+            throw ValidationError("--cards must be from 1 to 10,000,000, not \(cards)")
+        }
+        guard rate.isFinite, rate >= 0.001, rate <= 1_000_000 else {
+            throw ValidationError("--rate must be from 0.001 to 1,000,000 events per second, not \(rate)")
+        }
+        // The stream's clock must stay a timestamp for every event it writes.
+        let span = Double(events) * 1000 / rate
+        let first = Double(start ?? 0)
+        guard first + span <= 253_402_300_799_999 else {  // 9999-12-31T23:59:59.999Z
+            throw ValidationError("--start, --events and --rate run past the latest timestamp (year 9999)")
         }
         guard duplicates.isFinite, (0...1).contains(duplicates) else {
             throw ValidationError("--duplicates must be a share from 0 to 1, not \(duplicates)")

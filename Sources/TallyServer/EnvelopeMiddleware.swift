@@ -38,7 +38,9 @@ struct EnvelopeMiddleware: RouterMiddleware {
             return APIError(.notFound, "not_found", "no such endpoint: \(request.uri.path)")
         }
         // HEAD answers wherever GET does (SERVER.md).
-        let allowed = (methods.contains(.get) ? methods + [.head] : methods).map(\.rawValue).joined(separator: ", ")
+        var names: [String] = methods.map { $0.rawValue }
+        if methods.contains(HTTPRequest.Method.get) { names.append(HTTPRequest.Method.head.rawValue) }
+        let allowed = names.joined(separator: ", ")
         return APIError(
             .methodNotAllowed, "method_not_allowed",
             "\(request.method.rawValue) is not allowed on \(request.uri.path); allowed: \(allowed)",

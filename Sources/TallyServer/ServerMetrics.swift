@@ -170,11 +170,17 @@ public final class ServerMetrics: Sendable {
         }
         // Per view (SPEC §4): a view fed by rare event types goes stale while the store is fresh.
         // A view removed by a definitions change stops being exported, not frozen at its last value.
-        let freshness = (try? store.viewNewestEventTimes()) ?? []
-        let exported = Set(freshness.map(\.view))
-        let removed = freshnessViews.withLock { views in
-            defer { views = exported }
-            return views.subtracting(exported)
+        // A failed read leaves the gauges as they were, rather than dropping every view's series.
+        var freshness: [(view: String, time: Int64)] = []
+        var removed: Set<String> = []
+        if let times = try? store.viewNewestEventTimes() {
+            freshness = times
+            let exported = Set(times.map { $0.view })
+            removed = freshnessViews.withLock { views in
+                let gone = views.subtracting(exported)
+                views = exported
+                return gone
+            }
         }
         for view in removed {
             CoreMetrics.Gauge(label: "tally_view_freshness_seconds", dimensions: [("view", view)], factory: factory)

@@ -25,12 +25,12 @@ extension TallyServer {
                 "Content-Type \(type) is not accepted: send application/json")
         }
         let body = try await request.collectBody(limit: limits.maxBodyBytes)
+        let asked = try parseDecideRequest(body)
         let decision: Decision
         do {
-            decision = try await store.decide(try parseDecideRequest(body))
-        } catch let error as TallyError where error.code == .eventRejected {
-            // The scored event was judged as ingest judges it: count it with the events.
-            if let rejection = error.cause as? EventRejection { metrics.scoredEvent(.rejected(rejection)) }
+            decision = try await store.decide(asked)
+        } catch {
+            countRejectedScoredEvent(error, asked)
             throw error
         }
         if let event = decision.event { metrics.scoredEvent(event) }
@@ -39,6 +39,15 @@ extension TallyServer {
         json.reserveCapacity(1024)
         decision.appendJSON(to: &json)
         return .json(json)
+    }
+
+    /// A scored event that would have been ingested is judged as ingest judges it: a rejected one
+    /// counts with the events (with `ingest: none` nothing would have been, so nothing is counted).
+    private func countRejectedScoredEvent(_ error: TallyError, _ asked: DecisionRequest) {
+        guard error.code == .eventRejected, asked.ingest != DecisionRequest.Ingest.notIngested,
+            let rejection = error.cause as? EventRejection
+        else { return }
+        metrics.scoredEvent(EventOutcome.rejected(rejection))
     }
 
     /// `GET /v1/decisions/{id}`: the recorded decision's JSON, byte for byte as `decide` answered it.

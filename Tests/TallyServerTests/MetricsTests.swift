@@ -94,10 +94,17 @@ struct MetricsTests {
                 "/v1/decide", .post, headers: fixture.headers(.decide),
                 body: #"{"request":\#(authorization("d2", time: baseTime - 7_200_000))}"#)
             #expect(late.status == .unprocessableContent, "\(late.text)")
+            // With ingest none, nothing would have been ingested: a bad event counts nowhere.
+            let unscored = authorization("d3").replacingOccurrences(of: #","amount":12.50"#, with: "")
+            let none = try await client.send(
+                "/v1/decide", .post, headers: fixture.headers(.decide),
+                body: #"{"request":\#(unscored),"ingest":"none"}"#)
+            #expect(none.status == .unprocessableContent, "\(none.text)")
             var text = try await client.send("/metrics", .get, headers: admin).text
             let events = Self.samples(text, "tally_ingest_events_total")
             #expect(events[#"{result="accepted",code=""}"#] == 2, "\(events)")
             #expect(events[#"{result="rejected",code="late"}"#] == 1, "\(events)")
+            #expect(events.keys.filter { $0.contains("missing_field") }.isEmpty, "\(events)")
             #expect(Self.samples(text, "tally_view_freshness_seconds")[#"{view="card_amount_max_24h"}"#] != nil)
             let without = DefinitionsEndpointTests.cardsText.split(separator: "\n")
                 .filter { !$0.contains("card_amount_max_24h:") }.joined(separator: "\n")

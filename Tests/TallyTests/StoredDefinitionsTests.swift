@@ -136,12 +136,31 @@ import Testing
         } throws: { error in
             guard let error = error as? TallyError else { return false }
             return error.code == .incompatibleDefinitions && error.message.contains("changes type from decimal")
-                && error.message.contains("dropped field")
+                && error.message.contains("events stored under version 1")
         }
         // Events stored while it was dropped lack it: it comes back nullable, with its old type.
         store = try open(
             directory, Self.base.replacingOccurrences(of: "amount: decimal }", with: "amount: \"decimal?\" }"))
         store.close()
+    }
+
+    /// A history that already disagrees with itself (an older binary accepted a re-declared
+    /// type with another field type) is checked back to where it disagrees, so the store can
+    /// still move on.
+    @Test func aHistoryThatAlreadyDisagreesIsCheckedBackToItsNewestClash() throws {
+        func definitions(_ refund: String?) throws -> Definitions {
+            try DefinitionsLoader.load(text: Self.base + (refund.map { "\n  refund: \($0)\n" } ?? ""))
+        }
+        let decimal = "{ id: rid, time: ts, fields: { rid: string, amount: decimal } }"
+        let int = "{ id: rid, time: ts, fields: { rid: string, amount: int } }"
+        let history = [(UInt32(1), try definitions(decimal)), (2, try definitions(nil)), (3, try definitions(int))]
+        #expect(StoredDefinitions.incompatibilities(history: history, to: try definitions(int)).isEmpty)
+        let back = StoredDefinitions.incompatibilities(history: history, to: try definitions(decimal))
+        #expect(back == ["refund.amount changes type from int to decimal"], "\(back)")
+        // A consistent history is checked all the way: version 1 still binds a re-declaration.
+        let consistent = [(UInt32(1), try definitions(decimal)), (2, try definitions(nil))]
+        let problems = StoredDefinitions.incompatibilities(history: consistent, to: try definitions(int))
+        #expect(problems == ["refund.amount changes type from decimal to int"], "\(problems)")
     }
 
     @Test func aStoreWithoutDefinitionsRefusesIngestClearly() async throws {

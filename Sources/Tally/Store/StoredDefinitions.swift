@@ -97,7 +97,9 @@ final class StoredDefinitions: Sendable {
         }
         if let current, current.definitions != new {
             // Every version's events may still be in the log, those of a type dropped since too.
-            let history = try DefinitionsHistory.records(txn, meta: meta).map(\.definitions) + [current.definitions]
+            let history =
+                try DefinitionsHistory.records(txn, meta: meta).map { ($0.version, $0.definitions) }
+                + [(current.version, current.definitions)]
             let problems = incompatibilities(history: history, to: new)
             guard problems.isEmpty else {
                 throw TallyError(
@@ -138,40 +140,60 @@ final class StoredDefinitions: Sendable {
     /// their type, so the new one must read all of them, also when the type was dropped in
     /// between and is now declared again. Adding event types, adding nullable fields, making a
     /// field nullable and dropping fields or types are compatible; a field keeps its base type.
-    static func incompatibilities(history: [Definitions], to new: Definitions) -> [String] {
+    ///
+    /// A history that already disagrees with itself (a binary before this check let a re-declared
+    /// type change) is checked back to the newest version it disagrees with, not past it: that
+    /// store can still move on, and what its older events lost, they lost then.
+    static func incompatibilities(history: [(version: UInt32, definitions: Definitions)], to new: Definitions)
+        -> [String]
+    {
         var problems: [String] = []
         for after in new.events {
-            let earlier = history.compactMap { $0.eventType(named: after.name) }
-            guard let latest = earlier.last else { continue }  // a type new to the store
-            if let other = earlier.last(where: { $0.idField != after.idField }) {
-                problems.append(
-                    "\(after.name): the id field changes from \(other.idField) to \(after.idField)"
-                        + (other.idField == latest.idField ? "" : " (stored events of the type use \(other.idField))"))
+            var consistent: [(version: UInt32, type: EventTypeDefinition)] = []  // newest first
+            for (version, definitions) in history.reversed() {
+                guard let type = definitions.eventType(named: after.name) else { continue }
+                if consistent.contains(where: { !pairProblems(type, $0.type, version: nil).isEmpty }) { break }
+                consistent.append((version, type))
             }
-            if let other = earlier.last(where: { $0.timeField != after.timeField }) {
-                problems.append(
-                    "\(after.name): the time field changes from \(other.timeField) to \(after.timeField)"
-                        + (other.timeField == latest.timeField
-                            ? "" : " (stored events of the type use \(other.timeField))"))
+            for (index, earlier) in consistent.enumerated() {
+                // The newest version that had the type speaks plainly; older ones name their version.
+                for problem in pairProblems(earlier.type, after, version: index == 0 ? nil : earlier.version)
+                where !problems.contains(problem) {
+                    problems.append(problem)
+                }
             }
-            for field in after.fields {
-                let previous = earlier.map { $0.field(named: field.name) }
-                if let changed = previous.compactMap({ $0 }).last(where: { $0.type.base != field.type.base }) {
-                    let dropped = latest.field(named: field.name) == nil ? " (a dropped field's stored values)" : ""
+        }
+        return problems
+    }
+
+    /// Why events stored under `earlier` could not be read as `later` (`version`: the earlier
+    /// version's number, to name it in the messages when it is not the newest).
+    private static func pairProblems(_ earlier: EventTypeDefinition, _ later: EventTypeDefinition, version: UInt32?)
+        -> [String]
+    {
+        let stored = version.map { " (events stored under version \($0))" } ?? ""
+        var problems: [String] = []
+        if earlier.idField != later.idField {
+            problems.append("\(later.name): the id field changes from \(earlier.idField) to \(later.idField)\(stored)")
+        }
+        if earlier.timeField != later.timeField {
+            problems.append(
+                "\(later.name): the time field changes from \(earlier.timeField) to \(later.timeField)\(stored)")
+        }
+        for field in later.fields {
+            if let previous = earlier.field(named: field.name) {
+                if previous.type.base != field.type.base {
                     problems.append(
-                        "\(after.name).\(field.name) changes type from \(changed.type) to \(field.type)\(dropped)")
-                } else if field.type.nullable {
-                    continue  // reads every stored value, and their absence
-                } else if previous.contains(where: { $0 == nil }) {
-                    let what = previous.contains(where: { $0 != nil }) ? "was dropped once" : "is new"
+                        "\(later.name).\(field.name) changes type from \(previous.type) to \(field.type)\(stored)")
+                } else if previous.type.nullable, !field.type.nullable {
                     problems.append(
-                        "\(after.name).\(field.name) \(what) and must be nullable (\(field.type)?), since stored events lack it"
-                    )
-                } else if previous.contains(where: { $0?.type.nullable == true }) {
-                    problems.append(
-                        "\(after.name).\(field.name) must stay nullable (\(field.type)?), since stored events may hold null"
+                        "\(later.name).\(field.name) must stay nullable (\(field.type)?), since stored events may hold null\(stored)"
                     )
                 }
+            } else if !field.type.nullable {
+                problems.append(
+                    "\(later.name).\(field.name) must be nullable (\(field.type)?), since stored events lack it\(stored)"
+                )
             }
         }
         return problems
