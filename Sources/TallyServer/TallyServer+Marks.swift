@@ -29,7 +29,6 @@ extension TallyServer {
         let key = try pathParameter(kind == .list ? "member" : "key", context)
         let report: MarkChangeReport
         if add {
-            _ = try Self.query(request, allowed: [])
             let interval = try await markInterval(request)
             switch kind {
             case .list:

@@ -23,6 +23,11 @@ import Testing
         try await offPool { try runBlocking(arguments, environment: environment) }
     }
 
+    /// `tally ingest Examples/cards.yaml Examples/cards-sample.ndjson` into `directory`.
+    static func ingestSample(into directory: TemporaryDirectory) async throws -> Run {
+        try await tally(["ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path])
+    }
+
     private static func runBlocking(_ arguments: [String], environment: [String: String]) throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tallyPath)
@@ -84,9 +89,7 @@ import Testing
     @Test func ingestReportsASummaryAndIsIdempotent() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let first = try await Self.tally([
-            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
-        ])
+        let first = try await Self.ingestSample(into: directory)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("events      3000"), "\(first.stdout)")
         #expect(first.stdout.contains("rejected    0"))
@@ -95,9 +98,7 @@ import Testing
         }
         #expect((accepted ?? 0) > 2_900)
 
-        let again = try await Self.tally([
-            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
-        ])
+        let again = try await Self.ingestSample(into: directory)
         #expect(again.stdout.contains("accepted    0"))
         #expect(again.stdout.contains("duplicates  3000"))
 
@@ -132,9 +133,7 @@ import Testing
     @Test func getPrintsAVectorWithItsTokenAndAnswersOldTokensExactly() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let ingest = try await Self.tally([
-            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
-        ])
+        let ingest = try await Self.ingestSample(into: directory)
         #expect(ingest.status == 0, "\(ingest.stderr)")
         let at = "1793491205998"
         let run = try await Self.tally(["get", "card", "card_1", "--data-dir", directory.path, "--at", at])
@@ -171,9 +170,7 @@ import Testing
     @Test func applyBackfillsANewViewAndRefusesIncompatibleChanges() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let ingest = try await Self.tally([
-            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
-        ])
+        let ingest = try await Self.ingestSample(into: directory)
         #expect(ingest.status == 0, "\(ingest.stderr)")
         let cards = try String(contentsOfFile: Self.packageRoot.path + "/Examples/cards.yaml", encoding: .utf8)
         let added = cards.replacingOccurrences(
@@ -225,9 +222,7 @@ import Testing
             directory.remove()
             copy.remove()
         }
-        let first = try await Self.tally([
-            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
-        ])
+        let first = try await Self.ingestSample(into: directory)
         #expect(first.status == 0, "\(first.stderr)")
         // Without DEFS: the store's definitions; everything is a duplicate the second time.
         let again = try await Self.tally(["ingest", "Examples/cards-sample.ndjson", "--data-dir", directory.path])
@@ -281,9 +276,7 @@ import Testing
             directory.remove()
             copy.remove()
         }
-        let ingest = try await Self.tally([
-            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
-        ])
+        let ingest = try await Self.ingestSample(into: directory)
         #expect(ingest.status == 0, "\(ingest.stderr)")
         let tokens = Data(#"{"tokens":[{"name":"ops","role":"admin","sha256":"00"}]}"#.utf8)
         try tokens.write(to: URL(fileURLWithPath: directory.path + "/tokens.json"))
@@ -307,9 +300,7 @@ import Testing
             "\(fromFile.stdout)")
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        _ = try await Self.tally([
-            "ingest", "Examples/cards.yaml", "Examples/cards-sample.ndjson", "--data-dir", directory.path,
-        ])
+        _ = try await Self.ingestSample(into: directory)
         let served = try await Self.tally(["catalog", "--json", "--data-dir", directory.path])
         #expect(served.status == 0, "\(served.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(served.stdout.utf8)) as? [String: Any]
