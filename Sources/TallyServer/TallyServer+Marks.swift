@@ -62,7 +62,7 @@ extension TallyServer {
     func readMark(_ kind: MarkKind, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let name = try pathParameter(kind == .list ? "list" : "flag", context)
         let key = try pathParameter(kind == .list ? "member" : "key", context)
-        let point = try Self.readPoint(Self.query(request, allowed: ["lsn", "at"]))
+        let point = try ReadPoint.query(Self.query(request, allowed: ["lsn", "at"]))
         let (reading, token) = try await read(at: point) { snapshot in
             let token = try snapshot.token(lsn: point.lsn, at: point.at)
             let reading =
@@ -88,7 +88,7 @@ extension TallyServer {
     func listMembers(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let list = try pathParameter("list", context)
         let query = try Self.query(request, allowed: ["lsn", "at", "after", "limit"])
-        let point = try Self.readPoint(query)
+        let point = try ReadPoint.query(query)
         let after = query["after"]
         if after?.isEmpty == true { throw ReadPoint.invalid("after must name a member, not be empty") }
         let limit = try Self.pageLimit(query["limit"])
@@ -181,13 +181,6 @@ extension TallyServer {
             throw ReadPoint.invalid("limit must be an integer from 1 to \(listPageMaximum), not '\(text.prefix(32))'")
         }
         return value
-    }
-
-    private static func readPoint(_ query: [String: String]) throws(APIError) -> ReadPoint {
-        var point = ReadPoint()
-        if let text = query["lsn"] { point.lsn = try ReadPoint.lsn(text: text) }
-        if let text = query["at"] { point.at = try ReadPoint.at(text: text) }
-        return point
     }
 
     /// `"list":…,"member":…` or `"flag":…,"key":…`.

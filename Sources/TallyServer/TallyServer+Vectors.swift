@@ -9,7 +9,7 @@ extension TallyServer {
     func entityVector(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let entity = try pathParameter("entity", context)
         let key = try pathParameter("key", context)
-        let point = try ReadPoint.query(request.uri.queryParameters)
+        let point = try ReadPoint.query(Self.query(request, allowed: Route.entity.query))
         let (vector, token) = try await read(at: point) { snapshot in
             let token = try snapshot.token(lsn: point.lsn, at: point.at)
             return (try snapshot.vector(entity: entity, key: key, at: token), token)
