@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Tally
@@ -159,10 +160,11 @@ extension TallyServer {
     static func query(_ request: Request, allowed: [String], hint: String? = nil) throws(APIError) -> [String: String] {
         var values: [String: String] = [:]
         for (key, value) in request.uri.queryParameters where !(key.isEmpty && value.isEmpty) {
-            let name = String(key)
+            // Hummingbird percent-decodes values only; a name may be encoded too (`l%73n`).
+            let name = String(key).removingPercentEncoding ?? String(key)
             guard allowed.contains(name) else {
                 throw ReadPoint.invalid(
-                    "unknown query parameter '\(key.prefix(64))'; this endpoint takes "
+                    "unknown query parameter '\(name.prefix(64))'; this endpoint takes "
                         + (allowed.isEmpty ? "none" : allowed.joined(separator: ", ")) + (hint.map { ": \($0)" } ?? ""))
             }
             guard values.updateValue(String(value), forKey: name) == nil else {

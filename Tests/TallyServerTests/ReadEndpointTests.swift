@@ -35,6 +35,11 @@ struct ReadEndpointTests {
                 "/v1/entities/card/c1?at=2026-05-28T20:26:40.000Z", .get, headers: fixture.headers(.read))
             #expect(rfc.status == .ok)
             #expect((rfc.json["snapshot"] as? [String: Any])?["at"] as? Int == 1_780_000_000_000)
+            // A percent-encoded parameter name is the same parameter (`%61t` is `at`).
+            let encodedName = try await client.send(
+                "/v1/entities/card/c1?%61t=2026-05-28T20%3A26%3A40.000Z", .get, headers: fixture.headers(.read))
+            #expect(encodedName.status == .ok)
+            #expect((encodedName.json["snapshot"] as? [String: Any])?["at"] as? Int == 1_780_000_000_000)
             let encoded = try await client.send("/v1/entities/card/c%2F1%20x", .get, headers: fixture.headers(.read))
             #expect(encoded.json["key"] as? String == "c/1 x")
         }
