@@ -85,6 +85,9 @@ package final class Environment: @unchecked Sendable {
             case .durable, .journaled: if found != nil { flags |= UInt32(MDB_NOSYNC) }
             }
             if !writable { flags |= UInt32(MDB_RDONLY) }
+            // A page faulted in through the map is cached alone, not in a readahead's large
+            // folio that the writer's one-page writes would then walk (``PageCacheShaper``).
+            if options.shapePageCache { flags |= UInt32(MDB_NORDAHEAD) }
             try lmdbCheck(mdb_env_open(env, path, flags, 0o644), "mdb_env_open(\(path))")
             var dead: Int32 = 0
             try lmdbCheck(mdb_reader_check(env, &dead), "mdb_reader_check")

@@ -62,6 +62,9 @@ package struct EnvironmentOptions: Sendable {
     /// this long for that many requests to queue before it starts the next group, so callers it just
     /// resumed can rejoin. A lone caller never waits. Zero turns it off.
     package var gatherWindow: Duration = .microseconds(200)
+    /// Keeps the data file's page cache in single-page folios: opens with `MDB_NORDAHEAD`, and
+    /// the writer prepares the file ahead of LMDB's last page (``PageCacheShaper``).
+    package var shapePageCache = true
     /// Count entries touched per database (tests and diagnostics; off by default).
     package var countEntryAccesses = false
     /// Called on the writer thread while a map growth holds every reader out, before the map is

@@ -102,6 +102,10 @@ extension Writer {
                         requests: pending.count - refused.count, cost: cost, apply: applied - began,
                         commit: committed - applied))
             }
+            if let shaper {
+                let info = environment.info
+                shaper.prepare(usedBytes: info.usedBytes, mapSize: info.mapSize)
+            }
             return
         }
     }

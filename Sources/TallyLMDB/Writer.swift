@@ -43,11 +43,17 @@ package final class Writer: @unchecked Sendable {
 
     /// The journal and checkpoints of the journaled sync mode.
     let journaled: JournaledDurability?
+    /// Keeps the data file's page cache in single-page folios (``PageCacheShaper``).
+    let shaper: PageCacheShaper?
 
     /// Starts the writer thread. In the journaled mode this first makes the store's state a
     /// durable checkpoint; in the others it retires a checkpoint and journal a journaled run left.
     package init(environment: Environment) throws(LMDBError) {
         self.environment = environment
+        shaper =
+            environment.options.shapePageCache
+            ? PageCacheShaper(dataPath: MetaPages.dataPath(environment.path), pageSize: environment.info.pageSize)
+            : nil
         switch environment.options.sync {
         case .journaled(let interval):
             journaled = try JournaledDurability(environment: environment, interval: interval)

@@ -36,6 +36,8 @@ struct IngestCases {
         if let chunk = ProcessInfo.processInfo.environment["TALLY_ID_MOVE_CHUNK"].flatMap(Int.init) {
             options.idIndexMoveChunk = chunk
         }
+        // TALLY_SMALL_FOLIOS=0 turns the page-cache shaper off (docs/STORAGE.md, "Page-cache folios").
+        options.shapePageCache = ProcessInfo.processInfo.environment["TALLY_SMALL_FOLIOS"] != "0"
         // TALLY_COUNT_ENTRIES=1 counts LMDB entries per vector read (and slows every read a little).
         options.countEntryAccesses = ProcessInfo.processInfo.environment["TALLY_COUNT_ENTRIES"] == "1"
         let store = try Tally.open(directory: directory, definitions: definitions, options: options)

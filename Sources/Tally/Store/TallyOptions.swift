@@ -76,6 +76,9 @@ extension Tally {
         @_spi(Testing) public var backfillStepCommitted: (@Sendable (Int) -> Void)? = nil
         /// Count LMDB entries touched per database (see ``Tally/entryAccesses(in:)``).
         @_spi(Testing) public var countEntryAccesses = false
+        /// Keep `data.mdb`'s page cache in single-page folios (docs/STORAGE.md, "Page-cache
+        /// folios"); off only for benchmarks that compare.
+        @_spi(Testing) public var shapePageCache = true
         /// Called on the writer thread in the middle of a map growth, while readers are held out.
         @_spi(Testing) public var mapGrowing: (@Sendable () -> Void)? = nil
 
@@ -94,6 +97,7 @@ extension Tally {
             options.access = access == .readWrite ? .readWrite : .readOnly
             options.countEntryAccesses = countEntryAccesses
             options.gatherWindow = gatherWindow
+            options.shapePageCache = shapePageCache
             options.mapGrowing = mapGrowing
             switch durability {
             case .durable: options.sync = .durable

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+@testable import TallyLMDB
+
+/// The page-cache shaper (docs/STORAGE.md, "Page-cache folios"): the writer keeps `data.mdb`
+/// extended and cached ahead of LMDB's last page, and that changes nothing LMDB stores.
+@Suite struct PageCacheShaperTests {
+    static func value(_ i: Int) -> [UInt8] { [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 2048) }
+
+    /// `data.mdb`'s size in bytes.
+    static func fileSize(_ directory: String) throws -> Int {
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/data.mdb")
+        return try #require(attributes[.size] as? Int)
+    }
+
+    /// How many of the file's pages in `range` (bytes, page-aligned) are in the page cache.
+    static func residentPages(_ directory: String, _ range: Range<Int>) throws -> Int {
+        let fd = open(directory + "/data.mdb", O_RDONLY | O_CLOEXEC)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let length = range.upperBound
+        let map = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0)
+        try #require(map != MAP_FAILED)
+        defer { munmap(map, length) }
+        let page = 4096
+        var vector = [UInt8](repeating: 0, count: (length + page - 1) / page)
+        try #require(mincore(map, length, &vector) == 0)
+        return vector[(range.lowerBound / page)...].filter { $0 & 1 == 1 }.count
+    }
+
+    @Test func keepsTheFileCachedAheadOfLMDBsLastPage() async throws {
+        let store = try TestStore()
+        defer { store.close() }
+        for i in 0..<200 { try await store.put("k\(i)", Self.value(i)) }
+        let used = store.environment.info.usedBytes
+        let size = try Self.fileSize(store.directory)
+        // At least three quarters of the 8 MiB lead of a small store lies past the last page…
+        #expect(size >= used + (6 << 20), "file \(size) bytes, LMDB uses \(used)")
+        #expect(size <= store.environment.info.mapSize)
+        // …and it is cached: the shaper read every page of it.
+        let prepared = try Self.residentPages(store.directory, used..<size)
+        #expect(prepared == (size - used) / 4096)
+        for i in [0, 99, 199] { #expect(try store.value("k\(i)") == Self.value(i)) }
+    }
+
+    @Test func aStoreWithAPreparedFileReopensWithItsData() async throws {
+        let store = try TestStore()
+        let directory = store.directory
+        for i in 0..<200 { try await store.put("k\(i)", Self.value(i)) }
+        let used = store.environment.info.usedBytes
+        store.writer.close()
+        store.environment.close()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(try Self.fileSize(directory) > used)
+
+        var options = EnvironmentOptions()
+        options.mapSize = 64 << 20
+        let environment = try Environment.open(path: directory, options: options, databases: [DatabaseSpec("data")])
+        let writer = try Writer(environment: environment)
+        let data = environment.database("data")
+        _ = try await writer.write { txn in try txn.put(data, Array("k200".utf8), Self.value(200)) }
+        for i in [0, 199, 200] {
+            #expect(try environment.read { txn in try txn.value(data, Array("k\(i)".utf8)) } == Self.value(i))
+        }
+        #expect(try environment.read { txn in try txn.entryCount(data) } == 201)
+        writer.close()
+        environment.close()
+    }
+
+    @Test func offLeavesTheFileAtLMDBsOwnSize() async throws {
+        let store = try TestStore { $0.shapePageCache = false }
+        defer { store.close() }
+        for i in 0..<200 { try await store.put("k\(i)", Self.value(i)) }
+        let used = store.environment.info.usedBytes
+        #expect(try Self.fileSize(store.directory) < used + (1 << 20))
+    }
+
+    @Test func neverPreparesPastTheMap() async throws {
+        let store = try TestStore { $0.mapSize = 1 << 20 }
+        defer { store.close() }
+        for i in 0..<8 { try await store.put("k\(i)", Self.value(i)) }
+        #expect(try Self.fileSize(store.directory) <= store.environment.info.mapSize)
+    }
+}
