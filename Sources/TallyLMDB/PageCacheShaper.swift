@@ -4,7 +4,7 @@ import Glibc
 /// Keeps `data.mdb`'s page cache in single-page folios, so LMDB's one-page overwrites stay cheap
 /// in the kernel (docs/STORAGE.md, "Page-cache folios").
 ///
-/// A filesystem with large folios (ext4 since Linux 6.11) caches a run of pages written by one
+/// A filesystem with large folios (ext4 since Linux 6.16) caches a run of pages written by one
 /// `pwritev` in one folio of up to 2 MiB, and every later 4 KiB write into it walks the whole
 /// folio's buffer heads. LMDB writes the pages it allocates at the end of the file in long runs,
 /// then rewrites them one page at a time for the rest of the store's life. The shaper extends the
@@ -13,12 +13,15 @@ import Glibc
 /// writes land in those. The environment is opened with `MDB_NORDAHEAD`, so a page read through
 /// the map after a restart is cached alone too.
 ///
-/// Only the writer thread calls ``prepare(usedBytes:mapSize:)``. A failure of any call leaves
-/// the shaper off: it changes what the kernel caches, never what LMDB stores.
+/// Only the writer thread calls ``prepare(usedBytes:mapSize:)``, between write transactions: the
+/// `fstat`-then-`ftruncate` is safe only because nothing else writes `data.mdb` meanwhile (on
+/// another thread it could shrink the file under LMDB's writes). A failure of any call leaves
+/// the shaper off for the process: it changes what the kernel caches, never what LMDB stores.
 final class PageCacheShaper {
     private let descriptor: Int32
     private let pageSize: Int
-    /// Bytes of the file the shaper has extended and cached (or found there at open).
+    /// Bytes of the file the shaper has extended and cached (at open: LMDB's used bytes, so a
+    /// lead an earlier process prepared, no longer cached after a restart, is read again).
     private var preparedEnd: Int
     private var failed = false
 
@@ -28,7 +31,7 @@ final class PageCacheShaper {
     /// events); a transaction that outruns it only gets large folios for the pages past it.
     static func lead(usedBytes: Int) -> Int { min(256 << 20, max(8 << 20, usedBytes / 4)) }
 
-    init?(dataPath: String, pageSize: Int) {
+    init?(dataPath: String, pageSize: Int, usedBytes: Int) {
         let fd = open(dataPath, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         var status = stat()
@@ -39,13 +42,14 @@ final class PageCacheShaper {
         _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_RANDOM))
         descriptor = fd
         self.pageSize = pageSize
-        preparedEnd = Int(status.st_size) / pageSize * pageSize
+        preparedEnd = min(Int(status.st_size), usedBytes) / pageSize * pageSize
     }
 
     deinit { close(descriptor) }
 
     /// Extends and caches the file up to ``lead(usedBytes:)`` bytes past `usedBytes` (at most
-    /// `mapSize`), in steps of a quarter of the lead so that most commits do nothing.
+    /// `mapSize`), in steps of a quarter of the lead so that most commits do nothing (the first
+    /// call of a process prepares the whole lead, up to 256 MiB: 65,536 one-byte reads).
     func prepare(usedBytes: Int, mapSize: Int) {
         let lead = Self.lead(usedBytes: usedBytes)
         guard !failed, usedBytes + lead / 4 * 3 > preparedEnd, preparedEnd < mapSize else { return }

@@ -52,7 +52,9 @@ package final class Writer: @unchecked Sendable {
         self.environment = environment
         shaper =
             environment.options.shapePageCache
-            ? PageCacheShaper(dataPath: MetaPages.dataPath(environment.path), pageSize: environment.info.pageSize)
+            ? PageCacheShaper(
+                dataPath: MetaPages.dataPath(environment.path), pageSize: environment.info.pageSize,
+                usedBytes: environment.info.usedBytes)
             : nil
         switch environment.options.sync {
         case .journaled(let interval):
