@@ -50,12 +50,13 @@ package final class Writer: @unchecked Sendable {
     /// durable checkpoint; in the others it retires a checkpoint and journal a journaled run left.
     package init(environment: Environment) throws(LMDBError) {
         self.environment = environment
-        shaper =
-            environment.options.shapePageCache
-            ? PageCacheShaper(
-                dataPath: MetaPages.dataPath(environment.path), pageSize: environment.info.pageSize,
-                usedBytes: environment.info.usedBytes)
-            : nil
+        if environment.options.shapePageCache {
+            let info = environment.info
+            shaper = PageCacheShaper(
+                dataPath: MetaPages.dataPath(environment.path), pageSize: info.pageSize, usedBytes: info.usedBytes)
+        } else {
+            shaper = nil
+        }
         switch environment.options.sync {
         case .journaled(let interval):
             journaled = try JournaledDurability(environment: environment, interval: interval)

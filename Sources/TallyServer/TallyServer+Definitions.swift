@@ -23,9 +23,9 @@ extension TallyServer {
     /// `PUT /v1/definitions`: applies the definitions in the body (YAML, or JSON which YAML reads
     /// too). New views are backfilled from the log before they are served; the answer comes once
     /// they are (200), or at once with `?wait=false` (202, progress in `GET /v1/definitions`).
-    func applyDefinitions(_ request: Request) async throws -> Response {
+    func applyDefinitions(_ request: Request, _ query: [String: String]) async throws -> Response {
         let wait: Bool
-        switch request.uri.queryParameters["wait"].map(String.init) {
+        switch query["wait"] {
         case nil, "true": wait = true
         case "false": wait = false
         case let other?:

@@ -23,9 +23,9 @@ extension TallyServer {
 
     /// `PUT` (`add`) or `DELETE` of a list member or a flag: one logged change, answered after
     /// its durable commit.
-    func changeMark(_ kind: MarkKind, add: Bool, _ request: Request, _ context: BasicRequestContext) async throws
-        -> Response
-    {
+    func changeMark(
+        _ kind: MarkKind, add: Bool, _ request: Request, _ context: BasicRequestContext, _ query: [String: String]
+    ) async throws -> Response {
         let name = try pathParameter(kind == .list ? "list" : "flag", context)
         let key = try pathParameter(kind == .list ? "member" : "key", context)
         let report: MarkChangeReport
@@ -38,7 +38,6 @@ extension TallyServer {
                 report = try await store.setFlag(name, key: key, from: interval.from, until: interval.until)
             }
         } else {
-            let query = try Self.query(request, allowed: ["at"])
             let at = try query["at"].map { text throws(APIError) in try ReadPoint.time(text: text, name: "at") }
             // The time is a query parameter: a body (say {"at":…}) would be ignored, so it is refused.
             guard try await request.collectBody(limit: limits.maxBodyBytes).allSatisfy(Self.isJSONSpace) else {
@@ -60,10 +59,12 @@ extension TallyServer {
     }
 
     /// `GET` of one list member or flag at `(lsn, at)`.
-    func readMark(_ kind: MarkKind, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func readMark(_ kind: MarkKind, _ request: Request, _ context: BasicRequestContext, _ query: [String: String])
+        async throws -> Response
+    {
         let name = try pathParameter(kind == .list ? "list" : "flag", context)
         let key = try pathParameter(kind == .list ? "member" : "key", context)
-        let point = try ReadPoint.query(Self.query(request, allowed: ["lsn", "at"]))
+        let point = try ReadPoint.query(query)
         let (reading, token) = try await read(at: point) { snapshot in
             let token = try snapshot.token(lsn: point.lsn, at: point.at)
             let reading =
@@ -86,9 +87,10 @@ extension TallyServer {
     /// `GET /v1/lists/{list}[?lsn&at&after&limit]`: the members that hold at `(lsn, at)`, in the
     /// store's key order, at most `limit` (default 100, at most 1000), after the member `after`.
     /// A scan of the list's entries, so it runs on the blocking thread pool.
-    func listMembers(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func listMembers(_ request: Request, _ context: BasicRequestContext, _ query: [String: String]) async throws
+        -> Response
+    {
         let list = try pathParameter("list", context)
-        let query = try Self.query(request, allowed: ["lsn", "at", "after", "limit"])
         let point = try ReadPoint.query(query)
         let after = query["after"]
         if after?.isEmpty == true { throw ReadPoint.invalid("after must name a member, not be empty") }

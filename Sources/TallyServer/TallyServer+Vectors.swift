@@ -6,10 +6,12 @@ import Tally
 
 extension TallyServer {
     /// `GET /v1/entities/{entity}/{key}[?lsn=N&at=T]`: one entity's vector and the snapshot token.
-    func entityVector(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func entityVector(_ request: Request, _ context: BasicRequestContext, _ query: [String: String]) async throws
+        -> Response
+    {
         let entity = try pathParameter("entity", context)
         let key = try pathParameter("key", context)
-        let point = try ReadPoint.query(Self.query(request, allowed: Route.entity.query))
+        let point = try ReadPoint.query(query)
         let (vector, token) = try await read(at: point) { snapshot in
             let token = try snapshot.token(lsn: point.lsn, at: point.at)
             return (try snapshot.vector(entity: entity, key: key, at: token), token)

@@ -45,30 +45,36 @@ public struct TallyServer: Sendable {
         // HEAD answers wherever GET does (the same status and headers, no body).
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: EnvelopeMiddleware(metrics: metrics))
-        on(.events, router) { request, context in try await ingest(request, context) }
-        on(.entity, router) { request, context in try await entityVector(request, context) }
-        on(.vectors, router) { request, context in try await vectors(request, context) }
-        on(.getDefinitions, router) { _, _ in definitionsResponse() }
-        on(.putDefinitions, router) { request, _ in try await applyDefinitions(request) }
-        on(.putListMember, router) { request, context in try await changeMark(.list, add: true, request, context) }
-        on(.deleteListMember, router) { request, context in
-            try await changeMark(.list, add: false, request, context)
+        on(.events, router) { request, context, _ in try await ingest(request, context) }
+        on(.entity, router) { request, context, query in try await entityVector(request, context, query) }
+        on(.vectors, router) { request, context, _ in try await vectors(request, context) }
+        on(.getDefinitions, router) { _, _, _ in definitionsResponse() }
+        on(.putDefinitions, router) { request, _, query in try await applyDefinitions(request, query) }
+        on(.putListMember, router) { request, context, query in
+            try await changeMark(.list, add: true, request, context, query)
         }
-        on(.getListMember, router) { request, context in try await readMark(.list, request, context) }
-        on(.listMembers, router) { request, context in try await listMembers(request, context) }
-        on(.putFlag, router) { request, context in try await changeMark(.flag, add: true, request, context) }
-        on(.deleteFlag, router) { request, context in try await changeMark(.flag, add: false, request, context) }
-        on(.getFlag, router) { request, context in try await readMark(.flag, request, context) }
-        on(.decide, router) { request, context in try await decide(request, context) }
-        on(.decision, router) { request, context in try await recordedDecision(request, context) }
-        on(.replay, router) { request, context in try await replayDecision(request, context) }
-        on(.health, router) { _, _ in
+        on(.deleteListMember, router) { request, context, query in
+            try await changeMark(.list, add: false, request, context, query)
+        }
+        on(.getListMember, router) { request, context, query in try await readMark(.list, request, context, query) }
+        on(.listMembers, router) { request, context, query in try await listMembers(request, context, query) }
+        on(.putFlag, router) { request, context, query in
+            try await changeMark(.flag, add: true, request, context, query)
+        }
+        on(.deleteFlag, router) { request, context, query in
+            try await changeMark(.flag, add: false, request, context, query)
+        }
+        on(.getFlag, router) { request, context, query in try await readMark(.flag, request, context, query) }
+        on(.decide, router) { request, context, _ in try await decide(request, context) }
+        on(.decision, router) { request, context, _ in try await recordedDecision(request, context) }
+        on(.replay, router) { request, context, _ in try await replayDecision(request, context) }
+        on(.health, router) { _, _, _ in
             var json = JSONOutput()
             json.object { $0.member("status") { $0.string("ok") } }
             return .json(json.bytes)
         }
-        on(.ready, router) { _, _ in try readiness() }
-        on(.metrics, router) { _, _ in
+        on(.ready, router) { _, _, _ in try readiness() }
+        on(.metrics, router) { _, _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(store: store, now: clock()))))
@@ -76,16 +82,17 @@ public struct TallyServer: Sendable {
         return router
     }
 
-    /// Registers `route`: authorization by its role first, then `handler`.
+    /// Registers `route`: authorization by its role first, then its query parameters checked
+    /// against the route's (``query(_:allowed:hint:)``), then `handler` with them by name.
     private func on(
         _ route: Route, _ router: Router<BasicRequestContext>,
-        _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response
+        _ handler: @escaping @Sendable (Request, BasicRequestContext, [String: String]) async throws -> Response
     ) {
         let authenticator = authenticator
         router.on(RouterPath(route.path), method: route.method) { request, context in
             if let role = route.role { try authenticator.authorize(request, for: role) }
-            _ = try Self.query(request, allowed: route.query, hint: route.queryHint)
-            return try await handler(request, context)
+            let query = try Self.query(request, allowed: route.query, hint: route.queryHint)
+            return try await handler(request, context, query)
         }
     }
 

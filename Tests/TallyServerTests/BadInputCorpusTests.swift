@@ -187,6 +187,9 @@ struct BadInputCorpusTests {
         BadRequest(
             "PUT definitions: wait=maybe", .put, "/v1/definitions?wait=maybe", body: DefinitionsEndpointTests.cardsText,
             400, "invalid_argument"),
+        BadRequest(
+            "PUT definitions: an encoded wait name is wait", .put, "/v1/definitions?w%61it=maybe",
+            body: DefinitionsEndpointTests.cardsText, 400, "invalid_argument"),
         // Every endpoint refuses query parameters it does not take (a read's lsn or at silently
         // dropped would answer another snapshot).
         BadRequest(
