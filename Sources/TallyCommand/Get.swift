@@ -14,16 +14,26 @@ struct Get: AsyncParsableCommand {
             token from --token or $TALLY_TOKEN.
             """)
 
-    @Argument(help: "[DEFS] ENTITY KEY: an optional definitions file, the entity type and the key.")
+    /// Collected with `.allUnrecognized` so that a key may start with `-` (an int key such as `-7`).
+    @Argument(
+        parsing: .allUnrecognized,
+        help: "[DEFS] ENTITY KEY: an optional definitions file, the entity type and the key (which may start with -).")
     var arguments: [String]
     @OptionGroup var dataDirectory: DataDirectoryOption
-    @Option(help: "The as-of time of the windows: epoch ms or RFC 3339 (default: now).") var at: String?
-    @Option(help: "Answer at this LSN (default: the current one).") var lsn: UInt64?
+    // `.unconditional`: `--at -5` and `--lsn -1` are values to refuse with a clear message, not
+    // missing values.
+    @Option(parsing: .unconditional, help: "The as-of time of the windows: epoch ms or RFC 3339 (default: now).")
+    var at: String?
+    @Option(parsing: .unconditional, help: "Answer at this LSN (default: the current one).") var lsn: UInt64?
     @Option(help: "Ask the server at this base URL (e.g. http://127.0.0.1:8080) instead of opening the store.")
     var url: String?
     @Option(help: "A token with role read, for --url (default: $TALLY_TOKEN).") var token: String?
 
     func validate() throws {
+        // With `.allUnrecognized`, a mistyped option lands here: name it rather than miscount.
+        if let unknown = arguments.first(where: { $0.hasPrefix("--") }) {
+            throw ValidationError("unknown option '\(unknown)'")
+        }
         guard arguments.count == 2 || arguments.count == 3 else {
             throw ValidationError("expected [DEFS] ENTITY KEY")
         }

@@ -167,6 +167,45 @@ import Testing
         #expect(unknown.stderr.contains("unknown_entity"), "\(unknown.stderr)")
     }
 
+    /// An int key may be negative: `tally get acct -7` reads it, and `--lsn -1` / `--at -5` are
+    /// refused by what they say rather than taken for missing values.
+    @Test func getTakesKeysAndValuesThatStartWithADash() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+        let definitions = directory.path + "/accounts.yaml"
+        let events = directory.path + "/events.ndjson"
+        try """
+        entities: { acct: { key: int } }
+        events:
+          payment: { id: pid, time: ts, fields: { pid: string, acct: int } }
+        views:
+          acct_payments: { entity: acct, from: payment, aggregate: count, window: lifetime }
+        """.write(toFile: definitions, atomically: true, encoding: .utf8)
+        try """
+        {"type":"payment","pid":"p1","ts":1790000000000,"acct":-7}
+        {"type":"payment","pid":"p2","ts":1790000000001,"acct":-7}
+        {"type":"payment","pid":"p3","ts":1790000000002,"acct":7}
+
+        """.write(toFile: events, atomically: true, encoding: .utf8)
+        let store = ["--data-dir", directory.path + "/data"]
+        let ingest = try await Self.tally(["ingest", definitions, events] + store)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let negative = try await Self.tally(["get", "acct", "-7", "--at", "1790000000005"] + store)
+        #expect(negative.status == 0, "\(negative.stderr)")
+        #expect(negative.stdout.contains(#""acct_payments":2"#), "\(negative.stdout)")
+        let lsn = try await Self.tally(["get", "acct", "-7", "--lsn", "-1"] + store)
+        #expect(lsn.status != 0)
+        #expect(!lsn.stderr.contains("Missing value"), "\(lsn.stderr)")
+        #expect(lsn.stderr.contains("-1"), "\(lsn.stderr)")
+        let at = try await Self.tally(["get", "acct", "-7", "--at", "-5"] + store)
+        #expect(at.status != 0)
+        #expect(!at.stderr.contains("Missing value"), "\(at.stderr)")
+        let typo = try await Self.tally(["get", "acct", "-7", "--dat-dir", directory.path])
+        #expect(typo.status == 64)
+        #expect(typo.stderr.contains("unknown option '--dat-dir'"), "\(typo.stderr)")
+    }
+
     @Test func applyBackfillsANewViewAndRefusesIncompatibleChanges() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
