@@ -3,14 +3,16 @@ import Foundation
 import Histogram
 @_spi(RawLog) import Tally
 
-/// Release-mode benchmark of Tally's raw write path (see Tools/README.md).
+/// Release-mode benchmark of Tally's write path; docs/STORAGE.md and docs/VIEWS.md give what its cases measured.
 ///
 /// Cases, each on a fresh store in the data directory:
 /// - `batchN`: one producer appending N records per request, awaiting each ack;
 /// - `producers16`: 16 producers each awaiting single-record writes (group commit at work);
 /// - `openloopR`: single-record writes sent at R/s on a fixed schedule, not waiting for acks;
 ///   latency is measured from the *scheduled* send time, so queueing delay is counted;
-/// - `lmdbN`: raw LMDB on the calling thread, one synced transaction per N records: the floor.
+/// - `lmdbN`: raw LMDB on the calling thread, one synced transaction per N records: the floor;
+/// - `census`: no writes; where the bytes of the store named by `--reuse-store` are
+///   (``StateCensus``).
 @main
 struct WriteBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +29,7 @@ struct WriteBench: AsyncParsableCommand {
 
     @Option(
         help:
-            "Comma-separated cases: batch1,batch64,batch1024,producers16,openloop1000,openloop5000,lmdb1,lmdb64,lmdb1024, ingest, backfill, retention, layout-stateMajor, layout-eventRecord, layout-eventMajor (issue 5 spike, raw LMDB)."
+            "Comma-separated cases: batch1,batch64,batch1024,producers16,openloop1000,openloop5000,lmdb1,lmdb64,lmdb1024, ingest, backfill, retention, layout-stateMajor, layout-eventRecord, layout-eventMajor (issue 5 spike, raw LMDB), census (where --reuse-store's bytes are)."
     )
     var cases = "fsync,lmdb1,batch1,lmdb64,batch64,lmdb1024,batch1024,producers16,openloop1000,openloop5000"
 
@@ -113,6 +115,10 @@ struct WriteBench: AsyncParsableCommand {
                     contentsOf: try await RetentionCases(
                         directory: directory, events: events, cards: cards, durability: mode
                     ).run())
+                continue
+            case "census":
+                guard let store = reuseStore else { throw ValidationError("census reads the store of --reuse-store") }
+                try StateCensus(directory: store).run()
                 continue
             case let n where n.hasPrefix("layout-"):
                 guard let layout = LayoutSpike.Layout(rawValue: String(n.dropFirst(7))) else {
