@@ -19,10 +19,10 @@ struct Stats: AsyncParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase  // as the HTTP API spells its keys
         let data = try encoder.encode(store.statistics())
-        // `commits`, `map_growths` and `durability` describe the process that opened the store
+        // `commits`, `map_growths`, `durability` and `page_cache_shaping` describe the process that opened the store
         // (its writes, its mode), and this one only reads.
         guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
-        for key in ["commits", "map_growths", "durability"] { object[key] = nil }
+        for key in ["commits", "map_growths", "durability", "page_cache_shaping"] { object[key] = nil }
         let text = try JSONSerialization.data(
             withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: text, as: UTF8.self))

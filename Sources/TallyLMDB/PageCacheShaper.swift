@@ -1,5 +1,6 @@
 import CLMDB
 import Glibc
+import Synchronization
 
 /// Keeps `data.mdb`'s page cache in single-page folios, so LMDB's one-page overwrites stay cheap
 /// in the kernel (docs/STORAGE.md, "Page-cache folios").
@@ -23,7 +24,12 @@ final class PageCacheShaper {
     /// Bytes of the file the shaper has extended and cached (at open: LMDB's used bytes, so a
     /// lead an earlier process prepared, no longer cached after a restart, is read again).
     private var preparedEnd: Int
-    private var failed = false
+    /// Set by the writer thread when a call fails; read by `/metrics` (any thread).
+    private let failed = Atomic<Bool>(false)
+
+    /// Whether the shaper still works: false once a call failed and turned it off for the process
+    /// (commits are then slower, nothing else changes; `tally_store_page_cache_shaping` says so).
+    var isActive: Bool { !failed.load(ordering: .relaxed) }
 
     /// How far past LMDB's last page the file is kept prepared, for a store using `usedBytes`:
     /// a quarter of the store, between 8 MiB and 256 MiB. More than one write transaction
@@ -52,7 +58,7 @@ final class PageCacheShaper {
     /// call of a process prepares the whole lead, up to 256 MiB: 65,536 one-byte reads).
     func prepare(usedBytes: Int, mapSize: Int) {
         let lead = Self.lead(usedBytes: usedBytes)
-        guard !failed, usedBytes + lead / 4 * 3 > preparedEnd, preparedEnd < mapSize else { return }
+        guard isActive, usedBytes + lead / 4 * 3 > preparedEnd, preparedEnd < mapSize else { return }
         let target = min(mapSize, (usedBytes + lead) / pageSize * pageSize)
         guard target > preparedEnd else { return }
         var status = stat()
@@ -69,5 +75,5 @@ final class PageCacheShaper {
         preparedEnd = target
     }
 
-    private func fail() { failed = true }
+    private func fail() { failed.store(true, ordering: .relaxed) }
 }

@@ -163,6 +163,7 @@ public final class ServerMetrics: Sendable {
             gauge("tally_store_reader_slots", Double(statistics.readerSlots))
             gauge("tally_store_commits", Double(statistics.commits))
             gauge("tally_store_map_growths", Double(statistics.mapGrowths))
+            if let shaping = statistics.pageCacheShaping { gauge("tally_store_page_cache_shaping", shaping ? 1 : 0) }
             if let watermark = statistics.watermark {
                 gauge("tally_store_watermark_ms", Double(watermark))
                 gauge("tally_store_freshness_seconds", Double(now - watermark) / 1000)

@@ -102,6 +102,27 @@ import Testing
         #expect(try Self.fileSize(store.directory) < used + (1 << 20))
     }
 
+    /// A failed call turns the shaper off and says so (`tally_store_page_cache_shaping` 0): here
+    /// `ftruncate` of a FIFO fails with EINVAL.
+    @Test func aFailedCallTurnsTheShaperOffVisibly() throws {
+        let path = NSTemporaryDirectory() + "shaper-fifo-\(UUID().uuidString)"
+        #expect(mkfifo(path, 0o600) == 0)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let shaper = try #require(PageCacheShaper(dataPath: path, pageSize: Self.pageSize, usedBytes: 0))
+        #expect(shaper.isActive)
+        shaper.prepare(usedBytes: 0, mapSize: 1 << 30)
+        #expect(!shaper.isActive)
+        shaper.prepare(usedBytes: 0, mapSize: 1 << 30)  // off for good: no further calls
+        #expect(!shaper.isActive)
+
+        let store = try TestStore()
+        defer { store.close() }
+        #expect(store.writer.pageCacheShaping == true)
+        let off = try TestStore { $0.shapePageCache = false }
+        defer { off.close() }
+        #expect(off.writer.pageCacheShaping == nil)
+    }
+
     @Test func neverPreparesPastTheMap() async throws {
         let store = try TestStore { $0.mapSize = 1 << 20 }
         defer { store.close() }

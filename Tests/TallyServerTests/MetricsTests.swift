@@ -53,6 +53,7 @@ struct MetricsTests {
             // Store gauges, read at scrape time.
             #expect(Self.samples(text, "tally_store_lsn")[""] == 4)
             #expect(Self.samples(text, "tally_store_ready")[""] == 1)
+            #expect(Self.samples(text, "tally_store_page_cache_shaping")[""] == 1)
             #expect(Self.samples(text, "tally_store_freshness_seconds")[""] != nil)
             // Per view: views of authorizations are as fresh as the store (its newest event is one);
             // a view of declines, which never came, has no sample rather than a made-up one.

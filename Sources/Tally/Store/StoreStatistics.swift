@@ -16,6 +16,10 @@ public struct StoreStatistics: Sendable, Codable {
     /// Map growths by this process since open.
     public var mapGrowths: Int
     public var durability: String
+    /// Whether this process's writer keeps `data.mdb`'s page cache in single-page folios
+    /// (docs/STORAGE.md, "Page-cache folios"): nil without a writer or with the option off, false
+    /// once the shaper turned itself off after a failed system call.
+    public var pageCacheShaping: Bool?
     /// Newest event time accepted (epoch ms); nil before the first event.
     public var watermark: Int64?
     public var definitionsVersion: UInt32
@@ -46,7 +50,8 @@ extension Tally {
             mapSizeBytes: info.mapSize, usedBytes: info.usedBytes, pageSize: info.pageSize,
             readerSlotsInUse: info.readersInUse, readerSlots: info.maxReaders,
             commits: writer?.committedTransactions ?? 0, mapGrowths: environment.resizeCount, durability: durability,
-            watermark: watermark, definitionsVersion: servedDefinitionsVersion, retentionFloorLSN: floor.lsn,
+            pageCacheShaping: writer?.pageCacheShaping, watermark: watermark,
+            definitionsVersion: servedDefinitionsVersion, retentionFloorLSN: floor.lsn,
             retentionFloorTime: floor.isEmpty ? nil : floor.time)
     }
 
