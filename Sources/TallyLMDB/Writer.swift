@@ -125,13 +125,13 @@ package final class Writer: @unchecked Sendable {
 
     // MARK: Observing
 
-    /// Commits completed (each one fsync'd in the durable mode).
     /// Whether the page-cache shaper is working: nil when the environment's options turn it off,
     /// false when it could not start or turned itself off after a failed call.
     package var pageCacheShaping: Bool? {
         environment.options.shapePageCache ? (shaper?.isActive ?? false) : nil
     }
 
+    /// Commits completed (each one fsync'd in the durable mode).
     package var committedTransactions: UInt64 { commitCounter.load(ordering: .acquiring) }
     /// Map growths done for `MDB_MAP_FULL`.
     package var mapGrowths: Int { mapGrowthCounter.load(ordering: .relaxed) }
