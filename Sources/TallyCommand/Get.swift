@@ -29,11 +29,21 @@ struct Get: AsyncParsableCommand {
     var url: String?
     @Option(help: "A token with role read, for --url (default: $TALLY_TOKEN).") var token: String?
 
+    /// `[DEFS] ENTITY KEY` from ``arguments``: a bare `--` ends the options (what follows it is
+    /// taken as it is) and is dropped.
+    private var positional: [String] {
+        guard let end = arguments.firstIndex(of: "--") else { return arguments }
+        return Array(arguments[..<end]) + arguments[(end + 1)...]
+    }
+
     func validate() throws {
-        // With `.allUnrecognized`, a mistyped option lands here: name it rather than miscount.
-        if let unknown = arguments.first(where: { $0.hasPrefix("--") }) {
+        // With `.allUnrecognized`, a mistyped option lands here (before any `--`): name it rather
+        // than miscount.
+        let options = arguments.prefix { $0 != "--" }
+        if let unknown = options.first(where: { $0.hasPrefix("--") }) {
             throw ValidationError("unknown option '\(unknown)'")
         }
+        let arguments = positional
         guard arguments.count == 2 || arguments.count == 3 else {
             throw ValidationError("expected [DEFS] ENTITY KEY")
         }
@@ -72,6 +82,7 @@ struct Get: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let arguments = positional
         let (entity, key) = (arguments[arguments.count - 2], arguments[arguments.count - 1])
         if let url {
             try await getFromServer(url, entity: entity, key: key)

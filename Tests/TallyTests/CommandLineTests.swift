@@ -194,6 +194,10 @@ import Testing
         let negative = try await Self.tally(["get", "acct", "-7", "--at", "1790000000005"] + store)
         #expect(negative.status == 0, "\(negative.stderr)")
         #expect(negative.stdout.contains(#""acct_payments":2"#), "\(negative.stdout)")
+        // `--` ends the options, as in any POSIX command line, and is not itself an argument.
+        let terminated = try await Self.tally(["get"] + store + ["--at", "1790000000005", "--", "acct", "-7"])
+        #expect(terminated.status == 0, "\(terminated.stderr)")
+        #expect(terminated.stdout.contains(#""acct_payments":2"#), "\(terminated.stdout)")
         let lsn = try await Self.tally(["get", "acct", "-7", "--lsn", "-1"] + store)
         #expect(lsn.status != 0)
         #expect(!lsn.stderr.contains("Missing value"), "\(lsn.stderr)")
