@@ -96,7 +96,8 @@ struct StateCensus {
             let rest = bytes.dropFirst(entityLength)
             let code = rest.count >= 2 ? Int(rest[rest.startIndex]) << 8 | Int(rest[rest.startIndex + 1]) : -1
             let tag = rest.count >= 3 ? Int(rest[rest.startIndex + 2]) : 0
-            let name = code == 0 ? "\(currentKind) head" : "\(currentKind) state \(code) tag \(tag)"
+            // A head is code 0 (older stores) or 0xFFFF (ViewStateKey), with nothing after it.
+            let name = code == 0 || code == 0xFFFF ? "\(currentKind) head" : "\(currentKind) state \(code) tag \(tag)"
             groups[name, default: Group()].entries += 1
             groups[name, default: Group()].keyBytes += key.mv_size
             groups[name, default: Group()].valueBytes += value.mv_size

@@ -53,6 +53,9 @@ enum MetaKey {
     static let viewCodes = Array("view_codes".utf8)
     /// UInt16 big-endian: the next view code to assign.
     static let nextViewCode = Array("view_next_code".utf8)
+    /// UInt16 big-endian: the code of entity heads in `views` (``ViewCodes/headCode(_:meta:)``);
+    /// absent in stores created before heads sorted last, whose heads are code 0.
+    static let viewHeadCode = Array("view_head_code".utf8)
     /// 24 bytes: the ``RetentionFloor`` (highest dropped LSN, oldest answerable time, watermark).
     static let retentionFloor = Array("retention_floor".utf8)
     /// A view-state sweep in progress (``ViewStateSweep``): the next `views` key to visit.

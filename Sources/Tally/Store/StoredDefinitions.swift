@@ -56,16 +56,20 @@ final class StoredDefinitions: Sendable {
             else { throw TallyError(.storageFailure, "the store has no code for event type \(event.name)") }
             codes[event.name] = code
         }
-        self.init(definitions: definitions, version: version, eventCodes: codes, viewCodes: viewCodes)
+        self.init(
+            definitions: definitions, version: version, eventCodes: codes, viewCodes: viewCodes,
+            headCode: try ViewCodes.headCode(txn, meta: meta))
     }
 
     private init(
-        definitions: Definitions, version: UInt32, eventCodes: [String: UInt16], viewCodes: [String: UInt16]
+        definitions: Definitions, version: UInt32, eventCodes: [String: UInt16], viewCodes: [String: UInt16],
+        headCode: UInt16
     ) {
         self.definitions = definitions
         self.version = version
         catalog = EventCatalog(definitions: definitions, codes: eventCodes)
-        views = ViewCatalog(definitions: definitions, eventCodes: eventCodes, stateCodes: viewCodes)
+        views = ViewCatalog(
+            definitions: definitions, eventCodes: eventCodes, stateCodes: viewCodes, headCode: headCode)
         self.viewCodes = viewCodes
         flagRules = FlagRules(definitions: definitions, catalog: catalog, views: views)
         ruleSet = RuleSet(definitions: definitions)
@@ -132,7 +136,10 @@ final class StoredDefinitions: Sendable {
             try txn.put(meta, MetaKey.definitions, Array(try encoder.encode(new)))
             try txn.put(meta, MetaKey.definitionsVersion, BigEndian.bytes(version))
         }
-        return (StoredDefinitions(definitions: new, version: version, eventCodes: codes, viewCodes: viewCodes), fresh)
+        let stored = StoredDefinitions(
+            definitions: new, version: version, eventCodes: codes, viewCodes: viewCodes,
+            headCode: try ViewCodes.headCode(txn, meta: meta))
+        return (stored, fresh)
     }
 
     /// Why stored events of a type could not be read under the new definitions, given every

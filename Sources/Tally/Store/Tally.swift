@@ -163,10 +163,11 @@ public final class Tally: Sendable {
         let stored = try environment.read { txn in
             try MetaKey.formatVersion.withUnsafeBytes { try txn.get(meta, $0).map { BigEndian.uint32($0) } }
         }
-        func stamp() throws {
+        func stamp(new: Bool) throws {
             let txn = try environment.beginWriteTransaction()
             do {
                 try txn.put(meta, MetaKey.formatVersion, BigEndian.bytes(StoreLayout.formatVersion))
+                if new { try ViewCodes.stampHeadCode(in: txn, meta: meta) }
                 try txn.commit()
             } catch {
                 txn.abort()
@@ -177,7 +178,7 @@ public final class Tally: Sendable {
         case .some(.some(StoreLayout.formatVersion)):
             return
         case .some(.some(let old)) where writable && StoreLayout.upgradable.contains(old):
-            try stamp()  // the open created the databases the newer format adds: stamping is the upgrade
+            try stamp(new: false)  // the open created the databases the newer format adds: stamping is the upgrade
         case .some(let other):
             let found = other.map(String.init) ?? "unreadable"
             throw TallyError(
@@ -186,7 +187,7 @@ public final class Tally: Sendable {
                     + "\(StoreLayout.formatVersion). Use a tally build for format \(found)")
         case .none:
             guard writable else { return }  // a reader of a store being created: nothing to check yet
-            try stamp()
+            try stamp(new: true)
         }
     }
 

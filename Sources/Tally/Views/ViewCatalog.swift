@@ -20,8 +20,11 @@ struct ViewCatalog: Sendable {
     let legacy: [String]
     /// Served names of every view (an upper bound of one vector's values).
     let servedNameCount: Int
+    /// The store's code of entity heads (``ViewCodes/headCode(_:meta:)``).
+    let headCode: UInt16
 
-    init(definitions: Definitions, eventCodes: [String: UInt16], stateCodes: [String: UInt16]) {
+    init(definitions: Definitions, eventCodes: [String: UInt16], stateCodes: [String: UInt16], headCode: UInt16) {
+        self.headCode = headCode
         var compiled: [CompiledView] = []
         var states: [ViewState] = []
         var stateIndex: [UInt16: Int] = [:]
@@ -74,6 +77,7 @@ struct ViewCatalog: Sendable {
         servedNameCount = catalogs.first?.servedNameCount ?? 0
         unbuilt = catalogs.first?.unbuilt ?? []
         legacy = catalogs.first?.legacy ?? []
+        headCode = catalogs.first?.headCode ?? ViewStateKey.headBeforeStates
         entityKeyTypes = catalogs.reversed().reduce(into: [:]) { types, catalog in
             types.merge(catalog.entityKeyTypes) { _, newer in newer }
         }

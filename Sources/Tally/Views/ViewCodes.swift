@@ -42,6 +42,19 @@ enum ViewCodes {
         return (served, fresh)
     }
 
+    /// The code of entity heads in this store's `views` database (``ViewStateKey``): 0xFFFF in a
+    /// store created since heads sort after the entity's states, 0 in an older one (which keeps
+    /// its heads where they are: moving them would rewrite every entity).
+    static func headCode(_ txn: some TransactionReading, meta: Database) throws -> UInt16 {
+        try txn.value(meta, MetaKey.viewHeadCode).flatMap { $0.withUnsafeBytes(BigEndian.uint16) }
+            ?? ViewStateKey.headBeforeStates
+    }
+
+    /// Records the head code of a store being created.
+    static func stampHeadCode(in txn: WriteTransaction, meta: Database) throws {
+        try txn.put(meta, MetaKey.viewHeadCode, BigEndian.bytes(ViewStateKey.headAfterStates))
+    }
+
     private static func storedCodes(_ txn: some TransactionReading, meta: Database) throws -> [String: UInt16] {
         guard let json = try txn.value(meta, MetaKey.viewCodes) else { return [:] }
         return try JSONDecoder().decode([String: UInt16].self, from: Data(json))

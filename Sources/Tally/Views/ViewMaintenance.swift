@@ -70,7 +70,7 @@ struct ViewMaintenance {
             if !touchedEntities.contains(entity) { touchedEntities.append(entity) }
         }
         for entity in touchedEntities {
-            let head = ViewStateKey.head(entity)
+            let head = ViewStateKey.head(entity, code: catalog.headCode)
             // A backfilled event is older than live ones: the head keeps the entity's newest LSN.
             if only != nil,
                 let newest = try head.withUnsafeBytes({ try txn.get(database, $0) }).flatMap(BigEndian.uint64),

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// | key | value |
 /// |---|---|
-/// | entity · 0x0000 | newest LSN that changed any view of this entity key (8 bytes) |
+/// | entity · head code (2) | newest LSN that changed any view of this entity key (8 bytes) |
 /// | entity · view code (2) · 0x01 · event time (8) · LSN (8) | per layout: running totals, value or member |
 /// | entity · view code (2) · 0x02 · level (1) · tile start (8) | min and max of the tile (min/max views) |
 /// | entity · view code (2) · 0x03 · member | the member's latest (event time, LSN) (count_distinct) |
@@ -15,6 +15,9 @@ import Foundation
 /// | entity · view code (2) · 0x07 · event time (8) · LSN (8) | the value of an event that beats every later one (min/max chain) |
 ///
 /// The view code is the code of a view *state* (``ViewState``), which several views may share.
+/// The head code is ``headAfterStates`` (0xFFFF, a code no state gets), so the head sorts after
+/// the entity's states, next to the newest entries of the last one; stores created before it keep
+/// ``headBeforeStates`` (0x0000), recorded in `meta` (``ViewCodes/headCode(_:meta:)``).
 ///
 /// `entity` is a tag (1 string, 2 int) then the UTF-8 bytes with a 2-byte length, or the int as 8
 /// order-preserving bytes. All integers are big-endian so memcmp order is numeric order. Keys are
@@ -88,7 +91,13 @@ enum ViewStateKey {
     /// stored: events are rejected) clamped to 0 so seeks below the epoch start at the beginning.
     static func storedTime(_ milliseconds: Int64) -> UInt64 { UInt64(max(0, milliseconds)) }
 
-    static func head(_ entity: [UInt8]) -> [UInt8] { view(entity, code: 0) }
+    /// The head code of stores created since heads sort last (``ViewCodes/headCode(_:meta:)``).
+    static let headAfterStates: UInt16 = 0xFFFF
+    /// The head code of older stores.
+    static let headBeforeStates: UInt16 = 0
+
+    /// The entity's head: `entity · code`, where `code` is the store's head code.
+    static func head(_ entity: [UInt8], code: UInt16) -> [UInt8] { view(entity, code: code) }
 
     static func view(_ entity: [UInt8], code: UInt16) -> [UInt8] {
         var key: [UInt8] = []

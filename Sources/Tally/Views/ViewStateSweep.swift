@@ -262,7 +262,7 @@ enum ViewStateSweep {
 
 extension ViewStateKey {
     /// The parts of a view-state key: `view` is entity · code; `tag` the byte after it. Nil for an
-    /// entity head (code 0) or a key that does not parse.
+    /// entity head (code 0 or 0xFFFF, which no state gets) or a key that does not parse.
     static func parse(_ key: [UInt8]) -> (view: [UInt8], code: UInt16, tag: UInt8)? {
         guard let tag = key.first else { return nil }
         let entityCount: Int
@@ -277,7 +277,7 @@ extension ViewStateKey {
         }
         guard key.count > entityCount + 2 else { return nil }
         let code = UInt16(key[entityCount]) << 8 | UInt16(key[entityCount + 1])
-        guard code != 0 else { return nil }
+        guard code != ViewStateKey.headBeforeStates, code != ViewStateKey.headAfterStates else { return nil }
         return (Array(key[0..<(entityCount + 2)]), code, key[entityCount + 2])
     }
 }
