@@ -80,7 +80,9 @@ extension Snapshot {
         in txn: Transaction, databases: Tally.Databases, floor: RetentionFloor, recompute: Bool = false
     ) throws -> EntityVector {
         let newest =
-            try ViewStateKey.head(encoded, code: stored.views.headCode).withUnsafeBytes { try txn.get(databases.views, $0) }
+            try ViewStateKey.head(encoded, code: stored.views.headCode).withUnsafeBytes {
+                try txn.get(databases.views, $0)
+            }
             .flatMap(BigEndian.uint64) ?? 0
         // State holds the entity's changes up to `newest`; a token before that recomputes (and
         // a decision's replay always does).
