@@ -273,12 +273,28 @@ import Testing
         }
     }
 
-    /// A store written before finite-window count_distinct states had count tiles holds them
-    /// under their old fingerprint: read-only it answers from them (counting index entries), and
-    /// the next writable open, even without definitions, rebuilds them with count tiles from the
-    /// log; every view equals the oracle before and after, at the head and at an older LSN
-    /// (docs/VIEWS.md).
-    @Test func aStateWhoseLayoutChangedIsRebuiltOnTheNextWritableOpen() async throws {
+    /// Older layouts a store may hold states in: the fingerprint parts they lacked, and the
+    /// fixture's views whose state that renames. Renaming keeps this build's data, so only
+    /// structures an older reader reads alike are renamed: a distinct state's index (read
+    /// without count tiles in `plainTiles`) and a min/max state's chain (which answers the
+    /// read-only check below, at the newest event; older `at`s are checked after the rebuild).
+    /// Reading 1-second tiles without or beside a chain is what lifetime min/max views do in
+    /// every oracle test; `ViewStateLayoutTests` checks each layout's state.
+    static let olderLayouts: [(layout: String, lacks: String, views: [String])] = [
+        // A finite-window distinct count before count tiles.
+        ("plainTiles", #"\|counts=\d+"#, ["recent_merchants"]),
+        // Finite-window min/max with chains and tiles from 1 s.
+        ("secondTiles", #"\|tiles_from=\w+"#, ["low", "unit_max"]),
+    ]
+
+    /// A store written in an older layout (before finite-window count_distinct states had count
+    /// tiles, or before finite-window min/max tiles started at 16 s) holds those states under
+    /// their old fingerprint: read-only it answers from them, and the next writable open, even
+    /// without definitions, rebuilds them in the current layout from the log; every view equals
+    /// the oracle before and after, at the head and at an older LSN (docs/VIEWS.md).
+    @Test(arguments: olderLayouts.indices)
+    func aStateWhoseLayoutChangedIsRebuiltOnTheNextWritableOpen(_ index: Int) async throws {
+        let older = Self.olderLayouts[index]
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         var stream = Stream()
@@ -286,19 +302,16 @@ import Testing
             let store = try Self.open(directory, ViewFixture.definitions)
             defer { store.close() }
             try await stream.ingest(store, count: 600)
-            // What an older store holds: the distinct and min/max states' codes under
-            // fingerprints without count tiles and chains.
+            // What an older store holds: the distinct and min/max states' codes under the
+            // fingerprints of that layout.
             let meta = store.databases.meta
             let renamed = try await store.write { txn -> Int in
-                // A lifetime and a finite distinct count of the same member were one state then.
+                // A lifetime and a finite distinct count of the same member were one state before
+                // count tiles.
                 func strip(_ codes: [String: UInt16]) -> [String: UInt16] {
                     Dictionary(
                         codes.map { print, code in
-                            (
-                                print.replacingOccurrences(
-                                    of: #"\|(counts=\d+|chain=\w+)"#, with: "", options: .regularExpression),
-                                code
-                            )
+                            (print.replacingOccurrences(of: older.lacks, with: "", options: .regularExpression), code)
                         }, uniquingKeysWith: { kept, _ in kept })
                 }
                 let codes = try JSONDecoder().decode(
@@ -310,9 +323,9 @@ import Testing
                         servedFrom: record.servedFrom)
                     try DefinitionsHistory.write(old, in: txn, meta: meta)
                 }
-                return codes.keys.filter { $0.contains("|counts=") || $0.contains("|chain=") }.count
+                return codes.keys.filter { $0.range(of: older.lacks, options: .regularExpression) != nil }.count
             }
-            #expect(renamed == 3, "the fixture's finite-window distinct and min/max states")
+            #expect(renamed == older.views.count, "\(older.layout): the fixture's states of its views")
         }
         let middle = stream.accepted[300].lsn
         do {
@@ -321,7 +334,7 @@ import Testing
             options.access = .readOnly
             let reader = try Tally.open(directory: directory.path, options: options)
             defer { reader.close() }
-            #expect(reader.definitionsState.current.newest?.views.legacy == ["low", "recent_merchants", "unit_max"])
+            #expect(reader.definitionsState.current.newest?.views.legacy == older.views, "\(older.layout)")
             try Self.expectOracle(reader, stream, at: stream.lastTime + 1, served: ViewFixture.definitions)
         }
         do {
@@ -349,7 +362,7 @@ import Testing
         #expect(store.definitionsChangeInProgress == nil)
         #expect(
             store.definitionsState.current.newest?.views.legacy == [],
-            "the writable open rebuilt the state with count tiles")
+            "the writable open rebuilt the state in the current layout (\(older.layout))")
         for at in [stream.lastTime + 1, stream.lastTime - 30_000] {
             try Self.expectOracle(store, stream, at: at, served: ViewFixture.definitions)
         }

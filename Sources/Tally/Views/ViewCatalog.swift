@@ -13,10 +13,11 @@ struct ViewCatalog: Sendable {
     /// Views whose state this store has not built yet (a read-only open of a store the writer has
     /// not opened with these definitions).
     let unbuilt: [String]
-    /// Views read from a state of an older layout: a finite-window count_distinct state built
-    /// before count tiles (read by counting index entries) or a finite-window min/max state built
-    /// before chains (read from tiles alone); exact either way. The next writable open rebuilds
-    /// it in the current layout (docs/VIEWS.md).
+    /// Views read from a state of an older layout (``ViewStateLayout``): a finite-window
+    /// count_distinct state built before count tiles (read by counting index entries), a
+    /// finite-window min/max state built before chains (read from tiles alone) or with 1-second
+    /// tiles; exact either way. The next writable open rebuilds it in the current layout
+    /// (docs/VIEWS.md).
     let legacy: [String]
     /// Served names of every view (an upper bound of one vector's values).
     let servedNameCount: Int
@@ -31,20 +32,18 @@ struct ViewCatalog: Sendable {
         var unbuilt: [String] = []
         var legacy: [String] = []
         for view in definitions.views {
-            var legacyLayout = false
-            var code = stateCodes[ViewState.fingerprint(view, definitions)]
-            if code == nil, let old = stateCodes[ViewState.fingerprint(view, definitions, legacyLayout: true)] {
-                code = old
-                legacyLayout = true
-                legacy.append(view.name)
-            }
-            guard let code else {
+            // The newest layout the store holds this view's state in.
+            let found = ViewStateLayout.newestFirst.lazy.compactMap { layout in
+                stateCodes[ViewState.fingerprint(view, definitions, layout: layout)].map { (layout, $0) }
+            }.first
+            guard let (layout, code) = found else {
                 unbuilt.append(view.name)
                 continue
             }
+            if layout != .current { legacy.append(view.name) }
             guard
                 let state = ViewState(
-                    view, code: code, definitions: definitions, eventCodes: eventCodes, legacyLayout: legacyLayout)
+                    view, code: code, definitions: definitions, eventCodes: eventCodes, layout: layout)
             else { continue }
             let index: Int
             if let existing = stateIndex[code] {
@@ -167,8 +166,9 @@ final class ViewState: Sendable {
     /// Sources by event type code.
     let sources: [UInt16: Source]
     let numbersAreInts: Bool
-    /// Tile widths in ms, finest first: 1 s × 16^k up to the widest window. min/max tiles hold
-    /// the extremes; count_distinct tiles (finite windows only) count members by latest occurrence.
+    /// Tile widths in ms, finest first: 1 s × 16^k up to the widest window (from 16 s for a
+    /// finite-window min/max state, ``ViewStateLayout/current``). min/max tiles hold the extremes;
+    /// count_distinct tiles (finite windows only) count members by latest occurrence.
     let tileWidths: [Int64]
     /// The chain a finite-window min/max state keeps (``ViewStateKey``): the events whose value
     /// beats every later event's. Nil for other kinds, lifetime windows and the older layout.
@@ -182,10 +182,16 @@ final class ViewState: Sendable {
     /// Tile widths of extremes: 1 s × 16^k, k = 0…7 (the top tile ≈ 8.5 years).
     static let allTileWidths: [Int64] = (0..<8).map { k in (0..<k).reduce(Int64(1000)) { width, _ in width * 16 } }
 
+    /// The finest min/max tile of a state with a chain (``ViewStateLayout/current``).
+    static let chainedFinestTile: Int64 = 16_000
+
     /// What decides a state: entity and key type, state kind, sources and their values, filter,
-    /// and the layout's extra structures (count tiles, chains). `legacyLayout: true` gives the
-    /// fingerprint a state had before them.
-    static func fingerprint(_ view: ViewDefinition, _ definitions: Definitions, legacyLayout: Bool = false) -> String {
+    /// and the layout's structures (count tiles, chains, the finest min/max tile). An older
+    /// `layout` gives the fingerprint a state had in it; a state whose structures did not change
+    /// has the same fingerprint in every layout.
+    static func fingerprint(
+        _ view: ViewDefinition, _ definitions: Definitions, layout: ViewStateLayout = .current
+    ) -> String {
         let keyType = definitions.entity(named: view.entity)?.keyType.rawValue ?? "?"
         let kind = ViewStateKind(view.aggregate)
         let sources = view.sources.map { source in
@@ -193,15 +199,18 @@ final class ViewState: Sendable {
         }.sorted().joined(separator: ";")
         var parts = [view.entity, keyType, kind.rawValue, view.filter ?? "", sources]
         if kind == .extremes { parts.append("tiles=\(tileWidths(for: view.windows).count)") }
-        guard !legacyLayout else { return parts.joined(separator: "|") }
+        guard layout != .plainTiles else { return parts.joined(separator: "|") }
         if kind == .members, let widths = countTileWidths(for: view.windows) { parts.append("counts=\(widths.count)") }
-        if let chain = chain(for: view) { parts.append("chain=\(chain)") }
+        if let chain = chain(for: view) {
+            parts.append("chain=\(chain)")
+            if layout == .current { parts.append("tiles_from=16s") }
+        }
         return parts.joined(separator: "|")
     }
 
     init?(
         _ view: ViewDefinition, code: UInt16, definitions: Definitions, eventCodes: [String: UInt16],
-        legacyLayout: Bool = false
+        layout: ViewStateLayout = .current
     ) {
         self.code = code
         kind = ViewStateKind(view.aggregate)
@@ -222,12 +231,14 @@ final class ViewState: Sendable {
         }
         self.sources = sources
         numbersAreInts = allInts && kind != .count
+        chain = layout == .plainTiles ? nil : Self.chain(for: view)
         switch kind {
-        case .extremes: tileWidths = Self.tileWidths(for: view.windows)
-        case .members: tileWidths = legacyLayout ? [] : Self.countTileWidths(for: view.windows) ?? []
+        case .extremes:
+            let widths = Self.tileWidths(for: view.windows)
+            tileWidths = layout == .current && chain != nil ? widths.filter { $0 >= Self.chainedFinestTile } : widths
+        case .members: tileWidths = layout == .plainTiles ? [] : Self.countTileWidths(for: view.windows) ?? []
         default: tileWidths = []
         }
-        chain = legacyLayout ? nil : Self.chain(for: view)
     }
 
     /// The chain of a min/max view whose windows are all finite: a max view's state keeps a max
@@ -262,4 +273,22 @@ final class ViewState: Sendable {
         default: return false
         }
     }
+}
+
+/// The layouts view state has had, each readable (exactly) until the next writable open rebuilds
+/// the state in the newest (docs/VIEWS.md, "State layout"). A state whose structures are the same
+/// in two layouts has the same fingerprint in both and is never rebuilt.
+enum ViewStateLayout: Sendable, Equatable {
+    /// Before count tiles and chains: min/max and lifetime states read tiles from 1 s.
+    case plainTiles
+    /// Count tiles (finite-window count_distinct) and chains (finite-window min/max), min/max
+    /// tiles from 1 s.
+    case secondTiles
+    /// As ``secondTiles``, but a finite-window min/max state's tiles start at 16 s: the chain
+    /// answers reads at or after the entity's newest event, so the 1-second tiles (nearly one per
+    /// event) only spared older reads a scan of at most 16 s of raw values at each edge.
+    case current
+
+    /// Every layout, newest first: the order a catalog looks for a view's state in.
+    static let newestFirst: [ViewStateLayout] = [.current, .secondTiles, .plainTiles]
 }

@@ -163,8 +163,9 @@ struct ViewReader<Transaction: TransactionReading> {
         }
     }
 
-    /// The min or max over `[low, high]`: raw entries at the ragged ends (under a second each),
-    /// then ever coarser tiles, at most 15 per side per level.
+    /// The min or max over `[low, high]`: raw entries at the ragged ends (each under the finest
+    /// tile's width: 1 s, or 16 s for a state with a chain), then ever coarser tiles, at most 15
+    /// per side per level.
     private func extreme(_ state: ViewState, _ viewKey: StateKey, low: Int64, high: Int64, max wantMax: Bool) throws
         -> ExpressionValue?
     {

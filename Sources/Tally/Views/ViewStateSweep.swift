@@ -169,8 +169,8 @@ enum ViewStateSweep {
                     entry = next
                     continue
                 case (.extremes, ViewStateKey.seriesTag) where key.count == view.count + 17:
-                    // Raw values: a read at or after the floor scans them only within a second of
-                    // an edge at or above the cut.
+                    // Raw values: a read at or after the floor scans them only inside its window,
+                    // whose start is at or above the cut (a lifetime read: above the aligned cut).
                     let time = ViewStateKey.timeAndLSN(current.key, prefixCount: view.count + 1).time
                     guard time < reclaim.cut - 1000 else {
                         entry = try seek(view + [ViewStateKey.tileTag])
