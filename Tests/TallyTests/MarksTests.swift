@@ -219,13 +219,13 @@ import Testing
         try await store.write { txn in try txn.put(meta, MetaKey.formatVersion, BigEndian.bytes(UInt32(2))) }
         store.close()
         store = try Self.open(directory)
-        #expect(try store.statistics().formatVersion == 3)
+        #expect(try store.statistics().formatVersion == StoreLayout.formatVersion)
         let stamped = try store.read { s in
             try s.transaction.value(s.databases.meta, MetaKey.formatVersion).flatMap {
                 $0.withUnsafeBytes(BigEndian.uint32)
             }
         }
-        #expect(stamped == 3)
+        #expect(stamped == StoreLayout.formatVersion)
         store.close()
     }
 

@@ -27,6 +27,14 @@ import Testing
         }
     }
 
+    static func storedFormat(_ store: Tally) throws -> UInt32? {
+        try store.read { s in
+            try s.transaction.value(s.databases.meta, MetaKey.formatVersion).flatMap {
+                $0.withUnsafeBytes(BigEndian.uint32)
+            }
+        }
+    }
+
     static func storedHeadCode(_ store: Tally) throws -> UInt16 {
         try store.read { s in try ViewCodes.headCode(s.transaction, meta: s.databases.meta) }
     }
@@ -62,16 +70,27 @@ import Testing
         #expect(keys.count > 3, "the entity has state besides its head")
     }
 
-    @Test func aStoreWithHeadsBeforeTheStatesKeepsThemThere() async throws {
+    @Test func aFormatThreeStoreKeepsItsHeadsBeforeTheStates() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         var store = try ViewSemanticsTests.open(directory)
-        // A store created before heads sorted last has no head code in `meta`.
+        // A store created before heads sorted last: format 3, no head code in `meta`.
         let meta = store.databases.meta
-        try await store.write { txn in _ = try txn.delete(meta, MetaKey.viewHeadCode) }
+        try await store.write { txn in
+            _ = try txn.delete(meta, MetaKey.viewHeadCode)
+            try txn.put(meta, MetaKey.formatVersion, BigEndian.bytes(UInt32(3)))
+        }
         store.close()
+        // Read-only, this build opens it as it is; a writable open stamps format 4 and changes
+        // nothing else.
+        var options = Tally.Options()
+        options.access = .readOnly
+        let reader = try Tally.open(directory: directory.path, options: options)
+        #expect(try Self.storedFormat(reader) == 3)
+        reader.close()
         store = try ViewSemanticsTests.open(directory)
         defer { store.close() }
+        #expect(try Self.storedFormat(store) == StoreLayout.formatVersion)
         #expect(try Self.storedHeadCode(store) == ViewStateKey.headBeforeStates)
         try await Self.ingestAndReadBack(store)
         let keys = try Self.keys(store)

@@ -15,11 +15,16 @@ enum StoreLayout {
     /// Bump when the meaning of any stored byte changes; opening refuses other versions.
     /// 2: the id index in levels (``IdIndex``). 3: lists, flags and decisions (the `marks` and
     /// `decisions` databases, log and journal kinds for their changes); a writable open upgrades a
-    /// format-2 store.
-    static let formatVersion: UInt32 = 3
-    /// Formats a writable open upgrades in place: 2 differs only by the `marks` and `decisions`
-    /// databases, which the open creates.
-    static let upgradable: Set<UInt32> = [2]
+    /// format-2 store. 4: entity heads may sort after the entity's states (`meta/view_head_code`,
+    /// ``ViewCodes/headCode(_:meta:)``) and min/max tiles may start at 16 s, which a format-3
+    /// build would misread.
+    static let formatVersion: UInt32 = 4
+    /// Formats a writable open upgrades in place: 2 differs by the `marks` and `decisions`
+    /// databases, which the open creates; 3 holds nothing format 4 reads differently (no
+    /// `view_head_code`: heads at code 0; states in older layouts are found by fingerprint).
+    static let upgradable: Set<UInt32> = [2, 3]
+    /// Older formats this build also opens read-only, as they are.
+    static let readableAsIs: Set<UInt32> = [3]
 
     static let meta = DatabaseSpec("meta")
     static let log = DatabaseSpec("log")

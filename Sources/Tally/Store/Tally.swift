@@ -177,6 +177,8 @@ public final class Tally: Sendable {
         switch stored {
         case .some(.some(StoreLayout.formatVersion)):
             return
+        case .some(.some(let old)) where !writable && StoreLayout.readableAsIs.contains(old):
+            return
         case .some(.some(let old)) where writable && StoreLayout.upgradable.contains(old):
             try stamp(new: false)  // the open created the databases the newer format adds: stamping is the upgrade
         case .some(let other):

@@ -203,6 +203,7 @@ final class ViewState: Sendable {
         if kind == .members, let widths = countTileWidths(for: view.windows) { parts.append("counts=\(widths.count)") }
         if let chain = chain(for: view) {
             parts.append("chain=\(chain)")
+            // (Windows are at least 1 s, so a finite one always had a 1-second tile to drop.)
             if layout == .current { parts.append("tiles_from=16s") }
         }
         return parts.joined(separator: "|")
