@@ -87,10 +87,12 @@ import Testing
         options.access = .readOnly
         let reader = try Tally.open(directory: directory.path, options: options)
         #expect(try Self.storedFormat(reader) == 3)
+        #expect(try reader.statistics().formatVersion == 3, "tally stats shows the stored format")
         reader.close()
         store = try ViewSemanticsTests.open(directory)
         defer { store.close() }
         #expect(try Self.storedFormat(store) == StoreLayout.formatVersion)
+        #expect(try store.statistics().formatVersion == StoreLayout.formatVersion)
         #expect(try Self.storedHeadCode(store) == ViewStateKey.headBeforeStates)
         try await Self.ingestAndReadBack(store)
         let keys = try Self.keys(store)

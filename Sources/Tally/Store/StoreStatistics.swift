@@ -3,6 +3,8 @@ import TallyLMDB
 /// What `tally stats` prints: a point-in-time description of the store.
 public struct StoreStatistics: Sendable, Codable {
     public var directory: String
+    /// The store's on-disk format, as stored in its `meta` database (an older store opened
+    /// read-only keeps its own until a writable open upgrades it; docs/STORAGE.md).
     public var formatVersion: UInt32
     public var lsn: LSN
     public var logEntries: Int
@@ -32,8 +34,11 @@ public struct StoreStatistics: Sendable, Codable {
 extension Tally {
     /// Describes the store as of now.
     public func statistics() throws -> StoreStatistics {
-        let (lsn, entries, watermark, floor) = try read { snapshot in
+        let (format, lsn, entries, watermark, floor) = try read { snapshot in
             (
+                try snapshot.transaction.value(databases.meta, MetaKey.formatVersion).flatMap {
+                    $0.withUnsafeBytes(BigEndian.uint32)
+                } ?? StoreLayout.formatVersion,
                 try snapshot.lsn, try snapshot.transaction.entryCount(databases.log), try snapshot.watermark,
                 try snapshot.retentionFloor
             )
@@ -46,7 +51,7 @@ extension Tally {
             case .journaled(let interval): "journaled(checkpoint every \(interval))"
             }
         return StoreStatistics(
-            directory: directory, formatVersion: StoreLayout.formatVersion, lsn: lsn, logEntries: entries,
+            directory: directory, formatVersion: format, lsn: lsn, logEntries: entries,
             mapSizeBytes: info.mapSize, usedBytes: info.usedBytes, pageSize: info.pageSize,
             readerSlotsInUse: info.readersInUse, readerSlots: info.maxReaders,
             commits: writer?.committedTransactions ?? 0, mapGrowths: environment.resizeCount, durability: durability,
