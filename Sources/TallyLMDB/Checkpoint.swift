@@ -74,11 +74,14 @@ struct Checkpoint: Equatable {
         try FileSync.replace(Checkpoint.path(directory), with: encoded(), directory: directory)
     }
 
-    /// Removes the checkpoint and the journal files (a store leaving the journaled mode, after a
-    /// flush made `data.mdb` authoritative).
-    static func remove(_ directory: String) throws(LMDBError) {
+    /// Removes the checkpoint and, unless `keepingJournal`, the journal files, after a flush made
+    /// `data.mdb` authoritative (a store leaving the journaled mode; recovery done at an open).
+    /// Without a checkpoint no open reads the journal; kept, the writer reuses its files.
+    static func remove(_ directory: String, keepingJournal: Bool = false) throws(LMDBError) {
         unlink(path(directory))
-        for file in 0..<2 { unlink(Journal.path(directory, file: file)) }
+        if !keepingJournal {
+            for file in 0..<2 { unlink(Journal.path(directory, file: file)) }
+        }
         try FileSync.directory(directory)
     }
 }

@@ -15,7 +15,8 @@ final class JournaledDurability {
     private var commitsSinceCheckpoint = 0
 
     /// Makes the store's current state a durable checkpoint (replayed groups and open-time writes
-    /// included), pins it, ends the pin recovery held, and turns `MDB_NOSYNC` on.
+    /// included), pins it, ends the pin recovery held (if the open did not settle it), and turns
+    /// `MDB_NOSYNC` on.
     init(environment: Environment, interval: Duration) throws(LMDBError) {
         self.environment = environment
         self.interval = interval
@@ -40,6 +41,22 @@ final class JournaledDurability {
             recovery?.pin = nil
         }
         checkpointer = Checkpointer(environment: environment, pin: pin)
+    }
+
+    /// Makes `data.mdb` authoritative again after recovery replayed the journal, before the
+    /// open's own writes (a backfill, a rebuild): flushes it, removes the checkpoint (a crash from
+    /// here on needs no journal) and only then ends the pin, so the open's transactions reuse the
+    /// pages they free instead of growing the file by every page they write. They commit durably
+    /// (`MDB_NOSYNC` off) unless the store is opened `relaxed`; the writer then starts its own
+    /// checkpoint (journaled) or finishes leaving the mode (``leave(_:recovery:)``).
+    static func settle(_ environment: Environment, recovery: JournalRecovery) throws(LMDBError) {
+        guard let pin = recovery.pin else { return }
+        try environment.sync()
+        try Checkpoint.remove(environment.path, keepingJournal: true)
+        mdb_txn_abort(pin)
+        recovery.pin = nil
+        if case .relaxed = environment.options.sync { return }
+        try environment.setNoSync(false)
     }
 
     /// A store opened in another mode after the journaled one: replayed groups are flushed into
@@ -112,5 +129,14 @@ final class JournaledDurability {
         checkpointer.start(Checkpointer.Request(pin: pin, checkpoint: checkpoint))
         lastStart = .now
         commitsSinceCheckpoint = 0
+    }
+}
+
+extension Environment {
+    /// After recovery replayed the journal, before a writable open's own writes: see
+    /// ``JournaledDurability/settle(_:recovery:)``. Does nothing without a checkpoint.
+    package func settleJournalRecovery() throws(LMDBError) {
+        guard let recovery = journalRecovery else { return }
+        try JournaledDurability.settle(self, recovery: recovery)
     }
 }

@@ -82,6 +82,8 @@ public final class Tally: Sendable {
             do {
                 try checkFormat(environment, directory: directory, writable: options.access == .readWrite)
                 try replayJournal(environment, options: options)
+                // The open's own writes below (backfill, rebuild) must not run under the pin.
+                try environment.settleJournalRecovery()
                 definitionsState = try loadDefinitions(
                     environment, definitions, chunk: options.backfillChunk, writable: options.access == .readWrite,
                     onStep: options.backfillStepCommitted)
