@@ -133,6 +133,7 @@ func applyMode(directory: String, definitionsPath: String, chunk: Int, pause: In
     let definitions = try DefinitionsLoader.load(path: definitionsPath)
     var options = Tally.Options()
     options.backfillChunk = chunk
+    options.openBackfillChunk = chunk
     if let pause {
         options.backfillStepCommitted = { step in
             guard step == pause else { return }

@@ -24,6 +24,7 @@ import Testing
         options.durability = .relaxed(flushInterval: .seconds(5))
         options.wallClock = { clock }
         options.backfillChunk = chunk
+        options.openBackfillChunk = chunk
         return try Tally.open(directory: directory.path, definitions: definitions, options: options)
     }
 

@@ -26,7 +26,7 @@ import Testing
         #expect(accepted == 120 * 9)
         let before = try store.statistics().usedBytes
         store.close()
-        options.backfillChunk = 1
+        options.openBackfillChunk = 1
         let reopened = try Tally.open(
             directory: directory.path, definitions: try DefinitionsLoader.load(text: added), options: options)
         defer { reopened.close() }

@@ -85,7 +85,7 @@ public final class Tally: Sendable {
                 // The open's own writes below (backfill, rebuild) must not run under the pin.
                 try environment.settleJournalRecovery()
                 definitionsState = try loadDefinitions(
-                    environment, definitions, chunk: options.backfillChunk, writable: options.access == .readWrite,
+                    environment, definitions, chunk: options.openBackfillChunk, writable: options.access == .readWrite,
                     onStep: options.backfillStepCommitted)
             } catch {
                 environment.close()

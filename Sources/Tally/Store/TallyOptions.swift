@@ -71,6 +71,10 @@ extension Tally {
         @_spi(Testing) public var gatherWindow: Duration = .microseconds(200)
         /// Logged events one backfill transaction replays (see ``Tally/apply(_:waitUntilServed:)``).
         @_spi(Testing) public var backfillChunk: Int = 2_048
+        /// Logged events one backfill transaction replays during a writable open, before the
+        /// writer starts: nothing interleaves then, and larger transactions copy fewer pages
+        /// (docs/DEFINITIONS.md, "Changing definitions").
+        @_spi(Testing) public var openBackfillChunk: Int = 32_768
         /// Called after each backfill transaction an open commits, with how many it has committed;
         /// the crash tests use it to stop a child at a known point of a backfill.
         @_spi(Testing) public var backfillStepCommitted: (@Sendable (Int) -> Void)? = nil
