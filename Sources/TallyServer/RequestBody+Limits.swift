@@ -6,6 +6,16 @@ extension Request {
     /// when `Content-Length` says so, else as soon as the stream passes it — and a body in a
     /// content coding (`Content-Encoding: gzip`, …) with 415: it would be read as plain bytes.
     func collectBody(limit: Int) async throws -> [UInt8] {
+        // The HTTP parser frames a body whose last transfer coding is chunked and passes the
+        // others through undecoded (`gzip, chunked`): refuse them rather than read gzip as JSON.
+        let transferCodings = headers[values: .transferEncoding].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        if let coding = transferCodings.first(where: { $0 != "chunked" }) {
+            throw APIError(
+                .badRequest, "malformed_request",
+                "Transfer-Encoding \(coding.prefix(32)) is not supported: send the body with Content-Length or "
+                    + "chunked transfer coding alone")
+        }
         if let coding = headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased(),
             !coding.isEmpty, coding != "identity"
         {

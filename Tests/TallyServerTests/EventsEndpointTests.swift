@@ -63,6 +63,9 @@ struct EventsEndpointTests {
             for request in [
                 "Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n",  // a chunk size that is not hex
                 "Transfer-Encoding: gzip\r\n\r\n{}",  // a transfer coding the server does not speak
+                // ... also before chunked: the body must not be read as if it were plain chunked
+                "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+                "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
             ] {
                 let response = try await offPool {
                     try BlockingHTTPClient(port: port, timeoutSeconds: 10).exchange(
@@ -116,6 +119,17 @@ struct EventsEndpointTests {
             #expect(allBad.status == .ok)
             #expect(allBad.json["accepted"] as? Int == 0)
             #expect((allBad.json["rejected"] as? [Any])?.count == 2)
+            // An empty batch is well formed too: nothing applied, the store's LSN.
+            for (contentType, body) in [("application/json", "[]"), ("application/x-ndjson", "\n\n")] {
+                var headers = fixture.headers(.ingest)
+                headers[.contentType] = contentType
+                let empty = try await client.send("/v1/events", .post, headers: headers, body: body)
+                #expect(empty.status == .ok, "\(contentType)")
+                #expect(empty.json["accepted"] as? Int == 0)
+                #expect(empty.json["duplicates"] as? Int == 0)
+                #expect((empty.json["rejected"] as? [Any])?.isEmpty == true)
+                #expect(empty.json["lsn"] as? Int == 2)
+            }
         }
         #expect(fixture.lsn == 2)
     }

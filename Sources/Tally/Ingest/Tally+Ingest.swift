@@ -91,7 +91,9 @@ extension Tally {
     private func ingest(
         decoded events: [Result<DecodedEvent, EventRejection>], version: UInt32
     ) async throws(TallyError) -> IngestResult? {
-        guard !events.isEmpty else { throw TallyError(.invalidArgument, "an ingest request needs at least one event") }
+        // An empty batch is well formed (SPEC §3): nothing to apply; the answer names the
+        // store's LSN, as for a batch whose every event was rejected.
+        guard !events.isEmpty else { return IngestResult(outcomes: [], lsn: try readTyped { try $0.lsn }) }
         let databases = databases
         let clock = options.wallClock
         let shape = options.idIndexShape
