@@ -12,7 +12,9 @@ extension TallyError {
                 return TallyError(.closed, "the store at \(path) is closed")
             case .overloaded(let pending):
                 return TallyError(
-                    .overloaded, "the write queue is full (\(pending) requests are waiting); retry after a short delay")
+                    .overloaded,
+                    "the write queue is full (\(pending) \(pending == 1 ? "request is" : "requests are") waiting); "
+                        + "retry after a short delay")
             case .readOnly(let cause):
                 return TallyError(
                     .storeReadOnly,

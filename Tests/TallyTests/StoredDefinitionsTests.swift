@@ -123,6 +123,23 @@ import Testing
         #expect(try store.read { try $0.event(at: LSN(1)) }?.type == "refund")
     }
 
+    @Test func aProblemEveryVersionSharesIsReportedOnce() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        try open(directory, Self.base).close()
+        for extra in ["note", "memo"] {  // versions 2 and 3, each still with amount: decimal
+            let text = Self.base.replacingOccurrences(
+                of: "amount: decimal }", with: "amount: decimal, \(extra): \"string?\" }")
+            try open(directory, text).close()
+        }
+        #expect {
+            try open(directory, Self.base.replacingOccurrences(of: "amount: decimal }", with: "amount: int }"))
+        } throws: { error in
+            guard let error = error as? TallyError, error.code == .incompatibleDefinitions else { return false }
+            return error.message.components(separatedBy: "changes type from decimal").count == 2
+        }
+    }
+
     @Test func aFieldDroppedAndDeclaredAgainKeepsItsType() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

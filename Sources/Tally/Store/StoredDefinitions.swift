@@ -155,6 +155,7 @@ final class StoredDefinitions: Sendable {
         -> [String]
     {
         var problems: [String] = []
+        var said = Set<String>()  // each problem once, named by the newest version that has it
         for after in new.events {
             var consistent: [(version: UInt32, type: EventTypeDefinition)] = []  // newest first
             for (version, definitions) in history.reversed() {
@@ -164,8 +165,9 @@ final class StoredDefinitions: Sendable {
             }
             for (index, earlier) in consistent.enumerated() {
                 // The newest version that had the type speaks plainly; older ones name their version.
-                for problem in pairProblems(earlier.type, after, version: index == 0 ? nil : earlier.version)
-                where !problems.contains(problem) {
+                let plain = pairProblems(earlier.type, after, version: nil)
+                let named = index == 0 ? plain : pairProblems(earlier.type, after, version: earlier.version)
+                for (key, problem) in zip(plain, named) where said.insert(key).inserted {
                     problems.append(problem)
                 }
             }
