@@ -118,6 +118,16 @@ import Testing
         #expect(issues.map(\.line) == [6, 7])
     }
 
+    @Test(arguments: ["401d", "[1h, 1h]", "1y"])
+    func aViewsBadExpressionIsReportedBesideItsOwnBadWindow(window: String) {
+        let issues = Self.issues(
+            Self.header + """
+                views:
+                  v9: { entity: card, from: auth, where: "amount >", aggregate: sum(amount), window: \(window) }
+                """)
+        #expect(Set(issues.map(\.path)) == ["views.v9.window", "views.v9.where"], "\(issues)")
+    }
+
     @Test func aLatenessLongerThanTheRetentionPointsAtTheLateness() {
         let issues = Self.issues(
             """

@@ -22,8 +22,12 @@ struct DefinitionsExpressionChecker {
     }
 
     /// The views' filters, values and aggregate arguments only.
-    func checkViews() {
-        for view in definitions.views { check(view) }
+    func checkViews() { checkViews(definitions.views) }
+
+    /// The filters, values and aggregate arguments of `views` (also of a view kept out of the
+    /// definitions for another problem, so that every problem is reported at once).
+    func checkViews(_ views: [ViewDefinition]) {
+        for view in views { check(view) }
     }
 
     /// The type a view's values have, by served name (count-like views are numbers; first, last,

@@ -35,7 +35,12 @@ extension DefinitionsParser {
                 name: name, entity: entity.name, sources: sources.map(\.0), aggregate: kind, argument: argument,
                 filter: filter, windows: windows ?? [], catalog: reader.catalog(pairs, at: path))
             checkValues(view, sources: sources, entity: entity, aggregateNode: aggregateNode, at: path, definitions)
-            guard windows != nil else { return nil }
+            guard windows != nil else {
+                // Kept out for its windows, the view still has its expressions checked: they name
+                // only its events' fields, which are sound here.
+                DefinitionsExpressionChecker(reader: reader, definitions: definitions).checkViews([view])
+                return nil
+            }
             for servedName in view.servedNames {
                 if let other = served[servedName] {
                     reader.report(path, node, "serves '\(servedName)', which view '\(other)' already serves")
