@@ -102,6 +102,31 @@ import Testing
         }
     }
 
+    @Test func theRecordNamesEachRulesVersionAsTheCatalogDoes() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Self.open(directory)
+        defer { store.close() }
+        let first = try await Self.decide(store, Self.auth(1, at: Self.t0), ingest: .notIngested)
+        #expect(first.rules.map(\.version) == [1, 1, 1, 1, 1])
+        // Version 2 changes one rule's threshold and adds a view; the other rules stay version 1.
+        var changed = Self.definitions
+        changed.rules[2].when = "card_total + request.amount > 2000"
+        changed.views.append(changed.views[0])
+        changed.views[changed.views.count - 1].name = "card_count_60s_again"
+        #expect(try await store.apply(changed).version == 2)
+        let second = try await Self.decide(store, Self.auth(2, at: Self.t0), ingest: .notIngested)
+        #expect(second.token.definitionsVersion == 2)
+        #expect(second.rules.map(\.version) == [1, 1, 2, 1, 1])
+        #expect(
+            Dictionary(uniqueKeysWithValues: second.rules.map { ($0.name, $0.version) }) == store.catalogVersions.rules)
+        let text = String(decoding: try store.decision(second.id).json, as: UTF8.self)
+        #expect(text.contains(#"{"name":"big","outcome":"review","matched":false,"version":2}"#), "\(text)")
+        // Replay recomputes the rules of the version served then, with the same versions.
+        let replay = try store.replayDecision(first.id)
+        #expect(replay.matches, "\(replay.differences)")
+    }
+
     @Test func rulesReadListsFlagsRequestFieldsAndTheFirstMatchDecides() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

@@ -41,6 +41,9 @@ public struct RuleResult: Sendable, Hashable {
     public let outcome: String
     /// Whether its `when` held (true; null and false do not hold).
     public let matched: Bool
+    /// The definitions version from which this rule is unchanged, as `GET /v1/definitions`
+    /// reports it; the decision's `definitions_version` names the whole set.
+    public let version: UInt32
 }
 
 /// A decision as recorded (durably, before it was answered) and as `GET /v1/decisions/{id}` and

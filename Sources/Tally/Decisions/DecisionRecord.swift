@@ -3,7 +3,7 @@
 ///
 /// ```json
 /// {"id":42,"outcome":"block","reasons":["blocked"],
-///  "rules":[{"name":"blocked","outcome":"block","matched":true},…],
+///  "rules":[{"name":"blocked","outcome":"block","matched":true,"version":1},…],
 ///  "vectors":[{"entity":"card","key":"c1","views":{…},"flags":{…},"lists":{…}}],
 ///  "snapshot":{"lsn":41,"at":…,"definitions_version":1},
 ///  "ingest":"including","event":{"outcome":"accepted","lsn":41},
@@ -31,7 +31,9 @@ enum DecisionRecord {
             JSONWriter.appendString(rule.name, to: &out)
             out.append(contentsOf: #","outcome":"#.utf8)
             JSONWriter.appendString(rule.outcome, to: &out)
-            out.append(contentsOf: (rule.matched ? #","matched":true}"# : #","matched":false}"#).utf8)
+            out.append(
+                contentsOf: (rule.matched ? #","matched":true,"version":"# : #","matched":false,"version":"#).utf8)
+            out.append(contentsOf: "\(rule.version)}".utf8)
         }
         out.append(contentsOf: #"],"vectors":["#.utf8)
         for (index, vector) in evaluation.vectors.enumerated() {

@@ -86,15 +86,16 @@ struct DecisionTransaction {
     ) throws -> Evaluation {
         let token = SnapshotToken(lsn: LSN(try headLSN()), at: at, definitionsVersion: served.version)
         return try Self.evaluate(
-            served, entities, request, token: token, in: txn, databases: databases, recompute: false)
+            served, entities, request, token: token, ruleVersions: current.ruleVersions(of: served), in: txn,
+            databases: databases, recompute: false)
     }
 
     /// Reads the vectors of `entities` at `token` in `txn` and evaluates `served`'s rules on them
     /// (also the replay's recomputation, with `recompute`).
     static func evaluate(
         _ served: StoredDefinitions, _ entities: [(entity: String, key: String)],
-        _ request: @escaping (String) -> ExpressionValue, token: SnapshotToken, in txn: some TransactionReading,
-        databases: Tally.Databases, recompute: Bool
+        _ request: @escaping (String) -> ExpressionValue, token: SnapshotToken, ruleVersions: [String: UInt32],
+        in txn: some TransactionReading, databases: Tally.Databases, recompute: Bool
     ) throws -> Evaluation {
         let floor = try RetentionFloor.read(txn, meta: databases.meta)
         if let refusal = floor.refusal(lsn: token.lsn, at: token.at) { throw refusal }
@@ -109,7 +110,7 @@ struct DecisionTransaction {
                 databases: databases, floor: floor, recompute: recompute)
         }
         let (rules, outcome) = try served.ruleSet.evaluate(
-            vectors: vectors, request: request, token: token, in: txn, marks: databases.marks)
+            vectors: vectors, request: request, token: token, versions: ruleVersions, in: txn, marks: databases.marks)
         return Evaluation(token: token, vectors: vectors, rules: rules, outcome: outcome)
     }
 

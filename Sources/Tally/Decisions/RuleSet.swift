@@ -38,7 +38,7 @@ struct RuleSet: Sendable {
     /// `token`; list memberships are read in `txn`.
     func evaluate(
         vectors: [EntityVector], request: @escaping (String) -> ExpressionValue, token: SnapshotToken,
-        in txn: some TransactionReading, marks: Database
+        versions: [String: UInt32], in txn: some TransactionReading, marks: Database
     ) throws -> (rules: [RuleResult], outcome: String) {
         var failure: (any Error)?
         let byEntity = Dictionary(vectors.map { ($0.entity, $0) }, uniquingKeysWith: { first, _ in first })
@@ -70,7 +70,8 @@ struct RuleSet: Sendable {
             })
         let results = rules.map { rule in
             RuleResult(
-                name: rule.definition.name, outcome: rule.definition.outcome, matched: evaluator.holds(rule.condition))
+                name: rule.definition.name, outcome: rule.definition.outcome, matched: evaluator.holds(rule.condition),
+                version: versions[rule.definition.name] ?? token.definitionsVersion)
         }
         if let failure { throw failure }
         return (results, results.first(where: { $0.matched })?.outcome ?? Self.defaultOutcome)

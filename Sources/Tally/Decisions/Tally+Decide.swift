@@ -82,7 +82,9 @@ extension Snapshot {
         guard let stored = DecisionRecord.decode(recorded.json) else {
             throw TallyError(.storageFailure, "decision \(id) has a damaged record")
         }
-        guard let served = stored.token.lsn.rawValue == 0 ? definitions.newestServed : self.stored(at: stored.token.lsn)
+        // The version the record names: at LSN 0 (a decision before any event) a later version
+        // may be served from LSN 1, and the newest served one may have other views and rules.
+        guard let served = definitions.versions[stored.token.definitionsVersion] ?? self.stored(at: stored.token.lsn)
         else { throw TallyError(.notReady, "no definitions were served at lsn \(stored.token.lsn)") }
         let payload = DecisionInput.Payload(value: stored.payload)
         let event = payload.isEvent ? EventDecoder(catalog: served.catalog).decode(stored.payload) : nil
@@ -91,8 +93,9 @@ extension Snapshot {
         let request = try input.requestFields(payload, event: event, schemaOf: served)
         let evaluation = try tallyCall {
             try DecisionTransaction.evaluate(
-                served, stored.entities, request, token: stored.token, in: transaction, databases: databases,
-                recompute: true)
+                served, stored.entities, request, token: stored.token,
+                ruleVersions: definitions.ruleVersions(of: served),
+                in: transaction, databases: databases, recompute: true)
         }
         let again = DecisionRecord.encode(
             id: stored.id, evaluation: evaluation, mode: .notIngested, event: nil, payload: stored.payload, decidedAt: 0
@@ -148,7 +151,9 @@ extension Snapshot {
         let request = try input.requestFields(parsed, event: event, schemaOf: served)
         let evaluation = try tallyCall {
             try DecisionTransaction.evaluate(
-                served, keys, request, token: token, in: transaction, databases: databases, recompute: false)
+                served, keys, request, token: token, ruleVersions: definitions.ruleVersions(of: served),
+                in: transaction,
+                databases: databases, recompute: false)
         }
         return (evaluation.rules, evaluation.outcome, evaluation.vectors)
     }

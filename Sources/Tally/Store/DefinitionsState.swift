@@ -32,6 +32,28 @@ final class DefinitionsState: Sendable {
             return versions[served[low - 1].version]
         }
 
+        /// Each rule of `stored` with the version from which it is unchanged (catalog metadata
+        /// aside), as `GET /v1/definitions` reports it (``CatalogVersions``): `stored`'s own
+        /// version, or the oldest of the served versions before it, back to the first whose rule
+        /// of that name differs in `when` or `outcome`. A decision records these (SPEC §3).
+        func ruleVersions(of stored: StoredDefinitions) -> [String: UInt32] {
+            var order: [UInt32] = []  // served versions, newest first, each once
+            for entry in self.served.reversed() where !order.contains(entry.version) { order.append(entry.version) }
+            let older = order.drop(while: { $0 != stored.version }).dropFirst()
+            var result: [String: UInt32] = [:]
+            for rule in stored.definitions.rules {
+                var version = stored.version
+                for candidate in older {
+                    guard let match = versions[candidate]?.definitions.rules.first(where: { $0.name == rule.name }),
+                        match.when == rule.when, match.outcome == rule.outcome
+                    else { break }
+                    version = candidate
+                }
+                result[rule.name] = version
+            }
+            return result
+        }
+
         /// The newest served version (what reads at the head use, once its LSN is committed).
         var newestServed: StoredDefinitions? { served.last.flatMap { versions[$0.version] } }
 
