@@ -87,20 +87,22 @@ extension Writer {
             }
             let committed = clock.now
             let sequence = commitCounter.add(1, ordering: .releasing).newValue
-            var cost = 0
+            // Observed before the callers resume, so a caller that stops observing once its
+            // writes resolved has seen their commit.
+            if let observer = commitObserver.withLock({ $0 }) {
+                var cost = 0
+                for request in pending where refused[ObjectIdentifier(request)] == nil { cost += request.cost }
+                observer(
+                    CommitTiming(
+                        requests: pending.count - refused.count, cost: cost, apply: applied - began,
+                        commit: committed - applied))
+            }
             for request in pending {
                 if let error = refused[ObjectIdentifier(request)] {
                     request.fail(error)
                 } else {
                     request.succeed(commitSequence: sequence)
-                    cost += request.cost
                 }
-            }
-            if let observer = commitObserver.withLock({ $0 }) {
-                observer(
-                    CommitTiming(
-                        requests: pending.count - refused.count, cost: cost, apply: applied - began,
-                        commit: committed - applied))
             }
             if let shaper {
                 let info = environment.info
