@@ -16,7 +16,7 @@ struct Route: Sendable {
     static let entity = Route(method: .get, path: "/v1/entities/:entity/:key", role: .read, query: ["lsn", "at"])
     static let vectors = Route(
         method: .post, path: "/v1/vectors", role: .read, queryHint: "give lsn and at in the JSON body")
-    static let getDefinitions = Route(method: .get, path: "/v1/definitions", role: .read)
+    static let getDefinitions = Route(method: .get, path: "/v1/definitions", role: .read, query: ["lsn", "at"])
     static let putDefinitions = Route(method: .put, path: "/v1/definitions", role: .admin, query: ["wait"])
     static let health = Route(method: .get, path: "/healthz", role: nil)
     static let ready = Route(method: .get, path: "/readyz", role: nil)

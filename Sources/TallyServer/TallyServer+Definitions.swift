@@ -3,19 +3,24 @@ import Hummingbird
 import Tally
 
 extension TallyServer {
-    /// `GET /v1/definitions`: the definitions the store serves, as a catalog, with their version.
-    func definitionsResponse() -> Response {
-        let version = store.servedDefinitionsVersion
+    /// `GET /v1/definitions[?lsn&at]`: the definitions served at the read point (default: now), as
+    /// a catalog, with their version and the snapshot token; an older `lsn` gives the version
+    /// served then.
+    func definitionsResponse(_ query: [String: String]) async throws -> Response {
+        let point = try ReadPoint.query(query)
+        let (token, definitions, versions) = try await read(at: point) { snapshot in
+            let token = try snapshot.token(lsn: point.lsn, at: point.at)
+            return (token, snapshot.servedDefinitions(at: token), snapshot.catalogVersions(at: token))
+        }
         let progress = store.definitionsChangeInProgress
         var json = JSONOutput(reservingCapacity: 4096)
         json.object { json in
-            json.member("version") { $0.number(version) }
+            json.member("version") { $0.number(token.definitionsVersion) }
             json.member("change_in_progress") { json in
                 if let progress { Self.write(progress, into: &json) } else { json.null() }
             }
-            if let definitions = store.servedDefinitions {
-                Self.write(definitions, versions: store.catalogVersions, into: &json)
-            }
+            if let definitions { Self.write(definitions, versions: versions, into: &json) }
+            json.member("snapshot") { $0.raw { token.appendJSON(to: &$0) } }
         }
         return .json(json.bytes)
     }

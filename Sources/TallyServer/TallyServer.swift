@@ -48,7 +48,7 @@ public struct TallyServer: Sendable {
         on(.events, router) { request, context, _ in try await ingest(request, context) }
         on(.entity, router) { request, context, query in try await entityVector(request, context, query) }
         on(.vectors, router) { request, context, _ in try await vectors(request, context) }
-        on(.getDefinitions, router) { _, _, _ in definitionsResponse() }
+        on(.getDefinitions, router) { _, _, query in try await definitionsResponse(query) }
         on(.putDefinitions, router) { request, _, query in try await applyDefinitions(request, query) }
         on(.putListMember, router) { request, context, query in
             try await changeMark(.list, add: true, request, context, query)

@@ -70,6 +70,16 @@ import Testing
             #expect(viewVersions["card_txn_count_60s"] == 1)
             let eventTypes = definitions.json["events"] as? [[String: Any]] ?? []
             #expect(!eventTypes.isEmpty && eventTypes.allSatisfy { $0["version"] as? Int == 1 })
+            // The catalog is a read too: its snapshot token, and at an older LSN the version served then.
+            let token = definitions.json["snapshot"] as? [String: Any]
+            #expect(token?["lsn"] as? Int == 4 && token?["definitions_version"] as? Int == 2)
+            let oldCatalog = try await client.send("/v1/definitions?lsn=3", .get, headers: fixture.headers(.read))
+            #expect(oldCatalog.json["version"] as? Int == 1)
+            #expect((oldCatalog.json["snapshot"] as? [String: Any])?["lsn"] as? Int == 3)
+            let oldNames = (oldCatalog.json["views"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            #expect(!oldNames.isEmpty && !oldNames.contains("card_big_auth_count_1h"))
+            let ahead = try await client.send("/v1/definitions?lsn=99", .get, headers: fixture.headers(.read))
+            #expect(ahead.status == .badRequest && ahead.errorCode == "invalid_argument")
 
             let again = try await client.send(
                 "/v1/definitions", .put, headers: fixture.headers(.admin), body: Self.withAddedView)

@@ -15,13 +15,34 @@ public struct CatalogVersions: Sendable, Equatable {
 
 extension Tally {
     /// Per-item versions of ``servedDefinitions`` (see ``CatalogVersions``).
-    public var catalogVersions: CatalogVersions {
-        let current = definitionsState.current
+    public var catalogVersions: CatalogVersions { CatalogVersions(definitionsState.current, upTo: nil) }
+}
+
+extension Snapshot {
+    /// The definitions served at `token`'s LSN (nil before any), as `GET /v1/definitions` lists
+    /// them for a read point.
+    public func servedDefinitions(at token: SnapshotToken) -> Definitions? { stored(at: token.lsn)?.definitions }
+
+    /// Per-item versions of ``servedDefinitions(at:)`` (see ``CatalogVersions``).
+    public func catalogVersions(at token: SnapshotToken) -> CatalogVersions {
+        CatalogVersions(definitions, upTo: token.lsn.rawValue)
+    }
+}
+
+extension CatalogVersions {
+    /// The versions of the definitions served at `lsn` (nil: the newest served).
+    init(_ current: DefinitionsState.Current, upTo lsn: UInt64?) {
         // Served versions, newest first, each once.
         var order: [UInt32] = []
-        for entry in current.served.reversed() where !order.contains(entry.version) { order.append(entry.version) }
+        for entry in current.served.reversed() where !order.contains(entry.version) {
+            if let lsn, entry.from > lsn { continue }
+            order.append(entry.version)
+        }
         let history = order.compactMap { current.versions[$0]?.definitions }
-        guard let newest = history.first else { return CatalogVersions() }
+        guard let newest = history.first else {
+            self.init()
+            return
+        }
         func versions<Item: Encodable>(_ items: (Definitions) -> [Item], name: (Item) -> String) -> [String: UInt32] {
             var result: [String: UInt32] = [:]
             for item in items(newest) {
@@ -37,7 +58,7 @@ extension Tally {
             }
             return result
         }
-        return CatalogVersions(
+        self.init(
             entities: versions(\.entities, name: \.name), events: versions(\.events, name: \.name),
             views: versions(\.views, name: \.name), lists: versions(\.lists, name: \.name),
             flags: versions(\.flags, name: \.name), rules: versions(\.rules, name: \.name))
