@@ -77,9 +77,11 @@ package final class Environment: @unchecked Sendable {
             try lmdbCheck(mdb_env_set_maxreaders(env, options.maxReaders), "mdb_env_set_maxreaders")
             try lmdbCheck(mdb_env_set_mapsize(env, roundToPage(options.mapSize)), "mdb_env_set_mapsize")
             var flags = UInt32(MDB_NOTLS)
-            // With a checkpoint, writes before the writer starts (replay, open) are pinned, so a
-            // crash among them returns to the same checkpoint: no flush needed. The journaled
-            // mode without one commits durably until its first checkpoint (``Writer``).
+            // With a checkpoint, the journal's replay is pinned, so a crash during it returns to
+            // the same checkpoint: no flush needed. The open then settles the recovery (flush,
+            // checkpoint removed, pin ended, durable commits: ``settleJournalRecovery()``) before
+            // its own writes. The journaled mode without one commits durably until its first
+            // checkpoint (``Writer``).
             switch options.sync {
             case .relaxed: flags |= UInt32(MDB_NOSYNC)
             case .durable, .journaled: if found != nil { flags |= UInt32(MDB_NOSYNC) }
