@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Synchronization
+import Tally
 import Testing
 
 @testable import TallyServer
@@ -129,6 +130,29 @@ struct ServeProcessTests {
         }
         #expect(again.status == .ok)
         #expect(try await second.stop() == 0)
+    }
+
+    @Test("an open that must backfill prints its progress before the server listens")
+    func anOpenTimeBackfillPrintsItsProgress() async throws {
+        let directory = NSTemporaryDirectory() + "tally-serve-backfill-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A store of the sample stream under the example definitions less one view: serving the
+        // example definitions backfills that view at the open.
+        let full = try String(contentsOfFile: "Examples/cards.yaml", encoding: .utf8)
+        let lacking = full.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("merchant_txn_count_1h:") }.joined(separator: "\n")
+        #expect(lacking != full)
+        let store = try Tally.open(directory: directory, definitions: try DefinitionsLoader.load(text: lacking))
+        let sample = try Data(contentsOf: URL(fileURLWithPath: "Examples/cards-sample.ndjson"))
+        let result = try await store.ingest(ndjson: Array(sample))
+        #expect(result.accepted > 0)
+        store.close()
+        let server = try await ServeProcess.start(directory: directory, tokenFile: nil, port: 0)
+        let lines = server.banner.split(separator: "\n").filter { $0.contains("building view state") }
+        #expect(lines.last?.contains("definitions version 2 before serving") == true, "\(server.banner)")
+        #expect(lines.last?.contains("\(result.accepted) events replayed") == true, "\(server.banner)")
+        #expect(lines.last?.hasSuffix("(done)") == true, "\(server.banner)")
+        #expect(try await server.stop() == 0)
     }
 
     @Test("SIGTERM under load loses no acknowledged event; a restart on the same port works at once")

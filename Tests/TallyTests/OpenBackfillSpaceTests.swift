@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @_spi(Testing) @testable import Tally
@@ -42,5 +43,28 @@ import Testing
         let journaled = try await Self.growthOfAnOpenThatBackfills(.journaled(checkpointInterval: .seconds(3600)))
         // 1,080 chunk commits each copy a path of pages; kept from reuse they add a megabyte or more.
         #expect(journaled <= durable + (128 << 10), "journaled open grew \(journaled) B, durable \(durable) B")
+    }
+
+    @Test func anOpensBackfillReportsItsProgressUntilServed() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = JournaledDurabilityTests.options(checkpointEvery: .seconds(3600))
+        let store = try Tally.open(directory: directory.path, definitions: ViewFixture.definitions, options: options)
+        let accepted = try await JournaledDurabilityTests.ingest(
+            store, requests: 30, perRequest: 9, start: 1_799_999_000_000, run: "p")
+        let head = try store.read { try $0.lsn }
+        store.close()
+        let reports = Mutex<[DefinitionsProgress]>([])
+        options.openBackfillChunk = 100
+        options.openBackfillProgress = { progress in reports.withLock { $0.append(progress) } }
+        let reopened = try Tally.open(
+            directory: directory.path, definitions: try DefinitionsLoader.load(text: Self.added), options: options)
+        defer { reopened.close() }
+        let seen = reports.withLock { $0 }
+        #expect(seen.count == (accepted + 99) / 100, "one report per transaction of 100 events")
+        #expect(seen.allSatisfy { $0.version == 2 && $0.target == head })
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.next < $1.next && $0.replayedEvents < $1.replayedEvents })
+        #expect(seen.last?.next == LSN(head.rawValue + 1) && seen.last?.replayedEvents == UInt64(accepted))
+        #expect(reopened.definitionsChangeInProgress == nil, "served when the open returns")
     }
 }

@@ -86,7 +86,7 @@ public final class Tally: Sendable {
                 try environment.settleJournalRecovery()
                 definitionsState = try loadDefinitions(
                     environment, definitions, chunk: options.openBackfillChunk, writable: options.access == .readWrite,
-                    onStep: options.backfillStepCommitted)
+                    onStep: options.backfillStepCommitted, progress: options.openBackfillProgress)
             } catch {
                 environment.close()
                 throw error
@@ -115,7 +115,7 @@ public final class Tally: Sendable {
     /// thread, before the writer thread starts (so no read sees a view half built).
     private static func loadDefinitions(
         _ environment: Environment, _ definitions: Definitions?, chunk: Int, writable: Bool,
-        onStep: (@Sendable (Int) -> Void)?
+        onStep: (@Sendable (Int) -> Void)?, progress: (@Sendable (DefinitionsProgress) -> Void)?
     ) throws -> DefinitionsState.Current {
         let databases = Databases(environment)
         var current = try environment.read { txn in try DefinitionsChange.load(txn, meta: databases.meta) }
@@ -137,12 +137,19 @@ public final class Tally: Sendable {
         }
         var steps = 0
         func finishPendingChange() throws {
-            while current.pending != nil {
+            while let pending = current.pending {
+                var replayed: UInt64 = 0
                 try inTransaction { txn in
-                    current = try DefinitionsChange.step(current, chunk: chunk, in: txn, databases).current
+                    let step = try DefinitionsChange.step(current, chunk: chunk, in: txn, databases)
+                    current = step.current
+                    replayed = step.replayed
                 }
                 steps += 1
                 onStep?(steps)
+                progress?(
+                    DefinitionsProgress(
+                        version: pending.version, target: LSN(pending.target), replayedEvents: replayed,
+                        next: LSN(current.pending?.next ?? pending.target + 1)))
             }
         }
         try inTransaction { txn in try DefinitionsChange.recordLegacyVersion(current, in: txn, meta: databases.meta) }

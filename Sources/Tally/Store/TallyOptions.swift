@@ -75,6 +75,11 @@ extension Tally {
         /// writer starts: nothing interleaves then, and larger transactions copy fewer pages
         /// (docs/DEFINITIONS.md, "Changing definitions").
         @_spi(Testing) public var openBackfillChunk: Int = 32_768
+        /// Called on the opening thread after each backfill transaction a writable open commits (a
+        /// change a crash interrupted, views new to the definitions given to the open, states
+        /// rebuilt from an older layout), with the change's progress: ``Tally/open(directory:definitions:options:)``
+        /// returns only once the change is served, and `tally serve` prints this meanwhile.
+        public var openBackfillProgress: (@Sendable (DefinitionsProgress) -> Void)? = nil
         /// Called after each backfill transaction an open commits, with how many it has committed;
         /// the crash tests use it to stop a child at a known point of a backfill.
         @_spi(Testing) public var backfillStepCommitted: (@Sendable (Int) -> Void)? = nil
