@@ -54,7 +54,7 @@ struct Apply: AsyncParsableCommand {
     /// Opens the store for writing; a server holding it is named in the error.
     private static func open(_ directory: String) throws -> Tally {
         do {
-            return try Tally.open(directory: directory)
+            return try Tally.open(directory: directory, options: OpenProgress.options("tally apply"))
         } catch {
             guard error.code == TallyError.Code.storeBusy else { throw error }
             let hint: String = "A server is writing this store: apply through it with --url http://HOST:PORT"

@@ -63,7 +63,7 @@ struct Decide: AsyncParsableCommand {
         }
         let store: Tally
         do {
-            store = try Tally.open(directory: directory)
+            store = try Tally.open(directory: directory, options: OpenProgress.options("tally decide"))
         } catch {
             guard error.code == .storeBusy else { throw error }
             guard let server = ServerAddress.running(in: directory) else {

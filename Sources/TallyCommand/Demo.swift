@@ -33,7 +33,8 @@ struct Demo: AsyncParsableCommand {
         let temporary = dataDir == nil
         let directory = dataDir ?? NSTemporaryDirectory() + "tally-demo-\(UUID().uuidString)"
         defer { if temporary { try? FileManager.default.removeItem(atPath: directory) } }
-        let store = try Tally.open(directory: directory, definitions: loaded)
+        let store = try Tally.open(
+            directory: directory, definitions: loaded, options: OpenProgress.options("tally demo"))
         var logger = Logger(label: "tally.demo")
         logger.logLevel = .warning
         let server = TallyServer(store: store, authenticator: .disabled, logger: logger)

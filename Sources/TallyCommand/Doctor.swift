@@ -13,7 +13,7 @@ struct Doctor: AsyncParsableCommand {
     func run() async throws {
         let directory = dataDirectory.resolved
         let started = ContinuousClock.now
-        let store = try Tally.open(directory: directory)
+        let store = try Tally.open(directory: directory, options: OpenProgress.options("tally doctor"))
         defer { store.close() }
         let opened = ContinuousClock.now
         let now = UInt64(Date().timeIntervalSince1970 * 1000)

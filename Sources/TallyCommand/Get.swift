@@ -107,7 +107,8 @@ struct Get: AsyncParsableCommand {
         if let path {
             let loaded = try DefinitionsFile.load(path)
             do {
-                return try Tally.open(directory: dataDirectory.resolved, definitions: loaded)
+                return try Tally.open(
+                    directory: dataDirectory.resolved, definitions: loaded, options: OpenProgress.options("tally get"))
             } catch {
                 // A server writes this store: read it as it is, and say so.
                 guard error.code == .storeBusy else { throw error }

@@ -45,7 +45,8 @@ struct Ingest: AsyncParsableCommand {
         if arguments.count == 2 { loaded = try DefinitionsFile.load(arguments[0]) }
         let store: Tally
         do {
-            store = try Tally.open(directory: dataDirectory.resolved, definitions: loaded)
+            store = try Tally.open(
+                directory: dataDirectory.resolved, definitions: loaded, options: OpenProgress.options("tally ingest"))
         } catch {
             guard error.code == .storeBusy else { throw error }
             guard let server = ServerAddress.running(in: dataDirectory.resolved) else {

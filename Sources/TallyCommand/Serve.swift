@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Logging
 import Metrics
-import Synchronization
 import Tally
 import TallyServer
 
@@ -55,7 +54,7 @@ struct Serve: AsyncParsableCommand {
         case "relaxed": options.durability = .relaxed()
         default: throw ValidationError("--durability is durable, journaled or relaxed, not '\(durability)'")
         }
-        options.openBackfillProgress = Self.backfillReporter()
+        options.openBackfillProgress = OpenProgress.reporter("tally serve", output: .standardOutput)
         let store = try Tally.open(directory: directory, definitions: loaded, options: options)
         guard store.servedDefinitions != nil else {
             store.close()
@@ -115,28 +114,6 @@ struct Serve: AsyncParsableCommand {
 }
 
 /// Writes a line to standard output at once (unbuffered: a supervisor or test reads it live).
-extension Serve {
-    /// Prints an open-time backfill's progress (docs/DEFINITIONS.md): the server is not up until
-    /// it is done, which on a large store takes minutes. At most one line per 5 s, and the last.
-    static func backfillReporter() -> @Sendable (DefinitionsProgress) -> Void {
-        let lastLine = Mutex<ContinuousClock.Instant?>(nil)
-        return { progress in
-            let done = progress.next > progress.target
-            let now = ContinuousClock.now
-            let due = lastLine.withLock { last in
-                guard done || last.map({ now - $0 >= .seconds(5) }) ?? true else { return false }
-                last = now
-                return true
-            }
-            guard due else { return }
-            say(
-                "tally serve: building view state for definitions version \(progress.version) before serving: "
-                    + "\(progress.replayedEvents) events replayed, up to lsn \(min(progress.next.rawValue - 1, progress.target.rawValue)) "
-                    + "of \(progress.target.rawValue)\(done ? " (done)" : "")")
-        }
-    }
-}
-
 private func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -86,6 +86,31 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory))
     }
 
+    @Test func aCommandWhoseOpenBackfillsPrintsItsProgressOnStandardError() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        // The sample under the example definitions less one view; ingesting with the full file
+        // backfills that view at the open.
+        let full = try String(
+            contentsOf: Self.packageRoot.appendingPathComponent("Examples/cards.yaml"), encoding: .utf8)
+        let lacking = directory.path + "-lacking.yaml"
+        defer { try? FileManager.default.removeItem(atPath: lacking) }
+        try full.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("merchant_txn_count_1h:") }.joined(separator: "\n")
+            .write(toFile: lacking, atomically: true, encoding: .utf8)
+        let first = try await Self.tally(
+            ["ingest", lacking, "Examples/cards-sample.ndjson", "--data-dir", directory.path])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(!first.stderr.contains("building view state"), "a new store has nothing to backfill")
+        let again = try await Self.ingestSample(into: directory)
+        #expect(again.status == 0, "\(again.stderr)")
+        let line = again.stderr.split(separator: "\n").last { $0.contains("building view state") }
+        #expect(
+            line?.hasPrefix("tally ingest: building view state for definitions version 2") == true, "\(again.stderr)")
+        #expect(line?.hasSuffix("(done)") == true)
+        #expect(!again.stdout.contains("building view state"), "standard output keeps the summary only")
+    }
+
     @Test func ingestReportsASummaryAndIsIdempotent() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
