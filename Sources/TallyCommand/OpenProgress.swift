@@ -9,10 +9,8 @@ enum OpenProgress {
     /// Options whose open prints the backfill's progress as `command: building view state …`, at
     /// most one line per 5 s and the last, on `output` (standard error unless the command's
     /// standard output is a log, as `tally serve`'s is).
-    static func options(
-        _ command: String, output: FileHandle = .standardError, base: Tally.Options = Tally.Options()
-    ) -> Tally.Options {
-        var options = base
+    static func options(_ command: String, output: FileHandle = .standardError) -> Tally.Options {
+        var options = Tally.Options()
         options.openBackfillProgress = reporter(command, output: output)
         return options
     }

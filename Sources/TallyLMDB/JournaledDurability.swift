@@ -62,11 +62,9 @@ final class JournaledDurability {
     /// A store opened in another mode after the journaled one: replayed groups are flushed into
     /// `data.mdb`, which becomes authoritative again, and the checkpoint and journal are removed.
     static func leave(_ environment: Environment, recovery: JournalRecovery) throws(LMDBError) {
-        try environment.sync()
-        try Checkpoint.remove(environment.path)
-        if let pin = recovery.pin { mdb_txn_abort(pin) }
-        recovery.pin = nil
-        if environment.options.sync == .durable { try environment.setNoSync(false) }
+        try settle(environment, recovery: recovery)  // nothing left to do once the open settled it
+        try environment.sync()  // a relaxed store's open-time commits
+        try Checkpoint.remove(environment.path)  // the journal files too
     }
 
     /// Appends a group's entries and flushes them; the group may commit after this returns.

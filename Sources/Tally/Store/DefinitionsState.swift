@@ -37,9 +37,7 @@ final class DefinitionsState: Sendable {
         /// version, or the oldest of the served versions before it, back to the first whose rule
         /// of that name differs in `when` or `outcome`. A decision records these (SPEC §3).
         func ruleVersions(of stored: StoredDefinitions) -> [String: UInt32] {
-            var order: [UInt32] = []  // served versions, newest first, each once
-            for entry in self.served.reversed() where !order.contains(entry.version) { order.append(entry.version) }
-            let older = order.drop(while: { $0 != stored.version }).dropFirst()
+            let older = servedNewestFirst(through: nil).drop(while: { $0 != stored.version }).dropFirst()
             var result: [String: UInt32] = [:]
             for rule in stored.definitions.rules {
                 var version = stored.version
@@ -52,6 +50,17 @@ final class DefinitionsState: Sendable {
                 result[rule.name] = version
             }
             return result
+        }
+
+        /// The versions served from `lsn` or earlier (nil: all), newest first, each once: the
+        /// history an item's version (``CatalogVersions``, ``ruleVersions(of:)``) is traced back in.
+        func servedNewestFirst(through lsn: UInt64?) -> [UInt32] {
+            var order: [UInt32] = []
+            for entry in served.reversed() where !order.contains(entry.version) {
+                if let lsn, entry.from > lsn { continue }
+                order.append(entry.version)
+            }
+            return order
         }
 
         /// The newest served version (what reads at the head use, once its LSN is committed).

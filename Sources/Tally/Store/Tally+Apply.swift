@@ -24,16 +24,25 @@ public struct DefinitionsProgress: Sendable, Equatable {
     public let replayedEvents: UInt64
     /// The next LSN to replay.
     public let next: LSN
+
+    init(version: UInt32, target: LSN, replayedEvents: UInt64, next: LSN) {
+        self.version = version
+        self.target = target
+        self.replayedEvents = replayedEvents
+        self.next = next
+    }
+
+    init(_ pending: PendingDefinitions) {
+        self.init(
+            version: pending.version, target: LSN(pending.target), replayedEvents: pending.replayed,
+            next: LSN(pending.next))
+    }
 }
 
 extension Tally {
     /// The definitions change being backfilled, if any.
     public var definitionsChangeInProgress: DefinitionsProgress? {
-        definitionsState.current.pending.map { pending in
-            DefinitionsProgress(
-                version: pending.version, target: LSN(pending.target), replayedEvents: pending.replayed,
-                next: LSN(pending.next))
-        }
+        definitionsState.current.pending.map(DefinitionsProgress.init)
     }
 
     /// Makes `definitions` the store's definitions while it keeps serving (SPEC §1–2): unchanged

@@ -32,12 +32,7 @@ extension Snapshot {
 extension CatalogVersions {
     /// The versions of the definitions served at `lsn` (nil: the newest served).
     init(_ current: DefinitionsState.Current, upTo lsn: UInt64?) {
-        // Served versions, newest first, each once.
-        var order: [UInt32] = []
-        for entry in current.served.reversed() where !order.contains(entry.version) {
-            if let lsn, entry.from > lsn { continue }
-            order.append(entry.version)
-        }
+        let order = current.servedNewestFirst(through: lsn)
         let history = order.compactMap { current.versions[$0]?.definitions }
         guard let newest = history.first else {
             self.init()

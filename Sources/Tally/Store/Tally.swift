@@ -146,10 +146,12 @@ public final class Tally: Sendable {
                 }
                 steps += 1
                 onStep?(steps)
+                // Still pending: its recorded progress; served: every event up to the target.
                 progress?(
-                    DefinitionsProgress(
-                        version: pending.version, target: LSN(pending.target), replayedEvents: replayed,
-                        next: LSN(current.pending?.next ?? pending.target + 1)))
+                    current.pending.map(DefinitionsProgress.init)
+                        ?? DefinitionsProgress(
+                            version: pending.version, target: LSN(pending.target), replayedEvents: replayed,
+                            next: LSN(pending.target + 1)))
             }
         }
         try inTransaction { txn in try DefinitionsChange.recordLegacyVersion(current, in: txn, meta: databases.meta) }
