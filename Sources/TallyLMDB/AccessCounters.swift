@@ -14,9 +14,12 @@ package final class AccessCounters: Sendable {
         counts.withLock { $0[dbi, default: 0] += 1 }
     }
 
-    /// Entries of `database` touched since open (or the last reset).
+    /// Entries of `database` touched since open (or the last reset); of a staged database, its
+    /// stage's included.
     package func count(_ database: Database) -> Int {
-        counts.withLock { $0[database.dbi] ?? 0 }
+        counts.withLock { counts in
+            (counts[database.dbi] ?? 0) + (database.stage.flatMap { counts[$0] } ?? 0)
+        }
     }
 
     package func reset() {

@@ -4,6 +4,17 @@ import CLMDB
 package struct Database: Sendable, Hashable, CustomStringConvertible {
     let dbi: MDB_dbi
     package let name: String
+    /// The database's stage, for a staged database (``DatabaseSpec/staged``): a small database
+    /// in the same environment that takes every write first (``StagedDatabase``). Nil for a
+    /// plain database, and for a staged one in a store written before stages existed, opened
+    /// read-only (it has none).
+    let stage: MDB_dbi?
+
+    init(dbi: MDB_dbi, name: String, stage: MDB_dbi? = nil) {
+        self.dbi = dbi
+        self.name = name
+        self.stage = stage
+    }
 
     package var description: String { name }
 }

@@ -39,6 +39,8 @@ package final class Environment: @unchecked Sendable {
     /// Journal recovery found at open: the groups to replay before the writer starts, and the
     /// pin on the checkpointed snapshot (see ``Checkpoint``). Nil without a checkpoint file.
     package let journalRecovery: JournalRecovery?
+    /// Where each staged database's next move starts (``StagedDatabase``); writer thread only.
+    let stages: StageMoves
 
     private init(
         handle: OpaquePointer, path: String, options: EnvironmentOptions, databases: [String: Database],
@@ -53,6 +55,7 @@ package final class Environment: @unchecked Sendable {
         self.lockDescriptor = lockDescriptor
         self.staleReadersClearedAtOpen = staleReaders
         self.counters = options.countEntryAccesses ? AccessCounters() : nil
+        self.stages = StageMoves(budget: options.stageEntries)
     }
 
     deinit { close() }
@@ -100,6 +103,7 @@ package final class Environment: @unchecked Sendable {
                 found.pin = pin
             }
             let opened = try openDatabases(env, specs, writable: writable)
+            if writable && options.stageEntries == nil { try emptyStages(env, Array(opened.values)) }
             return Environment(
                 handle: env, path: path, options: options, databases: opened, lockDescriptor: lockFD,
                 staleReaders: Int(dead), journalRecovery: found)
@@ -109,6 +113,19 @@ package final class Environment: @unchecked Sendable {
             if lockFD >= 0 { releaseWriterLock(lockFD) }
             throw error
         }
+    }
+
+    /// With staging off, moves whatever an earlier run left in a stage into its database, before
+    /// anything (the journal's replay included) writes to the database directly.
+    private static func emptyStages(_ env: OpaquePointer, _ databases: [Database]) throws {
+        var txn: OpaquePointer?
+        try lmdbCheck(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(stages)")
+        let transaction = WriteTransaction(handle: txn!, counters: nil)
+        var moved = false
+        for database in databases where database.stage != nil {
+            moved = try transaction.moveStage(database, keeping: 0, from: []) != nil || moved
+        }
+        if moved { try transaction.commit() } else { transaction.abort() }
     }
 
     /// Opens every named database once, in one transaction, before any other use (LMDB.md rule 8).
@@ -131,7 +148,19 @@ package final class Environment: @unchecked Sendable {
                 mdb_txn_abort(txn)
                 throw LMDBError(status: status, operation: "mdb_dbi_open(\(spec.name))")
             }
-            opened[spec.name] = Database(dbi: dbi, name: spec.name)
+            var stage: MDB_dbi?
+            if spec.staged {
+                // A store written before stages existed has none: read-only, the database is read as it is.
+                var stageDBI: MDB_dbi = 0
+                let status = mdb_dbi_open(txn, spec.stageName, flags, &stageDBI)
+                if status == MDB_SUCCESS {
+                    stage = stageDBI
+                } else if status != MDB_NOTFOUND || writable {
+                    mdb_txn_abort(txn)
+                    throw LMDBError(status: status, operation: "mdb_dbi_open(\(spec.stageName))")
+                }
+            }
+            opened[spec.name] = Database(dbi: dbi, name: spec.name, stage: stage)
         }
         // Committing (also a read transaction) makes the handles visible to the environment.
         try lmdbCheck(mdb_txn_commit(txn), "mdb_txn_commit(open)")
@@ -221,7 +250,7 @@ package final class Environment: @unchecked Sendable {
     package func beginWriteTransaction() throws(LMDBError) -> WriteTransaction {
         var txn: OpaquePointer?
         try lmdbCheck(mdb_txn_begin(handle, nil, 0, &txn), "mdb_txn_begin(write)")
-        return WriteTransaction(handle: txn!, counters: counters)
+        return WriteTransaction(handle: txn!, counters: counters, stages: stages)
     }
 
     /// Grows the map to at least `minimum` bytes with every reader quiesced. Call only with no

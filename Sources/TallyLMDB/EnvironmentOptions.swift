@@ -26,11 +26,19 @@ package enum AccessMode: Sendable, Equatable {
 package struct DatabaseSpec: Sendable, Hashable {
     package var name: String
     package var duplicateSort: Bool
+    /// Writes go to a stage first and move into the database later (``StagedDatabase``); the
+    /// stage is the database `name` + `_stage`. Not with `duplicateSort`.
+    package var staged: Bool
 
-    package init(_ name: String, duplicateSort: Bool = false) {
+    package init(_ name: String, duplicateSort: Bool = false, staged: Bool = false) {
+        precondition(!(duplicateSort && staged), "a staged database cannot be MDB_DUPSORT")
         self.name = name
         self.duplicateSort = duplicateSort
+        self.staged = staged
     }
+
+    /// The name of the stage of a staged database.
+    package var stageName: String { name + "_stage" }
 }
 
 /// Tuning of one LMDB environment.
@@ -44,6 +52,12 @@ package struct EnvironmentOptions: Sendable {
     /// Concurrent read transactions this process may hold; callers past it wait (back-pressure),
     /// so the reader table never fills (`MDB_READERS_FULL`). Must leave room for other processes.
     package var maxConcurrentReaders: Int = 126
+    /// Entries a staged database's stage keeps (``StagedDatabase``): a commit that leaves more
+    /// moves the excess into the database, in key order round the key space. 0 moves everything
+    /// at every commit (the stage then only holds a transaction's own writes). Nil: staging is
+    /// off, writes go straight to the database, and a writable open first empties a stage an
+    /// earlier run left.
+    package var stageEntries: Int? = nil
     /// Maximum named databases (`mdb_env_set_maxdbs`).
     package var maxDatabases: UInt32 = 32
     package var sync: SyncMode = .durable

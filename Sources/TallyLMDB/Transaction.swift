@@ -6,6 +6,10 @@ package protocol TransactionReading {
     var handle: OpaquePointer { get }
     /// Set when the environment counts entry accesses.
     var counters: AccessCounters? { get }
+    /// Whether a stage may gain entries while the transaction lasts (a write transaction with
+    /// staging on); otherwise a cursor need not merge a stage that is empty when it opens
+    /// (``StagedDatabase``).
+    var stageMayGrow: Bool { get }
     /// The value stored under `key`, borrowed from the map; nil if absent.
     func get(_ database: Database, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer?
     /// Runs `body`, which only reads, with a cursor over `database`: in a write transaction the
@@ -17,13 +21,25 @@ package protocol TransactionReading {
 extension TransactionReading {
     /// The value stored under `key`, borrowed from the map; nil if absent (`mdb_get`: one
     /// descent from the root).
+    /// In a staged database, the stage's entry if it has one (nil for a tombstone), else the
+    /// database's.
     package func get(_ database: Database, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer? {
+        if let stage = database.stage, let staged = try rawGet(stage, key, name: database.name + "_stage") {
+            return StagedValue.live(staged)
+        }
+        return try rawGet(database.dbi, key, name: database.name)
+    }
+
+    private func rawGet(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, name: @autoclosure () -> String)
+        throws(LMDBError)
+        -> UnsafeRawBufferPointer?
+    {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
-        counters?.record(database.dbi)
-        let status = mdb_get(handle, database.dbi, &k, &v)
+        counters?.record(dbi)
+        let status = mdb_get(handle, dbi, &k, &v)
         if status == MDB_NOTFOUND { return nil }
-        try lmdbCheck(status, "mdb_get(\(database))")
+        try lmdbCheck(status, "mdb_get(\(name()))")
         return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
     }
 
@@ -34,10 +50,8 @@ extension TransactionReading {
 
     /// Runs `body` with a cursor over `database`; the cursor is closed afterwards.
     package func withCursor<R>(_ database: Database, _ body: (inout Cursor) throws -> R) throws -> R {
-        var raw: OpaquePointer?
-        try lmdbCheck(mdb_cursor_open(handle, database.dbi, &raw), "mdb_cursor_open(\(database))")
-        var cursor = Cursor(handle: raw!, database: database, counters: counters)
-        defer { mdb_cursor_close(raw) }
+        var cursor = try openCursor(database)
+        defer { cursor.close() }
         return try body(&cursor)
     }
 
@@ -50,10 +64,37 @@ extension TransactionReading {
     package func openCursor(_ database: Database) throws(LMDBError) -> Cursor {
         var raw: OpaquePointer?
         try lmdbCheck(mdb_cursor_open(handle, database.dbi, &raw), "mdb_cursor_open(\(database))")
-        return Cursor(handle: raw!, database: database, counters: counters)
+        var stage: OpaquePointer?
+        // A write transaction's stage may gain entries after the cursor opens.
+        var merging = database.stage != nil
+        if merging && !stageMayGrow { merging = !(try stageIsEmpty(database)) }
+        if merging, let stageDBI = database.stage {
+            let status = mdb_cursor_open(handle, stageDBI, &stage)
+            if status != MDB_SUCCESS { mdb_cursor_close(raw) }
+            try lmdbCheck(status, "mdb_cursor_open(\(database)_stage)")
+        }
+        return Cursor(handle: raw!, database: database, counters: counters, stage: stage)
     }
 
-    /// Number of entries in `database` as of this transaction.
+    /// ``openCursor(_:)`` for a caller that reads only keys starting with `prefix` (it treats any
+    /// other entry as the end of its range): over a staged database whose stage holds no such key
+    /// it does not merge the stage, which saves a read a second seek per move.
+    package func openCursor(_ database: Database, within prefix: [UInt8]) throws -> Cursor {
+        var cursor = try openCursor(database)
+        guard cursor.merges, !stageMayGrow else { return cursor }
+        do {
+            let staged = try prefix.withUnsafeBytes { try cursor.stageEntry(atLeast: $0) }
+            if let staged, staged.key.starts(with: prefix) { return cursor }
+        } catch {
+            cursor.close()
+            throw error
+        }
+        cursor.stopMerging()
+        return cursor
+    }
+
+    /// Number of entries in `database` as of this transaction; of a staged database, without its
+    /// stage (``StagedDatabase``).
     package func entryCount(_ database: Database) throws(LMDBError) -> Int {
         var stat = MDB_stat()
         try lmdbCheck(mdb_stat(handle, database.dbi, &stat), "mdb_stat(\(database))")
@@ -65,4 +106,5 @@ extension TransactionReading {
 package struct ReadTransaction: TransactionReading {
     package let handle: OpaquePointer
     package let counters: AccessCounters?
+    package var stageMayGrow: Bool { false }
 }

@@ -7,6 +7,7 @@ import Glibc
 package final class WriteTransaction: TransactionReading {
     package let handle: OpaquePointer
     package let counters: AccessCounters?
+    package var stageMayGrow: Bool { stages?.budget != nil }
     private let owner: pthread_t
     private var finished = false
     /// Successful puts and deletes so far: the writer uses it to tell whether a failed request
@@ -17,10 +18,15 @@ package final class WriteTransaction: TransactionReading {
     /// page the cursor is on before descending from the root, and ingest's view writes for one
     /// entity mostly land on the page its reads just visited.
     private var cursors: [(dbi: MDB_dbi, handle: OpaquePointer)] = []
+    /// The environment's stage budget and move positions (``StagedDatabase``).
+    private let stages: StageMoves?
+    /// Staged databases this transaction wrote to: its commit moves their stages' excess.
+    private var stagedWrites: [Database] = []
 
-    init(handle: OpaquePointer, counters: AccessCounters?) {
+    init(handle: OpaquePointer, counters: AccessCounters?, stages: StageMoves? = nil) {
         self.handle = handle
         self.counters = counters
+        self.stages = stages
         self.owner = pthread_self()
     }
 
@@ -30,19 +36,39 @@ package final class WriteTransaction: TransactionReading {
 
     /// The transaction's cursor over `database` (see `cursors`).
     private func cursor(_ database: Database) throws(LMDBError) -> OpaquePointer {
-        for entry in cursors where entry.dbi == database.dbi { return entry.handle }
+        try cursor(database.dbi, name: database.name)
+    }
+
+    private func cursor(_ dbi: MDB_dbi, name: @autoclosure () -> String) throws(LMDBError) -> OpaquePointer {
+        for entry in cursors where entry.dbi == dbi { return entry.handle }
         var raw: OpaquePointer?
-        try lmdbCheck(mdb_cursor_open(handle, database.dbi, &raw), "mdb_cursor_open(\(database))")
-        cursors.append((database.dbi, raw!))
+        try lmdbCheck(mdb_cursor_open(handle, dbi, &raw), "mdb_cursor_open(\(name()))")
+        cursors.append((dbi, raw!))
         return raw!
     }
 
-    /// The value stored under `key`, borrowed from the map; nil if absent.
+    /// The transaction's cursor over the stage of a staged `database`, if staging is on.
+    private func stageCursor(_ database: Database) throws(LMDBError) -> OpaquePointer? {
+        guard let stage = database.stage, stages?.budget != nil else { return nil }
+        return try cursor(stage, name: database.name + "_stage")
+    }
+
+    /// The value stored under `key`, borrowed from the map; nil if absent. In a staged database,
+    /// the stage's entry if it has one (nil for a tombstone), else the database's.
     package func get(_ database: Database, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer? {
+        if let stage = try stageCursor(database), let staged = try rawGet(stage, database.stage!, key, database) {
+            return StagedValue.live(staged)
+        }
+        return try rawGet(try cursor(database), database.dbi, key, database)
+    }
+
+    private func rawGet(_ cursor: OpaquePointer, _ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, _ database: Database)
+        throws(LMDBError) -> UnsafeRawBufferPointer?
+    {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
-        counters?.record(database.dbi)
-        let status = mdb_cursor_get(try cursor(database), &k, &v, MDB_SET_KEY)
+        counters?.record(dbi)
+        let status = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY)
         if status == MDB_NOTFOUND { return nil }
         try lmdbCheck(status, "mdb_cursor_get(\(database), set)")
         return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
@@ -51,14 +77,22 @@ package final class WriteTransaction: TransactionReading {
     /// Runs `body` with the transaction's cursor over `database`; `body` must not write, nor
     /// close the cursor (LMDB frees it with the transaction).
     package func withReadingCursor<R>(_ database: Database, _ body: (inout Cursor) throws -> R) throws -> R {
-        var shared = Cursor(handle: try cursor(database), database: database, counters: counters)
+        let stage = try stageIsEmpty(database) ? nil : try stageCursor(database)
+        var shared = Cursor(handle: try cursor(database), database: database, counters: counters, stage: stage)
         return try body(&shared)
     }
 
-    /// Stores `value` under `key`.
+    /// Stores `value` under `key`. A staged database takes no flags.
     package func put(
         _ database: Database, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, flags: PutFlags = []
     ) throws(LMDBError) {
+        if let stage = try stageCursor(database) {
+            precondition(flags.isEmpty, "put flags on staged database \(database)")
+            try stagePut(stage, database, key, marker: StagedValue.live, value)
+            noteStagedWrite(database)
+            writeCount += 1
+            return
+        }
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
         try lmdbCheck(mdb_cursor_put(try cursor(database), &k, &v, flags.rawValue), "mdb_put(\(database))")
@@ -77,6 +111,11 @@ package final class WriteTransaction: TransactionReading {
     package func insertIfAbsent(
         _ database: Database, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer
     ) throws(LMDBError) -> UnsafeRawBufferPointer? {
+        if database.stage != nil && stages?.budget != nil {
+            if let existing = try get(database, key) { return existing }
+            try put(database, key, value)
+            return nil
+        }
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
         counters?.record(database.dbi)
@@ -91,7 +130,8 @@ package final class WriteTransaction: TransactionReading {
     /// cursor deletes the one item at `key`.)
     @discardableResult
     package func delete(_ database: Database, _ key: [UInt8]) throws -> Bool {
-        try key.withUnsafeBytes { raw in
+        if database.stage != nil && stages?.budget != nil { return try stagedDelete(database, key) }
+        return try key.withUnsafeBytes { raw in
             var k = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: raw.baseAddress))
             var v = MDB_val()
             let cursor = try cursor(database)
@@ -104,12 +144,63 @@ package final class WriteTransaction: TransactionReading {
         }
     }
 
+    /// Deletes `key` from a staged database: a tombstone in the stage if the database holds
+    /// the key, else the stage's own entry goes. False if the key is absent from both.
+    private func stagedDelete(_ database: Database, _ key: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { raw in
+            let stage = try stageCursor(database)!
+            let staged = try rawGet(stage, database.stage!, raw, database).map { StagedValue.live($0) != nil }
+            let inDatabase = try rawGet(try cursor(database), database.dbi, raw, database) != nil
+            if inDatabase {
+                if staged == false { return false }  // already a tombstone
+                try stagePut(
+                    stage, database, raw, marker: StagedValue.tombstone, UnsafeRawBufferPointer(start: nil, count: 0))
+            } else {
+                guard staged == true else { return false }
+                // The stage's cursor is still on the key its get found.
+                try lmdbCheck(mdb_cursor_del(stage, 0), "mdb_del(\(database)_stage)")
+            }
+            noteStagedWrite(database)
+            writeCount += 1
+            return true
+        }
+    }
+
+    /// Moves the stage's entries beyond `budget` into `database` (``moveExcess``), whether or
+    /// not staging is on: an open with staging off empties a stage an earlier run left.
+    package func moveStage(_ database: Database, keeping budget: Int, from position: [UInt8]) throws -> [UInt8]? {
+        guard let stage = database.stage else { return nil }
+        return try moveExcess(
+            database, mainCursor: try cursor(database), stageCursor: try cursor(stage, name: database.name + "_stage"),
+            budget: budget, from: position)
+    }
+
+    private func noteStagedWrite(_ database: Database) {
+        if !stagedWrites.contains(database) { stagedWrites.append(database) }
+    }
+
     /// Commits. On failure LMDB has already freed the transaction (LMDB.md rule 5): never abort it.
+    /// First moves the excess of every stage it wrote to (``StagedDatabase``); if that fails,
+    /// the transaction is aborted, so a failed commit has freed it either way.
     package func commit() throws(LMDBError) {
         checkThread("commit")
+        var moved: [(MDB_dbi, [UInt8])] = []
+        if let stages, let budget = stages.budget {
+            do {
+                for database in stagedWrites {
+                    if let next = try moveStage(database, keeping: budget, from: stages.position(database.dbi)) {
+                        moved.append((database.dbi, next))
+                    }
+                }
+            } catch {
+                abort()
+                throw error as? LMDBError ?? LMDBError(status: EIO, operation: "moving \(error)")
+            }
+        }
         finished = true
         cursors.removeAll()  // LMDB frees a write transaction's cursors when it ends
         try lmdbCheck(mdb_txn_commit(handle), "mdb_txn_commit")
+        for (dbi, position) in moved { stages?.setPosition(dbi, position) }
     }
 
     /// Aborts; the only legal call after a failed operation.

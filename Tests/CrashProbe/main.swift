@@ -49,6 +49,7 @@ final class AckLog: @unchecked Sendable {
 /// checkpoint every 20 ms so kills land in every phase of it.
 func probeOptions() -> Tally.Options {
     var options = Tally.Options()
+    options.viewStageEntries = 32  // a kill finds view state in both the stage and `views`
     if ProcessInfo.processInfo.environment["TALLY_DURABILITY"] == "journaled" {
         options.durability = .journaled(checkpointInterval: .milliseconds(20))
     }

@@ -25,6 +25,7 @@ import Testing
         options.wallClock = { clock }
         options.backfillChunk = chunk
         options.openBackfillChunk = chunk
+        options.viewStageEntries = 24
         return try Tally.open(directory: directory.path, definitions: definitions, options: options)
     }
 

@@ -52,6 +52,7 @@ enum IngestFixture {
         // find duplicates and conflicts in every level and across moves.
         options.idIndexLevelBase = 2
         options.idIndexMoveChunk = 1
+        options.viewStageEntries = 8  // view state in both the stage and `views`
         return try Tally.open(directory: directory.path, definitions: definitions, options: options)
     }
 

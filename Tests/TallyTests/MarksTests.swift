@@ -295,6 +295,28 @@ import Testing
         #expect(try Self.vectorMarks(store, "c2", at: Self.t0 + 9000)["flag.hold"] == false)
     }
 
+    /// A rule reads the views its request's earlier events changed, whichever level of the view
+    /// stage holds them: with a budget of 0 every commit empties the stage, so a request starts
+    /// with an empty one and fills it as it goes.
+    @Test(arguments: [0, 3, 262_144])
+    func aRuleSeesTheEarlierEventsOfItsOwnRequest(stageEntries: Int) async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = Tally.Options()
+        options.viewStageEntries = stageEntries
+        let store = try Self.open(directory, clock: Self.t0 + 4 * Self.hour, options: options)
+        defer { store.close() }
+        try await Self.auth(store, 0, card: "c9", at: Self.t0)  // a commit before: the stage moved
+        let batch = (1...7).map { n in
+            #"{"type":"auth","id":"e\#(n)","ts":\#(Self.t0 + Int64(n) * 1000),"card":"c1","account":7}"#
+        }
+        let result = try await store.ingest(json: Array(("[" + batch.joined(separator: ",") + "]").utf8))
+        #expect(result.accepted == 7)
+        let sixth = Self.t0 + 6000
+        let state = try store.read { s in try s.flag("hold", key: "c1", at: try s.token(at: sixth)).state }
+        #expect(state == MarkState(changedAt: LSN(7), from: sixth, until: sixth + Self.hour, added: true))
+    }
+
     @Test func aRuleSeesListsAndOtherFlagsAtTheEventsTime() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

@@ -89,6 +89,7 @@ import Testing
         options.wallClock = { base + 400 * 86_400_000 }
         options.retentionInterval = nil  // driven by hand, between requests
         options.sweepEvery = 0
+        options.viewStageEntries = 16  // sweeps delete through the stage
         options.idIndexLevelBase = 2  // every id-index level in use: retention forgets ids in all of them
         options.idIndexMoveChunk = 1
         return options

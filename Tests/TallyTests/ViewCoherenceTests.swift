@@ -27,6 +27,7 @@ import Testing
         var options = Tally.Options()
         options.durability = .relaxed(flushInterval: .milliseconds(50))
         options.wallClock = { t0 + 86_400_000 }
+        options.viewStageEntries = 64  // readers merge a stage that moves under them
         let store = try Tally.open(directory: directory.path, definitions: ViewFixture.definitions, options: options)
         defer { store.close() }
         let requests = isCI ? 150 : 400

@@ -66,6 +66,7 @@ import Testing
         options.wallClock = { base + 400 * 86_400_000 }
         options.idIndexLevelBase = Int(random.next() % 4) + 1  // duplicates found in every id-index level
         options.idIndexMoveChunk = Int(random.next() % 3) + 1
+        options.viewStageEntries = Int(random.next() % 40)  // moves into `views` interleave with everything
         let store = try Tally.open(directory: directory.path, definitions: ViewFixture.definitions, options: options)
         defer { store.close() }
         var accepted: [ViewFixture.Accepted] = []

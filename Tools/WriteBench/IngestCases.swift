@@ -36,6 +36,11 @@ struct IngestCases {
         if let chunk = ProcessInfo.processInfo.environment["TALLY_ID_MOVE_CHUNK"].flatMap(Int.init) {
             options.idIndexMoveChunk = chunk
         }
+        // TALLY_VIEW_STAGE_ENTRIES: the view stage's budget (docs/VIEWS.md, "The view stage"; 0:
+        // everything moves into `views` at every commit, as before the stage).
+        if let entries = ProcessInfo.processInfo.environment["TALLY_VIEW_STAGE_ENTRIES"].flatMap(Int.init) {
+            options.viewStageEntries = entries
+        }
         // TALLY_SMALL_FOLIOS=0 turns the page-cache shaper off (docs/STORAGE.md, "Page-cache folios").
         options.shapePageCache = ProcessInfo.processInfo.environment["TALLY_SMALL_FOLIOS"] != "0"
         // TALLY_COUNT_ENTRIES=1 counts LMDB entries per vector read (and slows every read a little).

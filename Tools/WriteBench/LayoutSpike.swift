@@ -24,14 +24,23 @@ import Histogram
 ///   best a per-event record layout could do (tiles inside the record are an optimistic
 ///   stand-in for a tile layout that keeps the newest tiles together), so it bounds the gain.
 ///
+/// - `staged` writes `stateMajor`'s entries into a small `stage` database instead (a delete becomes a
+///   tombstone there, a get looks in the stage first), and each commit then moves, in key order
+///   from where the previous commit stopped, as many stage entries into `views` as the stage holds
+///   beyond `stageEntries`. A card's entries that reach the stage in several commits move together,
+///   so `views` gets one write per region per move instead of one per event (an LSM's two levels
+///   in one environment). Reads would look in both (not measured here).
+///
 /// The spike does not read anything back: it measures the write side only.
 struct LayoutSpike {
-    enum Layout: String { case stateMajor, eventRecord, eventMajor }
+    enum Layout: String { case stateMajor, eventRecord, eventMajor, staged }
 
     let directory: String
     let events: Int
     let cards: Int
     let layout: Layout
+    /// `staged`: the entries the stage holds before each commit moves the excess into `views`.
+    var stageEntries = 1_000_000
 
     /// Tile widths in ms: 1 s × 16^k up to the widest window, as today's min/max (24 h: 5 levels)
     /// and distinct (5 m: 3 levels) states keep them.
@@ -50,8 +59,10 @@ struct LayoutSpike {
         var views: MDB_dbi = 0
         var ids: MDB_dbi = 0
         var log: MDB_dbi = 0
+        var stage: MDB_dbi = 0
         mdb_txn_begin(env, nil, 0, &txn)
         mdb_dbi_open(txn, "views", UInt32(MDB_CREATE), &views)
+        mdb_dbi_open(txn, "stage", UInt32(MDB_CREATE), &stage)
         mdb_dbi_open(txn, "ids", UInt32(MDB_CREATE), &ids)
         mdb_dbi_open(txn, "log", UInt32(MDB_CREATE), &log)
         precondition(mdb_txn_commit(txn) == 0)
@@ -71,6 +82,8 @@ struct LayoutSpike {
         var lsn: UInt64 = 0
         var commits: UInt64 = 0
         let spanMillis: Int64 = 80_000_000  // the ingest case's stream: 10M events over 80,000 s
+        var moveFrom: [UInt8] = []
+        var moved = 0
         while lsn < UInt64(events) {
             let t0 = clock.now
             precondition(mdb_txn_begin(env, nil, 0, &txn) == 0)
@@ -80,7 +93,7 @@ struct LayoutSpike {
                 let card = cardRanks.sample(&random)
                 let merchant = merchantRanks.sample(&random)
                 let previous = lastTime.updateValue(time, forKey: card)
-                let writer = SpikeWriter(txn: txn!, dbi: views)
+                let writer = SpikeWriter(txn: txn!, dbi: views, stage: layout == .staged ? stage : nil)
                 // The generator's mix: 80 % authorizations, 15 % settlements and reversals, 5 % declines.
                 let roll = random.unit()
                 if roll < 0.80 {
@@ -98,11 +111,15 @@ struct LayoutSpike {
                 SpikeWriter(txn: txn!, dbi: ids).put(id, [UInt8](repeating: 1, count: 16))
                 SpikeWriter(txn: txn!, dbi: log).put(BigEndian.bytes(lsn), logRecord, flags: UInt32(MDB_APPEND))
             }
+            if layout == .staged {
+                moved += Self.moveExcess(txn: txn!, stage: stage, views: views, budget: stageEntries, from: &moveFrom)
+            }
             precondition(mdb_txn_commit(txn) == 0)
             commits += 1
             _ = latency.record(nanoseconds(clock.now - t0))
         }
         let seconds = (clock.now - start).secondsValue
+        if layout == .staged { print("  staged: \(moved) entries moved into views, stage budget \(stageEntries)") }
         sync()
         let written = device.bytesWritten() - bytesBefore
         let storeBytes = DirectorySize.bytes(directory)
@@ -122,7 +139,7 @@ struct LayoutSpike {
     ) {
         let occurrence = BigEndian.bytes(UInt64(time)) + BigEndian.bytes(lsn)
         switch layout {
-        case .stateMajor:
+        case .stateMajor, .staged:
             views.put(entity + [0, 0], BigEndian.bytes(lsn))
             views.put(Self.key(entity, state: state, tag: 1, occurrence), [UInt8](repeating: 1, count: bytes))
         case .eventRecord:
@@ -183,7 +200,7 @@ struct LayoutSpike {
         func putTiles(state: UInt16, tag: UInt8, widths: [Int64], levels: [Int], bytes: Int) {
             for level in levels {
                 let suffix =
-                    layout == .stateMajor
+                    layout == .stateMajor || layout == .staged
                     ? [UInt8(level + 1)] + BigEndian.bytes(UInt64(time - time % widths[level]))
                     : Self.postOrderTile(widths, level: level, time: time)
                 views.put(Self.key(cardKey, state: state, tag: tag, suffix), [UInt8](repeating: 1, count: bytes))
@@ -191,7 +208,7 @@ struct LayoutSpike {
         }
 
         switch layout {
-        case .stateMajor:
+        case .stateMajor, .staged:
             views.put(cardKey + [0, 0], BigEndian.bytes(lsn))
             views.put(Self.key(cardKey, state: 1, tag: 1, occurrence), [UInt8](repeating: 1, count: 8))
             views.put(Self.key(cardKey, state: 2, tag: 1, occurrence), [UInt8](repeating: 1, count: 24))
@@ -226,6 +243,46 @@ struct LayoutSpike {
         }
     }
 
+    /// Moves stage entries beyond `budget` into `views` in key order, starting at `from` and
+    /// wrapping at the end: a live entry is put, a tombstone deletes; both leave the stage.
+    /// Returns how many moved.
+    private static func moveExcess(
+        txn: OpaquePointer, stage: MDB_dbi, views: MDB_dbi, budget: Int, from: inout [UInt8]
+    ) -> Int {
+        var stat = MDB_stat()
+        mdb_stat(txn, stage, &stat)
+        var excess = Int(stat.ms_entries) - budget
+        guard excess > 0 else { return 0 }
+        let total = excess
+        var cursor: OpaquePointer?
+        precondition(mdb_cursor_open(txn, stage, &cursor) == 0)
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val()
+        var value = MDB_val()
+        var status = from.withUnsafeMutableBytes { start -> Int32 in
+            key = MDB_val(mv_size: start.count, mv_data: start.baseAddress)
+            return start.isEmpty
+                ? mdb_cursor_get(cursor, &key, &value, MDB_FIRST) : mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE)
+        }
+        let target = SpikeWriter(txn: txn, dbi: views)
+        while excess > 0 {
+            if status == MDB_NOTFOUND {
+                status = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
+                continue
+            }
+            precondition(status == 0)
+            let k = Array(UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size))
+            let v = Array(UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
+            if v.first == 1 { target.put(k, Array(v.dropFirst())) } else { target.delete(k) }
+            precondition(mdb_cursor_del(cursor, 0) == 0)
+            excess -= 1
+            from = k
+            // After a delete the cursor stands before the next entry; MDB_NEXT returns it.
+            status = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+        }
+        return total
+    }
+
     /// `tag · 2-byte length · UTF-8`, as ``ViewStateKey`` builds entity keys.
     private static func entity(_ text: String) -> [UInt8] {
         [1] + BigEndian.bytes(UInt16(text.utf8.count)) + Array(text.utf8)
@@ -237,11 +294,18 @@ struct LayoutSpike {
 }
 
 /// Puts, gets and deletes on one database of a raw write transaction; any failure stops the run.
+/// With a `stage`, writes go there (a value behind a 1 byte, a delete as the tombstone 0) and a
+/// get looks there before `dbi`.
 private struct SpikeWriter {
     let txn: OpaquePointer
     let dbi: MDB_dbi
+    var stage: MDB_dbi? = nil
 
     func put(_ key: [UInt8], _ value: [UInt8], flags: UInt32 = 0) {
+        if let stage {
+            SpikeWriter(txn: txn, dbi: stage).put(key, [1] + value)
+            return
+        }
         var key = key
         var value = value
         let status = key.withUnsafeMutableBytes { k in
@@ -255,6 +319,12 @@ private struct SpikeWriter {
     }
 
     func get(_ key: [UInt8]) -> [UInt8]? {
+        if let stage {
+            if let staged = SpikeWriter(txn: txn, dbi: stage).get(key) {
+                return staged.first == 1 ? Array(staged.dropFirst()) : nil
+            }
+            return SpikeWriter(txn: txn, dbi: dbi).get(key)
+        }
         var key = key
         return key.withUnsafeMutableBytes { k in
             var mk = MDB_val(mv_size: k.count, mv_data: k.baseAddress)
@@ -265,6 +335,10 @@ private struct SpikeWriter {
     }
 
     func delete(_ key: [UInt8]) {
+        if let stage {
+            SpikeWriter(txn: txn, dbi: stage).put(key, [0])
+            return
+        }
         var key = key
         let status = key.withUnsafeMutableBytes { k in
             var mk = MDB_val(mv_size: k.count, mv_data: k.baseAddress)

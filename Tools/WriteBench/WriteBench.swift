@@ -29,7 +29,7 @@ struct WriteBench: AsyncParsableCommand {
 
     @Option(
         help:
-            "Comma-separated cases: batch1,batch64,batch1024,producers16,openloop1000,openloop5000,lmdb1,lmdb64,lmdb1024, ingest, backfill, retention, layout-stateMajor, layout-eventRecord, layout-eventMajor (issue 5 spike, raw LMDB), census (where --reuse-store's bytes are)."
+            "Comma-separated cases: batch1,batch64,batch1024,producers16,openloop1000,openloop5000,lmdb1,lmdb64,lmdb1024, ingest, backfill, retention, layout-stateMajor, layout-eventRecord, layout-eventMajor, layout-staged (issue 5 spike, raw LMDB), census (where --reuse-store's bytes are)."
     )
     var cases = "fsync,lmdb1,batch1,lmdb64,batch64,lmdb1024,batch1024,producers16,openloop1000,openloop5000"
 
@@ -61,6 +61,9 @@ struct WriteBench: AsyncParsableCommand {
 
     @Flag(help: "With --reuse-store: only the vector reads, no live ingest (the store is left unchanged).")
     var readsOnly = false
+
+    @Option(help: "layout-staged: stage entries kept before each commit moves the excess into the views database.")
+    var stageEntries = 1_000_000
 
     @Flag(help: "Keep the ingest case's store (its path is printed) for later --reuse-store runs.")
     var keepStore = false
@@ -123,10 +126,11 @@ struct WriteBench: AsyncParsableCommand {
             case let n where n.hasPrefix("layout-"):
                 guard let layout = LayoutSpike.Layout(rawValue: String(n.dropFirst(7))) else {
                     throw ValidationError(
-                        "unknown layout in \(n): layout-stateMajor, layout-eventRecord or layout-eventMajor")
+                        "unknown layout in \(n): layout-stateMajor, layout-eventRecord, layout-eventMajor or layout-staged"
+                    )
                 }
                 let (row, figures) = try LayoutSpike(
-                    directory: directory, events: events, cards: cards, layout: layout
+                    directory: directory, events: events, cards: cards, layout: layout, stageEntries: stageEntries
                 ).run()
                 print(row.row)
                 print(

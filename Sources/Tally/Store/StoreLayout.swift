@@ -8,7 +8,8 @@ import TallyLMDB
 /// | `log`  | LSN, 8-byte big-endian | the logged record (``LogRecord``) |
 /// | `ids`  | level (1 byte, ``IdIndex``) + event type code (2 bytes) + 64-bit hash of the id (``IdIndexKey``) | LSN |
 /// | `id_collisions` | full id key: type code + id tag + id (only for hash collisions) | LSN |
-/// | `views` | entity key + view code + … (``ViewStateKey``) | view state |
+/// | `views` | entity key + view code + … (``ViewStateKey``) | view state; staged (``StagedDatabase``) |
+/// | `views_stage` | as `views` | `01` + view state, or the tombstone `00`: writes not yet moved into `views` |
 /// | `marks` | kind + list or flag name + member + LSN (``MarkKey``) | validity interval (``MarkEntry``) |
 /// | `decisions` | LSN of the decision, 8-byte big-endian | the decision record's JSON (``Decision``) |
 enum StoreLayout {
@@ -17,20 +18,22 @@ enum StoreLayout {
     /// `decisions` databases, log and journal kinds for their changes); a writable open upgrades a
     /// format-2 store. 4: entity heads may sort after the entity's states (`meta/view_head_code`,
     /// ``ViewCodes/headCode(_:meta:)``) and min/max tiles may start at 16 s, which a format-3
-    /// build would misread.
-    static let formatVersion: UInt32 = 4
+    /// build would misread. 5: view-state writes go through a stage (`views_stage`) that readers
+    /// merge, which a format-4 build would not read.
+    static let formatVersion: UInt32 = 5
     /// Formats a writable open upgrades in place: 2 differs by the `marks` and `decisions`
     /// databases, which the open creates; 3 holds nothing format 4 reads differently (no
-    /// `view_head_code`: heads at code 0; states in older layouts are found by fingerprint).
-    static let upgradable: Set<UInt32> = [2, 3]
-    /// Older formats this build also opens read-only, as they are.
-    static let readableAsIs: Set<UInt32> = [3]
+    /// `view_head_code`: heads at code 0; states in older layouts are found by fingerprint); 4
+    /// differs by the empty `views_stage`, which the open creates.
+    static let upgradable: Set<UInt32> = [2, 3, 4]
+    /// Older formats this build also opens read-only, as they are (without a stage).
+    static let readableAsIs: Set<UInt32> = [3, 4]
 
     static let meta = DatabaseSpec("meta")
     static let log = DatabaseSpec("log")
     static let ids = DatabaseSpec("ids")
     static let idCollisions = DatabaseSpec("id_collisions")
-    static let views = DatabaseSpec("views")
+    static let views = DatabaseSpec("views", staged: true)
     static let marks = DatabaseSpec("marks")
     static let decisions = DatabaseSpec("decisions")
     static let all = [meta, log, ids, idCollisions, views, marks, decisions]

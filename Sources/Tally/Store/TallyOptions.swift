@@ -67,6 +67,11 @@ extension Tally {
         @_spi(Testing) public var idIndexLevelBase: Int = 4_096
         /// The least excess one id-index level moves at once.
         @_spi(Testing) public var idIndexMoveChunk: Int = IdIndexShape().chunk
+        /// Entries the view stage keeps before a commit moves its excess into the view state
+        /// (docs/VIEWS.md, "The view stage"); tests make it tiny so moves interleave with
+        /// everything. 0 moves everything at every commit. Nil (the default): no stage, view
+        /// state is written in place, and a writable open empties a stage an earlier run left.
+        @_spi(Testing) public var viewStageEntries: Int? = nil
         /// Group-commit gather window (see docs/STORAGE.md); tuned by benchmarks.
         @_spi(Testing) public var gatherWindow: Duration = .microseconds(200)
         /// Logged events one backfill transaction replays (see ``Tally/apply(_:waitUntilServed:)``).
@@ -106,6 +111,7 @@ extension Tally {
             options.access = access == .readWrite ? .readWrite : .readOnly
             options.countEntryAccesses = countEntryAccesses
             options.gatherWindow = gatherWindow
+            options.stageEntries = viewStageEntries
             options.shapePageCache = shapePageCache
             options.mapGrowing = mapGrowing
             switch durability {

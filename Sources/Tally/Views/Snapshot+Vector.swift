@@ -87,7 +87,7 @@ extension Snapshot {
         // State holds the entity's changes up to `newest`; a token before that recomputes (and
         // a decision's replay always does).
         let lsnLimit = newest > token.lsn.rawValue || recompute ? token.lsn.rawValue : nil
-        let cursor = try txn.openCursor(databases.views)
+        let cursor = try txn.openCursor(databases.views, within: encoded)
         defer { cursor.close() }
         let reader = ViewReader(
             txn: txn, database: databases.views, cursor: cursor, floorTime: floor.isEmpty ? nil : floor.time)

@@ -1,0 +1,134 @@
+import CLMDB
+import Glibc
+import Synchronization
+
+// A staged database (``DatabaseSpec/staged``) is an LSM's two levels inside one environment.
+// With staging on (``EnvironmentOptions/stageEntries``), every write lands first in a small
+// stage database beside it (a put as the value behind a 1
+// byte, a delete as the tombstone 0), and every read merges the two (``Cursor``,
+// ``TransactionReading/get(_:_:)``), so a reader sees exactly what it would see if the stage
+// were empty and the writes had gone to the database. When a commit leaves the stage holding more
+// than its budget (``EnvironmentOptions/stageEntries``), the commit first moves the excess into
+// the database, in key order from where the previous move stopped, round the key space.
+//
+// Why: a commit of random entities' events writes one leaf page (and the branches above it) per
+// entity region it touches, and a page write is what a commit pays for (docs/STORAGE.md). In the
+// stage, the writes of a few commits share its few leaves; an entity's entries then stay there
+// for many commits and move into the database together, one leaf write for what several events
+// wrote (docs/VIEWS.md, "The view stage"). Both levels commit in the same transaction, so a
+// snapshot is as coherent as before and a crash loses nothing.
+
+/// The stage's value encoding.
+enum StagedValue {
+    static let live: UInt8 = 1
+    static let tombstone: UInt8 = 0
+
+    /// The value a stage entry holds, or nil for a tombstone.
+    static func live(_ raw: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard raw.first == live else { return nil }
+        return UnsafeRawBufferPointer(rebasing: raw[1...])
+    }
+
+    /// LMDB's default key order: bytes compared as unsigned, a prefix first.
+    static func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        let common = min(a.count, b.count)
+        if common > 0 {
+            let order = memcmp(a.baseAddress!, b.baseAddress!, common)
+            if order != 0 { return Int(order) }
+        }
+        return a.count - b.count
+    }
+}
+
+/// Where each staged database's next move starts, and the stage's budget. Only the writer
+/// thread touches the positions; a lost position (a restart) only restarts the round.
+final class StageMoves: Sendable {
+    /// Nil: staging is off (``EnvironmentOptions/stageEntries``).
+    let budget: Int?
+    private let positions = Mutex<[MDB_dbi: [UInt8]]>([:])
+
+    init(budget: Int?) { self.budget = budget.map { max(0, $0) } }
+
+    func position(_ dbi: MDB_dbi) -> [UInt8] { positions.withLock { $0[dbi] ?? [] } }
+    func setPosition(_ dbi: MDB_dbi, _ key: [UInt8]) { positions.withLock { $0[dbi] = key } }
+}
+
+extension TransactionReading {
+    /// Whether the stage of `database` holds nothing in this transaction: its cursors need
+    /// not merge.
+    func stageIsEmpty(_ database: Database) throws(LMDBError) -> Bool {
+        guard let stage = database.stage else { return true }
+        var stat = MDB_stat()
+        try lmdbCheck(mdb_stat(handle, stage, &stat), "mdb_stat(\(database)_stage)")
+        return stat.ms_entries == 0
+    }
+}
+
+extension WriteTransaction {
+    /// Puts `value` under `key` in the stage of `database`, behind the live byte.
+    func stagePut(
+        _ cursor: OpaquePointer, _ database: Database, _ key: UnsafeRawBufferPointer, marker: UInt8,
+        _ value: UnsafeRawBufferPointer
+    ) throws(LMDBError) {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: 1 + value.count, mv_data: nil)
+        try lmdbCheck(mdb_cursor_put(cursor, &k, &v, UInt32(MDB_RESERVE)), "mdb_put(\(database)_stage)")
+        let target = UnsafeMutableRawBufferPointer(start: v.mv_data, count: v.mv_size)
+        target[0] = marker
+        if !value.isEmpty {
+            target.baseAddress!.advanced(by: 1).copyMemory(from: value.baseAddress!, byteCount: value.count)
+        }
+    }
+
+    /// Moves stage entries beyond the budget into `database`, in key order from `from`,
+    /// wrapping at the end: a live entry is put, a tombstone deletes. Returns where the next
+    /// move starts (nil: nothing moved).
+    func moveExcess(
+        _ database: Database, mainCursor: OpaquePointer, stageCursor: OpaquePointer, budget: Int, from: [UInt8]
+    ) throws -> [UInt8]? {
+        guard let stage = database.stage else { return nil }
+        var stat = MDB_stat()
+        try lmdbCheck(mdb_stat(handle, stage, &stat), "mdb_stat(\(database)_stage)")
+        var excess = stat.ms_entries - budget
+        guard excess > 0 else { return nil }
+        var position = from
+        var entry = try position.withUnsafeBytes { start in
+            try Cursor.move(
+                stageCursor, stage, start.isEmpty ? MDB_FIRST : MDB_SET_RANGE, key: start, counters: nil,
+                name: database.name + "_stage")
+        }
+        while excess > 0 {
+            guard let current = entry else {
+                entry = try Cursor.move(stageCursor, stage, MDB_FIRST, counters: nil, name: database.name + "_stage")
+                continue
+            }
+            position = Array(current.key)
+            try position.withUnsafeBytes { key in
+                var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+                if let live = StagedValue.live(current.value) {
+                    // A copy: the put may spill dirty pages, the stage's among them.
+                    var value = Array(live)
+                    try value.withUnsafeMutableBytes { bytes in
+                        var v = MDB_val(mv_size: bytes.count, mv_data: bytes.baseAddress)
+                        try lmdbCheck(mdb_cursor_put(mainCursor, &k, &v, 0), "mdb_put(\(database), move)")
+                    }
+                } else {
+                    var v = MDB_val()
+                    let found = mdb_cursor_get(mainCursor, &k, &v, MDB_SET)
+                    if found != MDB_NOTFOUND {
+                        try lmdbCheck(found, "mdb_cursor_get(\(database), move)")
+                        try lmdbCheck(mdb_cursor_del(mainCursor, 0), "mdb_del(\(database), move)")
+                    }
+                }
+                try lmdbCheck(mdb_cursor_del(stageCursor, 0), "mdb_del(\(database)_stage, move)")
+            }
+            excess -= 1
+            // The next stage entry: the first key after the one just moved.
+            entry = try position.withUnsafeBytes { key in
+                try Cursor.move(
+                    stageCursor, stage, MDB_SET_RANGE, key: key, counters: nil, name: database.name + "_stage")
+            }
+        }
+        return position
+    }
+}

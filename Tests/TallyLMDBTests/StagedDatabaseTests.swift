@@ -1,0 +1,252 @@
+import Foundation
+import PropertyBased
+import Testing
+
+@testable import TallyLMDB
+
+/// A staged database (``StagedDatabase``) reads exactly as a plain one holding the same writes:
+/// random puts and deletes over a small key space (keys that are prefixes of each other
+/// included), committed with stage budgets from 0 to a few entries so that moves interleave
+/// with everything, checked against a dictionary by gets and by cursor walks (first, last, seek,
+/// then steps both ways, turning) inside the write transaction and in read transactions after.
+@Suite struct StagedDatabaseTests {
+    typealias Model = [[UInt8]: [UInt8]]
+
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+        mutating func key() -> [UInt8] { (0..<(1 + below(3))).map { _ in UInt8(below(4)) } }
+    }
+
+    /// Walks a cursor from a random start for a few steps and returns every disagreement with
+    /// `model`. A walk that runs off an end starts again (what a cursor does past an end is not
+    /// part of the contract: callers seek again).
+    static func walk(_ cursor: inout Cursor, _ model: Model, _ random: inout Random) throws -> [String] {
+        let keys = model.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        var failures: [String] = []
+        for _ in 0..<3 {
+            var index: Int
+            var entry: Entry?
+            switch random.below(3) {
+            case 0:
+                entry = try cursor.first()
+                index = 0
+            case 1:
+                entry = try cursor.last()
+                index = keys.count - 1
+            default:
+                let target = random.key()
+                entry = try target.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+                index = keys.firstIndex { !$0.lexicographicallyPrecedes(target) } ?? keys.count
+            }
+            for step in 0..<8 {
+                let expected = keys.indices.contains(index) ? keys[index] : nil
+                let got = entry.map { Array($0.key) }
+                if got != expected {
+                    failures.append(
+                        "step \(step): key \(got.map(String.init(describing:)) ?? "nil"), expected \(expected.map(String.init(describing:)) ?? "nil")"
+                    )
+                    return failures
+                }
+                if let entry, let expected, Array(entry.value) != model[expected] {
+                    failures.append(
+                        "step \(step): value of \(expected) is \(Array(entry.value)), expected \(model[expected]!)")
+                }
+                guard entry != nil else { break }
+                if random.below(3) == 0 {
+                    entry = try cursor.previous()
+                    index -= 1
+                } else {
+                    entry = try cursor.next()
+                    index += 1
+                }
+            }
+        }
+        return failures
+    }
+
+    static func gets(_ txn: some TransactionReading, _ database: Database, _ model: Model, _ random: inout Random)
+        throws
+        -> [String]
+    {
+        var failures: [String] = []
+        for _ in 0..<6 {
+            let key = random.key()
+            let got = try key.withUnsafeBytes { try txn.get(database, $0).map { Array($0) } }
+            if got != model[key] {
+                failures.append("get \(key): \(String(describing: got)), expected \(String(describing: model[key]))")
+            }
+        }
+        return failures
+    }
+
+    /// A cursor opened for one prefix lists exactly the model's keys with it, forward and back.
+    static func within(_ txn: some TransactionReading, _ database: Database, _ model: Model, _ random: inout Random)
+        throws -> [String]
+    {
+        let prefix = Array(random.key().prefix(1 + random.below(2)))
+        let expected = model.keys.filter { $0.starts(with: prefix) }.sorted { $0.lexicographicallyPrecedes($1) }
+        var cursor = try txn.openCursor(database, within: prefix)
+        defer { cursor.close() }
+        var forward: [[UInt8]] = []
+        var entry = try prefix.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+        while let current = entry, current.key.starts(with: prefix) {
+            forward.append(Array(current.key))
+            entry = try cursor.next()
+        }
+        var backward: [[UInt8]] = []
+        entry = entry == nil ? try cursor.last() : try cursor.previous()
+        while let current = entry, current.key.starts(with: prefix) {
+            backward.append(Array(current.key))
+            entry = try cursor.previous()
+        }
+        guard forward == expected, backward == expected.reversed() else {
+            return ["within \(prefix): forward \(forward), backward \(backward), expected \(expected)"]
+        }
+        return []
+    }
+
+    static func check(seed: UInt64) async throws {
+        var random = Random(state: seed)
+        let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var options = EnvironmentOptions()
+        options.mapSize = 64 << 20
+        options.stageEntries = random.below(6)
+        let environment = try Environment.open(
+            path: directory, options: options, databases: [DatabaseSpec("data", staged: true)])
+        defer { environment.close() }
+        let writer = try Writer(environment: environment)
+        defer { writer.close() }
+        let database = environment.database("data")
+        #expect(database.stage != nil)
+        var model: Model = [:]
+        for _ in 0..<(4 + random.below(8)) {
+            let before = model
+            let start = random
+            let outcome = try await writer.write(cost: 1) { txn -> (Model, Random, [String]) in
+                var model = before
+                var random = start
+                var failures: [String] = []
+                // Opened before this transaction's writes, used after them (as flag rules' reader is).
+                var early = try txn.openCursor(database)
+                defer { early.close() }
+                for _ in 0..<(1 + random.below(12)) {
+                    let key = random.key()
+                    if random.below(3) == 0 {
+                        let removed = try txn.delete(database, key)
+                        if removed != (model[key] != nil) { failures.append("delete \(key) returned \(removed)") }
+                        model[key] = nil
+                    } else {
+                        let value = (0..<random.below(3)).map { _ in UInt8(random.below(256)) }
+                        try txn.put(database, key, value)
+                        model[key] = value
+                    }
+                    if random.below(4) == 0 {
+                        failures += try txn.withReadingCursor(database) { try walk(&$0, model, &random) }
+                        failures += try walk(&early, model, &random)
+                        failures += try gets(txn, database, model, &random)
+                    }
+                }
+                return (model, random, failures)
+            }.value
+            model = outcome.0
+            random = outcome.1
+            #expect(outcome.2.isEmpty, "seed \(seed), in the write: \(outcome.2)")
+            let failures = try environment.read { txn in
+                var failures = try gets(txn, database, model, &random)
+                failures += try txn.withCursor(database) { try walk(&$0, model, &random) }
+                failures += try within(txn, database, model, &random)
+                return failures
+            }
+            #expect(failures.isEmpty, "seed \(seed), after the commit: \(failures)")
+        }
+        // The stage keeps at most its budget once committed; what moved is in the database.
+        let staged = try environment.read { txn in
+            try txn.entryCount(Database(dbi: database.stage!, name: "data_stage"))
+        }
+        #expect(staged <= options.stageEntries!, "seed \(seed): the stage holds \(staged)")
+    }
+
+    @Test func readsMatchAPlainDatabaseOnRandomWrites() async {
+        let count = Int(ProcessInfo.processInfo.environment["TALLY_PROPERTY_CASES"] ?? "") ?? 300
+        await propertyCheck(count: count * 2, input: Gen.uint64()) { seed in
+            try await Self.check(seed: seed)
+        }
+    }
+
+    /// Staging turned off: the open moves what the stage holds into the database, and later
+    /// writes go straight there.
+    @Test func anOpenWithStagingOffEmptiesTheStage() async throws {
+        let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var options = EnvironmentOptions()
+        options.mapSize = 64 << 20
+        options.stageEntries = 1_000
+        let spec = DatabaseSpec("data", staged: true)
+        do {
+            let environment = try Environment.open(path: directory, options: options, databases: [spec])
+            let writer = try Writer(environment: environment)
+            let data = environment.database("data")
+            try await writer.write(cost: 1) { txn in
+                for n in 0..<50 { try txn.put(data, [UInt8(n)], [UInt8(n), 1]) }
+            }
+            try await writer.write(cost: 1) { txn in
+                for n in 0..<10 { try txn.delete(data, [UInt8(n)]) }
+            }
+            writer.close()
+            environment.close()
+        }
+        func stageCount(_ environment: Environment) throws -> Int {
+            let data = environment.database("data")
+            return try environment.read { try $0.entryCount(Database(dbi: data.stage!, name: "data_stage")) }
+        }
+        options.stageEntries = nil
+        let environment = try Environment.open(path: directory, options: options, databases: [spec])
+        defer { environment.close() }
+        let data = environment.database("data")
+        #expect(try stageCount(environment) == 0)
+        let writer = try Writer(environment: environment)
+        defer { writer.close() }
+        try await writer.write(cost: 1) { txn in
+            try txn.put(data, [200], [9])
+            try txn.delete(data, [20])
+        }
+        #expect(try stageCount(environment) == 0, "staging off: writes go straight to the database")
+        let keys = try environment.read { txn in
+            try txn.withCursor(data) { cursor in
+                var keys: [UInt8] = []
+                var entry = try cursor.first()
+                while let current = entry {
+                    keys.append(current.key[0])
+                    entry = try cursor.next()
+                }
+                return keys
+            }
+        }
+        #expect(keys == Array(10..<20) + Array(21..<50) + [200])
+    }
+
+    @Test func aStoreWithoutItsStageOpensReadOnlyAsAPlainDatabase() throws {
+        let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var options = EnvironmentOptions()
+        options.mapSize = 64 << 20
+        do {
+            let plain = try Environment.open(path: directory, options: options, databases: [DatabaseSpec("data")])
+            plain.close()
+        }
+        options.access = .readOnly
+        let reader = try Environment.open(
+            path: directory, options: options, databases: [DatabaseSpec("data", staged: true)])
+        defer { reader.close() }
+        #expect(reader.database("data").stage == nil)
+    }
+}
