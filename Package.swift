@@ -84,7 +84,9 @@ let package = Package(
         .executableTarget(name: "CrashProbe", dependencies: ["Tally"], path: "Tests/CrashProbe", swiftSettings: strict),
         .testTarget(
             name: "TallyLMDBTests",
-            dependencies: ["TallyLMDB", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "TallyLMDB", "CardStream", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "TallyTests",

@@ -1,3 +1,4 @@
+import CardStream
 import Foundation
 import PropertyBased
 import Testing
@@ -12,18 +13,7 @@ import Testing
 @Suite struct StagedDatabaseTests {
     typealias Model = [[UInt8]: [UInt8]]
 
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func key() -> [UInt8] { (0..<(1 + below(3))).map { _ in UInt8(below(4)) } }
-    }
+    typealias Random = SplitMix64
 
     /// Walks a cursor from a random start for a few steps and returns every disagreement with
     /// `model`. A walk that runs off an end starts again (what a cursor does past an end is not
@@ -114,7 +104,7 @@ import Testing
     }
 
     static func check(seed: UInt64) async throws {
-        var random = Random(state: seed)
+        var random = Random(seed: seed)
         let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var options = EnvironmentOptions()
@@ -249,4 +239,10 @@ import Testing
         defer { reader.close() }
         #expect(reader.database("data").stage == nil)
     }
+}
+
+extension SplitMix64 {
+    fileprivate mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    /// A key of 1 to 3 bytes from 0…3, so that keys are often prefixes of each other.
+    fileprivate mutating func key() -> [UInt8] { (0..<(1 + below(3))).map { _ in UInt8(below(4)) } }
 }
