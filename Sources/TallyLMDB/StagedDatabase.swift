@@ -4,8 +4,8 @@ import Synchronization
 
 // A staged database (``DatabaseSpec/staged``) is an LSM's two levels inside one environment.
 // With staging on (``EnvironmentOptions/stageEntries``), every write lands first in a small
-// stage database beside it (a put as the value behind a 1
-// byte, a delete as the tombstone 0), and every read merges the two (``Cursor``,
+// stage database beside it (a put as the value behind a 1 byte, a delete as the tombstone 0),
+// and every read merges the two (``Cursor``,
 // ``TransactionReading/get(_:_:)``), so a reader sees exactly what it would see if the stage
 // were empty and the writes had gone to the database. When a commit leaves the stage holding more
 // than its budget (``EnvironmentOptions/stageEntries``), the commit first moves the excess into
@@ -54,14 +54,18 @@ final class StageMoves: Sendable {
 }
 
 extension TransactionReading {
-    /// Whether the stage of `database` holds nothing in this transaction: its cursors need
-    /// not merge.
-    func stageIsEmpty(_ database: Database) throws(LMDBError) -> Bool {
-        guard let stage = database.stage else { return true }
+    /// Entries (tombstones included) the stage of `database` holds in this transaction; 0
+    /// without a stage.
+    func stageEntryCount(_ database: Database) throws(LMDBError) -> Int {
+        guard let stage = database.stage else { return 0 }
         var stat = MDB_stat()
         try lmdbCheck(mdb_stat(handle, stage, &stat), "mdb_stat(\(database)_stage)")
-        return stat.ms_entries == 0
+        return stat.ms_entries
     }
+
+    /// Whether the stage of `database` holds nothing in this transaction: its cursors need
+    /// not merge.
+    func stageIsEmpty(_ database: Database) throws(LMDBError) -> Bool { try stageEntryCount(database) == 0 }
 }
 
 extension WriteTransaction {
@@ -87,9 +91,7 @@ extension WriteTransaction {
         _ database: Database, mainCursor: OpaquePointer, stageCursor: OpaquePointer, budget: Int, from: [UInt8]
     ) throws -> [UInt8]? {
         guard let stage = database.stage else { return nil }
-        var stat = MDB_stat()
-        try lmdbCheck(mdb_stat(handle, stage, &stat), "mdb_stat(\(database)_stage)")
-        var excess = stat.ms_entries - budget
+        var excess = try stageEntryCount(database) - budget
         guard excess > 0 else { return nil }
         var position = from
         var entry = try position.withUnsafeBytes { start in

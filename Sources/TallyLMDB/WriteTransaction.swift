@@ -47,9 +47,14 @@ package final class WriteTransaction: TransactionReading {
         return raw!
     }
 
+    /// The stage of `database` when its writes go there: it is staged and staging is on.
+    private func writeStage(_ database: Database) -> MDB_dbi? {
+        stages?.budget == nil ? nil : database.stage
+    }
+
     /// The transaction's cursor over the stage of a staged `database`, if staging is on.
     private func stageCursor(_ database: Database) throws(LMDBError) -> OpaquePointer? {
-        guard let stage = database.stage, stages?.budget != nil else { return nil }
+        guard let stage = writeStage(database) else { return nil }
         return try cursor(stage, name: database.name + "_stage")
     }
 
@@ -77,7 +82,8 @@ package final class WriteTransaction: TransactionReading {
     /// Runs `body` with the transaction's cursor over `database`; `body` must not write, nor
     /// close the cursor (LMDB frees it with the transaction).
     package func withReadingCursor<R>(_ database: Database, _ body: (inout Cursor) throws -> R) throws -> R {
-        let stage = try stageIsEmpty(database) ? nil : try stageCursor(database)
+        // With staging off the stage is empty (the open emptied it): no need to look.
+        let stage = try writeStage(database) == nil || stageIsEmpty(database) ? nil : stageCursor(database)
         var shared = Cursor(handle: try cursor(database), database: database, counters: counters, stage: stage)
         return try body(&shared)
     }
@@ -111,7 +117,7 @@ package final class WriteTransaction: TransactionReading {
     package func insertIfAbsent(
         _ database: Database, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer
     ) throws(LMDBError) -> UnsafeRawBufferPointer? {
-        if database.stage != nil && stages?.budget != nil {
+        if writeStage(database) != nil {
             if let existing = try get(database, key) { return existing }
             try put(database, key, value)
             return nil
@@ -130,7 +136,7 @@ package final class WriteTransaction: TransactionReading {
     /// cursor deletes the one item at `key`.)
     @discardableResult
     package func delete(_ database: Database, _ key: [UInt8]) throws -> Bool {
-        if database.stage != nil && stages?.budget != nil { return try stagedDelete(database, key) }
+        if writeStage(database) != nil { return try stagedDelete(database, key) }
         return try key.withUnsafeBytes { raw in
             var k = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: raw.baseAddress))
             var v = MDB_val()
@@ -150,9 +156,8 @@ package final class WriteTransaction: TransactionReading {
         try key.withUnsafeBytes { raw in
             let stage = try stageCursor(database)!
             let staged = try rawGet(stage, database.stage!, raw, database).map { StagedValue.live($0) != nil }
-            let inDatabase = try rawGet(try cursor(database), database.dbi, raw, database) != nil
-            if inDatabase {
-                if staged == false { return false }  // already a tombstone
+            if staged == false { return false }  // a tombstone: already deleted
+            if try rawGet(try cursor(database), database.dbi, raw, database) != nil {
                 try stagePut(
                     stage, database, raw, marker: StagedValue.tombstone, UnsafeRawBufferPointer(start: nil, count: 0))
             } else {
