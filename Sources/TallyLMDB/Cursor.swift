@@ -79,6 +79,58 @@ package struct Cursor {
         return try merged(MDB_SET_RANGE, key: key)
     }
 
+    /// The last entry whose key is below `key` and starts with `prefix`, nil if there is none:
+    /// the "newest up to" read. Seek again before `next` or `previous`.
+    ///
+    /// Over a staged database it looks at each level once (two moves each) and takes the later
+    /// entry; only a stage tombstone there needs the full merge. `rewritesLater`: the caller
+    /// knows that writes to the range follow the rule of running totals, where a put of a key
+    /// also puts every later key of the range that exists. With groups
+    /// (``DatabaseSpec/stageGroup``; the range lies in one group), a live stage entry is then
+    /// the answer without a look at the database: it was written after every entry of the group
+    /// the database holds (a move never splits a group), and the range's later keys were
+    /// rewritten into the stage with it or after it.
+    package mutating func last(
+        below key: UnsafeRawBufferPointer, within prefix: UnsafeRawBufferPointer, rewritesLater: Bool = false
+    ) throws(LMDBError) -> Entry? {
+        guard merge != nil else {
+            return try Self.last(
+                below: key, within: prefix, in: handle, database.dbi, counters: counters, name: database.name)
+        }
+        merge!.positioned = false
+        let staged = try Self.last(
+            below: key, within: prefix, in: merge!.handle, merge!.dbi, counters: counters,
+            name: database.name + "_stage")
+        let live = staged.flatMap { StagedValue.live($0.value) }
+        if let staged, let live, rewritesLater, database.stageGroup != nil {
+            return Entry(key: staged.key, value: live)
+        }
+        let main = try Self.last(
+            below: key, within: prefix, in: handle, database.dbi, counters: counters, name: database.name)
+        guard let staged else { return main }
+        // The database's entry is later: no tombstone hides it, the stage's last entry below
+        // `key` being before it.
+        if let main, StagedValue.compare(main.key, staged.key) > 0 { return main }
+        if let live { return Entry(key: staged.key, value: live) }
+        // A tombstone: what it hides and what lies before it need the merge.
+        let after = try seek(atLeast: key)
+        guard let before = after == nil ? try last() : try previous(), StagedValue.hasPrefix(before.key, prefix)
+        else { return nil }
+        return before
+    }
+
+    /// ``last(below:within:rewritesLater:)`` in one LMDB database.
+    private static func last(
+        below key: UnsafeRawBufferPointer, within prefix: UnsafeRawBufferPointer, in handle: OpaquePointer,
+        _ dbi: MDB_dbi, counters: AccessCounters?, name: @autoclosure () -> String
+    ) throws(LMDBError) -> Entry? {
+        let after = try move(handle, dbi, MDB_SET_RANGE, key: key, counters: counters, name: name())
+        guard let before = try move(handle, dbi, after == nil ? MDB_LAST : MDB_PREV, counters: counters, name: name()),
+            StagedValue.hasPrefix(before.key, prefix)
+        else { return nil }
+        return before
+    }
+
     // MARK: Merging a stage
 
     /// Whether the cursor merges a stage.

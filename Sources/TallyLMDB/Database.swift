@@ -9,11 +9,21 @@ package struct Database: Sendable, Hashable, CustomStringConvertible {
     /// plain database, and for a staged one in a store written before stages existed, opened
     /// read-only (it has none).
     let stage: MDB_dbi?
+    /// The stage's groups (``DatabaseSpec/stageGroup``).
+    let stageGroup: StageGroup?
 
-    init(dbi: MDB_dbi, name: String, stage: MDB_dbi? = nil) {
+    init(dbi: MDB_dbi, name: String, stage: MDB_dbi? = nil, stageGroup: StageGroup? = nil) {
         self.dbi = dbi
         self.name = name
         self.stage = stage
+        self.stageGroup = stageGroup
+    }
+
+    package static func == (a: Database, b: Database) -> Bool { a.dbi == b.dbi && a.name == b.name }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(dbi)
+        hasher.combine(name)
     }
 
     package var description: String { name }

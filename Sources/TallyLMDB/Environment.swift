@@ -103,7 +103,7 @@ package final class Environment: @unchecked Sendable {
                 found.pin = pin
             }
             let opened = try openDatabases(env, specs, writable: writable)
-            if writable && options.stageEntries == nil { try emptyStages(env, Array(opened.values)) }
+            if writable { try emptyStages(env, Array(opened.values)) }
             return Environment(
                 handle: env, path: path, options: options, databases: opened, lockDescriptor: lockFD,
                 staleReaders: Int(dead), journalRecovery: found)
@@ -115,8 +115,10 @@ package final class Environment: @unchecked Sendable {
         }
     }
 
-    /// With staging off, moves whatever an earlier run left in a stage into its database, before
-    /// anything (the journal's replay included) writes to the database directly.
+    /// Moves whatever an earlier run left in a stage into its database, before anything (the
+    /// journal's replay included) writes: with staging off, writes go to the database directly;
+    /// with it on, every run starts from an empty stage, so a stage an earlier build filled with
+    /// other move rules (``DatabaseSpec/stageGroup``) is never read as if it followed this one's.
     private static func emptyStages(_ env: OpaquePointer, _ databases: [Database]) throws {
         var txn: OpaquePointer?
         try lmdbCheck(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(stages)")
@@ -160,7 +162,7 @@ package final class Environment: @unchecked Sendable {
                     throw LMDBError(status: status, operation: "mdb_dbi_open(\(spec.stageName))")
                 }
             }
-            opened[spec.name] = Database(dbi: dbi, name: spec.name, stage: stage)
+            opened[spec.name] = Database(dbi: dbi, name: spec.name, stage: stage, stageGroup: spec.stageGroup)
         }
         // Committing (also a read transaction) makes the handles visible to the environment.
         try lmdbCheck(mdb_txn_commit(txn), "mdb_txn_commit(open)")

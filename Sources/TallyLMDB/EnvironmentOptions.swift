@@ -22,6 +22,9 @@ package enum AccessMode: Sendable, Equatable {
     case readOnly
 }
 
+/// The length of the leading part of a key that names its group (``DatabaseSpec/stageGroup``).
+package typealias StageGroup = @Sendable (UnsafeRawBufferPointer) -> Int
+
 /// A named database to open once at startup.
 package struct DatabaseSpec: Sendable, Hashable {
     package var name: String
@@ -29,12 +32,29 @@ package struct DatabaseSpec: Sendable, Hashable {
     /// Writes go to a stage first and move into the database later (``StagedDatabase``); the
     /// stage is the database `name` + `_stage`. Not with `duplicateSort`.
     package var staged: Bool
+    /// For a staged database: how long the leading part of a key is that names its group (for
+    /// `views`, the entity). A move of the stage's excess never splits a group, so every stage
+    /// entry of a group was written after every entry of that group the database holds, which
+    /// ``Cursor/last(below:within:rewritesLater:)`` relies on. Group names must be prefix-free
+    /// (none is a prefix of another). Nil: moves stop at any key, and reads always merge.
+    package var stageGroup: StageGroup?
 
-    package init(_ name: String, duplicateSort: Bool = false, staged: Bool = false) {
+    package init(_ name: String, duplicateSort: Bool = false, staged: Bool = false, stageGroup: StageGroup? = nil) {
         precondition(!(duplicateSort && staged), "a staged database cannot be MDB_DUPSORT")
         self.name = name
         self.duplicateSort = duplicateSort
         self.staged = staged
+        self.stageGroup = stageGroup
+    }
+
+    package static func == (a: DatabaseSpec, b: DatabaseSpec) -> Bool {
+        a.name == b.name && a.duplicateSort == b.duplicateSort && a.staged == b.staged
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(duplicateSort)
+        hasher.combine(staged)
     }
 
     /// The name of the stage of a staged database.
@@ -55,8 +75,8 @@ package struct EnvironmentOptions: Sendable {
     /// Entries a staged database's stage keeps (``StagedDatabase``): a commit that leaves more
     /// moves the excess into the database, in key order round the key space. 0 moves everything
     /// at every commit (the stage then only holds a transaction's own writes). Nil: staging is
-    /// off, writes go straight to the database, and a writable open first empties a stage an
-    /// earlier run left.
+    /// off, and writes go straight to the database. Either way a writable open first empties a
+    /// stage an earlier run left.
     package var stageEntries: Int? = nil
     /// Maximum named databases (`mdb_env_set_maxdbs`).
     package var maxDatabases: UInt32 = 32

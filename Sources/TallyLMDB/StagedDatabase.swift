@@ -29,6 +29,30 @@ enum StagedValue {
         return UnsafeRawBufferPointer(rebasing: raw[1...])
     }
 
+    /// Whether `key` starts with `prefix`.
+    static func hasPrefix(_ key: UnsafeRawBufferPointer, _ prefix: UnsafeRawBufferPointer) -> Bool {
+        key.count >= prefix.count
+            && (prefix.isEmpty || memcmp(key.baseAddress!, prefix.baseAddress!, prefix.count) == 0)
+    }
+
+    static func hasPrefix(_ key: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
+        prefix.withUnsafeBytes { hasPrefix(key, $0) }
+    }
+
+    /// The first key after every key that starts with `prefix`: its last byte raised (bytes of
+    /// 0xFF dropped first). Empty (the key space's start: the round begins again) when there is none.
+    static func successor(_ prefix: [UInt8]) -> [UInt8] {
+        var key = prefix
+        while let last = key.last {
+            if last < 0xFF {
+                key[key.count - 1] = last + 1
+                return key
+            }
+            key.removeLast()
+        }
+        return []
+    }
+
     /// LMDB's default key order: bytes compared as unsigned, a prefix first.
     static func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
         let common = min(a.count, b.count)
@@ -56,7 +80,7 @@ final class StageMoves: Sendable {
 extension TransactionReading {
     /// Entries (tombstones included) the stage of `database` holds in this transaction; 0
     /// without a stage.
-    func stageEntryCount(_ database: Database) throws(LMDBError) -> Int {
+    package func stageEntryCount(_ database: Database) throws(LMDBError) -> Int {
         guard let stage = database.stage else { return 0 }
         var stat = MDB_stat()
         try lmdbCheck(mdb_stat(handle, stage, &stat), "mdb_stat(\(database)_stage)")
@@ -85,8 +109,10 @@ extension WriteTransaction {
     }
 
     /// Moves stage entries beyond the budget into `database`, in key order from `from`,
-    /// wrapping at the end: a live entry is put, a tombstone deletes. Returns where the next
-    /// move starts (nil: nothing moved).
+    /// wrapping at the end: a live entry is put, a tombstone deletes. With groups
+    /// (``DatabaseSpec/stageGroup``) a move goes on past the budget to the end of the last
+    /// group it took, and `from` is where a group starts. Returns where the next move starts
+    /// (nil: nothing moved).
     func moveExcess(
         _ database: Database, mainCursor: OpaquePointer, stageCursor: OpaquePointer, budget: Int, from: [UInt8]
     ) throws -> [UInt8]? {
@@ -94,17 +120,28 @@ extension WriteTransaction {
         var excess = try stageEntryCount(database) - budget
         guard excess > 0 else { return nil }
         var position = from
+        // The group of the entry moved last, while the move may still need to finish it.
+        var group: [UInt8]?
         var entry = try position.withUnsafeBytes { start in
             try Cursor.move(
                 stageCursor, stage, start.isEmpty ? MDB_FIRST : MDB_SET_RANGE, key: start, counters: nil,
                 name: database.name + "_stage")
         }
-        while excess > 0 {
+        while true {
             guard let current = entry else {
+                // The end of the key space: round again, unless only a group remained to finish.
+                if excess <= 0 { break }
                 entry = try Cursor.move(stageCursor, stage, MDB_FIRST, counters: nil, name: database.name + "_stage")
                 continue
             }
+            if excess <= 0 {
+                guard let group, StagedValue.hasPrefix(current.key, group) else { break }
+            }
             position = Array(current.key)
+            if let grouping = database.stageGroup {
+                let length = min(max(0, grouping(current.key)), current.key.count)
+                if group == nil || !StagedValue.hasPrefix(current.key, group!) { group = Array(position[..<length]) }
+            }
             try position.withUnsafeBytes { key in
                 var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
                 if let live = StagedValue.live(current.value) {
@@ -131,6 +168,9 @@ extension WriteTransaction {
                     stageCursor, stage, MDB_SET_RANGE, key: key, counters: nil, name: database.name + "_stage")
             }
         }
+        // The next move starts after the whole group (writes to it since then wait for the next
+        // round): the group's name with its last byte raised, past every key it starts.
+        if let group { return StagedValue.successor(group) }
         return position
     }
 }

@@ -172,7 +172,7 @@ package final class WriteTransaction: TransactionReading {
     }
 
     /// Moves the stage's entries beyond `budget` into `database` (``moveExcess``), whether or
-    /// not staging is on: an open with staging off empties a stage an earlier run left.
+    /// not staging is on: a writable open empties a stage an earlier run left.
     package func moveStage(_ database: Database, keeping budget: Int, from position: [UInt8]) throws -> [UInt8]? {
         guard let stage = database.stage else { return nil }
         return try moveExcess(

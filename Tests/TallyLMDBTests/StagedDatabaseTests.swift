@@ -224,6 +224,136 @@ import Testing
         #expect(keys == Array(10..<20) + Array(21..<50) + [200])
     }
 
+    // MARK: Groups and running totals
+
+    /// Keys `group · series · time`: the first byte is the group (``DatabaseSpec/stageGroup``).
+    static let grouped = DatabaseSpec("data", staged: true, stageGroup: { $0.isEmpty ? 0 : 1 })
+
+    /// The running-totals rule: a write at `time` also rewrites every later key of its series.
+    /// Values are the write's sequence number, so a stale entry is told from a fresh one.
+    static func writeTotals(
+        _ txn: WriteTransaction, _ database: Database, _ model: inout Model, group: UInt8, series: UInt8,
+        time: UInt8, sequence: inout UInt8
+    ) throws {
+        sequence &+= 1
+        let later = model.keys.filter { $0[0] == group && $0[1] == series && $0[2] > time }
+        for key in [[group, series, time]] + later {
+            try txn.put(database, key, [sequence])
+            model[key] = [sequence]
+        }
+    }
+
+    /// Every "newest up to" read, with and without `rewritesLater`, against the model.
+    static func lastBelow(_ txn: some TransactionReading, _ database: Database, _ model: Model, _ random: inout Random)
+        throws -> [String]
+    {
+        var failures: [String] = []
+        var cursor = try txn.openCursor(database)
+        defer { cursor.close() }
+        for _ in 0..<6 {
+            let prefix = [UInt8(random.below(3)), UInt8(random.below(2))]
+            let key = prefix + [UInt8(random.below(10))]
+            let expected = model.filter { $0.key.starts(with: prefix) && $0.key.lexicographicallyPrecedes(key) }
+                .max { $0.key.lexicographicallyPrecedes($1.key) }
+            for rewritesLater in [true, false] {
+                let got = try key.withUnsafeBytes { k in
+                    try prefix.withUnsafeBytes { p in
+                        try cursor.last(below: k, within: p, rewritesLater: rewritesLater).map {
+                            (Array($0.key), Array($0.value))
+                        }
+                    }
+                }
+                if got?.0 != expected?.key || got?.1 != expected?.value {
+                    failures.append(
+                        "last below \(key) (rewritesLater \(rewritesLater)): \(String(describing: got)), expected \(String(describing: expected))"
+                    )
+                }
+            }
+        }
+        return failures
+    }
+
+    /// Running totals over a staged database with groups: a stage entry answers alone
+    /// (``Cursor/last(below:within:rewritesLater:)``), and after every commit no group is split
+    /// so that a database entry of it was written after one of its stage entries.
+    static func checkRunningTotals(seed: UInt64) async throws {
+        var random = Random(seed: seed)
+        let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var options = EnvironmentOptions()
+        options.mapSize = 64 << 20
+        options.stageEntries = random.below(6)
+        let environment = try Environment.open(path: directory, options: options, databases: [grouped])
+        defer { environment.close() }
+        let writer = try Writer(environment: environment)
+        defer { writer.close() }
+        let database = environment.database("data")
+        var model: Model = [:]
+        var sequence: UInt8 = 0
+        for _ in 0..<(4 + random.below(10)) {
+            let before = (model, random, sequence)
+            let outcome = try await writer.write(cost: 1) { txn -> (Model, Random, UInt8, [String]) in
+                var (model, random, sequence) = before
+                var failures: [String] = []
+                for _ in 0..<(1 + random.below(6)) {
+                    let group = UInt8(random.below(3))
+                    let series = UInt8(random.below(2))
+                    if random.below(4) == 0 {
+                        // A sweep: any entry of the series may go.
+                        let keys = model.keys.filter { $0[0] == group && $0[1] == series }
+                        if let key = keys.sorted(by: { $0.lexicographicallyPrecedes($1) }).randomElement(using: &random)
+                        {
+                            _ = try txn.delete(database, key)
+                            model[key] = nil
+                        }
+                    } else {
+                        try writeTotals(
+                            txn, database, &model, group: group, series: series, time: UInt8(random.below(10)),
+                            sequence: &sequence)
+                    }
+                    if random.below(3) == 0 { failures += try lastBelow(txn, database, model, &random) }
+                }
+                return (model, random, sequence, failures)
+            }.value
+            (model, random, sequence) = (outcome.0, outcome.1, outcome.2)
+            #expect(outcome.3.isEmpty, "seed \(seed), in the write: \(outcome.3)")
+            let failures = try environment.read { txn in
+                var failures = try lastBelow(txn, database, model, &random)
+                // Raw levels: per group, stage entries were written after the database's.
+                func raw(_ level: Database) throws -> [[UInt8]: [UInt8]] {
+                    try txn.withCursor(level) { cursor in
+                        var entries: [[UInt8]: [UInt8]] = [:]
+                        var entry = try cursor.first()
+                        while let current = entry {
+                            entries[Array(current.key)] = Array(current.value)
+                            entry = try cursor.next()
+                        }
+                        return entries
+                    }
+                }
+                let staged = try raw(Database(dbi: database.stage!, name: "data_stage"))
+                let main = try raw(Database(dbi: database.dbi, name: "data"))
+                for group in 0..<UInt8(3) {
+                    let stagedLive = staged.filter { $0.key[0] == group && $0.value.count == 2 }.map { $0.value[1] }
+                    let moved = main.filter { $0.key[0] == group }.map { $0.value[0] }
+                    if let oldestStaged = stagedLive.min(), let newestMoved = moved.max(), newestMoved > oldestStaged {
+                        failures.append("group \(group) is split: moved \(moved), staged \(stagedLive)")
+                    }
+                }
+                return failures
+            }
+            #expect(failures.isEmpty, "seed \(seed), after the commit: \(failures)")
+            if sequence > 200 { break }  // sequence numbers stay ordered
+        }
+    }
+
+    @Test func runningTotalsReadTheStageAloneAndMovesKeepGroupsWhole() async {
+        let count = Int(ProcessInfo.processInfo.environment["TALLY_PROPERTY_CASES"] ?? "") ?? 300
+        await propertyCheck(count: count * 2, input: Gen.uint64()) { seed in
+            try await Self.checkRunningTotals(seed: seed)
+        }
+    }
+
     @Test func aStoreWithoutItsStageOpensReadOnlyAsAPlainDatabase() throws {
         let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }

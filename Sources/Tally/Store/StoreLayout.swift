@@ -33,7 +33,7 @@ enum StoreLayout {
     static let log = DatabaseSpec("log")
     static let ids = DatabaseSpec("ids")
     static let idCollisions = DatabaseSpec("id_collisions")
-    static let views = DatabaseSpec("views", staged: true)
+    static let views = DatabaseSpec("views", staged: true, stageGroup: ViewStateKey.entityLength)
     static let marks = DatabaseSpec("marks")
     static let decisions = DatabaseSpec("decisions")
     static let all = [meta, log, ids, idCollisions, views, marks, decisions]

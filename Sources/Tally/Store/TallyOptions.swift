@@ -70,7 +70,8 @@ extension Tally {
         /// Entries the view stage keeps before a commit moves its excess into the view state
         /// (docs/VIEWS.md, "The view stage"); tests make it tiny so moves interleave with
         /// everything. 0 moves everything at every commit. Nil (the default): no stage, view
-        /// state is written in place, and a writable open empties a stage an earlier run left.
+        /// state is written in place. Either way a writable open empties a stage an earlier run
+        /// left.
         @_spi(Testing) public var viewStageEntries: Int? = nil
         /// Group-commit gather window (see docs/STORAGE.md); tuned by benchmarks.
         @_spi(Testing) public var gatherWindow: Duration = .microseconds(200)

@@ -101,22 +101,26 @@ struct ViewReader<Transaction: TransactionReading> {
     private func lastTotals(_ viewKey: StateKey, atOrBefore time: Int64) throws -> (time: Int64, totals: RunningTotals)
     {
         guard time >= 0 else { return (.min, RunningTotals()) }
-        return try entry(viewKey, atOrBefore: time) { entryTime, value in
+        return try entry(viewKey, atOrBefore: time, runningTotals: true) { entryTime, value in
             (entryTime, RunningTotals(value) ?? RunningTotals())
         }
             ?? (.min, RunningTotals())
     }
 
     /// The last series entry (by event time, then LSN) with event time ≤ `time`, read by `body`.
+    /// `runningTotals`: the series holds running totals, whose maintenance rewrites every later
+    /// entry with each one it writes, so a staged entry answers alone
+    /// (``Cursor/last(below:within:rewritesLater:)``).
     private func entry<R>(
-        _ viewKey: StateKey, atOrBefore time: Int64, _ body: (Int64, UnsafeRawBufferPointer) -> R?
+        _ viewKey: StateKey, atOrBefore time: Int64, runningTotals: Bool = false,
+        _ body: (Int64, UnsafeRawBufferPointer) -> R?
     ) throws -> R? {
         try reposition { cursor in
             try series(viewKey, from: time + 1).with { key, prefix in
-                guard let last = try Self.last(before: cursor.seek(atLeast: key), &cursor, prefix: prefix) else {
-                    return nil
-                }
-                return body(last.time, last.entry.value)
+                guard let last = try cursor.last(below: key, within: prefix, rewritesLater: runningTotals),
+                    last.key.count >= prefix.count + 16
+                else { return nil }
+                return body(ViewStateKey.timeAndLSN(last.key, prefixCount: prefix.count).time, last.value)
             }
         }
     }
@@ -149,7 +153,11 @@ struct ViewReader<Transaction: TransactionReading> {
     private func chainExtreme(_ viewKey: StateKey, low: Int64, at: Int64) throws -> ExpressionValue?? {
         try reposition { cursor in
             let newest: Int64? = try keys.start(viewKey, tag: ViewStateKey.chainTag).pad(0xFF, count: 16).with {
-                end, prefix in try Self.last(before: cursor.seek(atLeast: end), &cursor, prefix: prefix)?.time
+                end, prefix in
+                guard let last = try cursor.last(below: end, within: prefix), last.key.count >= prefix.count + 16 else {
+                    return nil
+                }
+                return ViewStateKey.timeAndLSN(last.key, prefixCount: prefix.count).time
             }
             guard let newest else { return .some(nil) }
             guard at >= newest else { return nil }

@@ -87,6 +87,18 @@ enum ViewStateKey {
         }
     }
 
+    /// The length of the entity part of a `views` key (``entity(_:)``): the stage's group
+    /// (``StoreLayout/views``), so a move of the stage never splits an entity. The whole key
+    /// when it starts with no entity.
+    @Sendable static func entityLength(_ key: UnsafeRawBufferPointer) -> Int {
+        guard let tag = key.first else { return 0 }
+        switch tag {
+        case 1 where key.count >= 3: return min(key.count, 3 + (Int(key[1]) << 8 | Int(key[2])))
+        case 2: return min(key.count, 9)
+        default: return key.count
+        }
+    }
+
     /// An event time as keys store it: unsigned big-endian milliseconds, a negative time (never
     /// stored: events are rejected) clamped to 0 so seeks below the epoch start at the beginning.
     static func storedTime(_ milliseconds: Int64) -> UInt64 { UInt64(max(0, milliseconds)) }
