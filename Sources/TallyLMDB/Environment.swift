@@ -41,6 +41,9 @@ package final class Environment: @unchecked Sendable {
     package let journalRecovery: JournalRecovery?
     /// Where each staged database's next move starts (``StagedDatabase``); writer thread only.
     let stages: StageMoves
+    /// False when this process writes with staging off: every stage stays empty (the open
+    /// emptied them, the writer lock keeps other writers out), so reads never look at one.
+    let stagesHoldEntries: Bool
 
     private init(
         handle: OpaquePointer, path: String, options: EnvironmentOptions, databases: [String: Database],
@@ -56,6 +59,7 @@ package final class Environment: @unchecked Sendable {
         self.staleReadersClearedAtOpen = staleReaders
         self.counters = options.countEntryAccesses ? AccessCounters() : nil
         self.stages = StageMoves(budget: options.stageEntries)
+        self.stagesHoldEntries = options.access != .readWrite || options.stageEntries != nil
     }
 
     deinit { close() }
@@ -218,7 +222,7 @@ package final class Environment: @unchecked Sendable {
                 mdb_txn_reset(txn)
                 gate.leave(pooling: txn)
             }
-            return try body(ReadTransaction(handle: txn, counters: counters))
+            return try body(ReadTransaction(handle: txn, counters: counters, stagesHoldEntries: stagesHoldEntries))
         }
     }
 

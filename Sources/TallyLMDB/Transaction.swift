@@ -10,6 +10,10 @@ package protocol TransactionReading {
     /// staging on); otherwise a cursor need not merge a stage that is empty when it opens
     /// (``StagedDatabase``).
     var stageMayGrow: Bool { get }
+    /// Whether a stage may hold entries in this transaction. False in the writing process with
+    /// staging off: its open emptied every stage and no write goes there, so reads skip the
+    /// stage's record altogether (``StagedDatabase``).
+    var stagesHoldEntries: Bool { get }
     /// The value stored under `key`, borrowed from the map; nil if absent.
     func get(_ database: Database, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer?
     /// Runs `body`, which only reads, with a cursor over `database`: in a write transaction the
@@ -24,7 +28,9 @@ extension TransactionReading {
     /// In a staged database, the stage's entry if it has one (nil for a tombstone), else the
     /// database's.
     package func get(_ database: Database, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer? {
-        if let stage = database.stage, let staged = try rawGet(stage, key, name: database.name + "_stage") {
+        if stagesHoldEntries, let stage = database.stage,
+            let staged = try rawGet(stage, key, name: database.name + "_stage")
+        {
             return StagedValue.live(staged)
         }
         return try rawGet(database.dbi, key, name: database.name)
@@ -66,7 +72,7 @@ extension TransactionReading {
         try lmdbCheck(mdb_cursor_open(handle, database.dbi, &raw), "mdb_cursor_open(\(database))")
         var stage: OpaquePointer?
         // A write transaction's stage may gain entries after the cursor opens.
-        var merging = database.stage != nil
+        var merging = database.stage != nil && stagesHoldEntries
         if merging && !stageMayGrow { merging = !(try stageIsEmpty(database)) }
         if merging, let stageDBI = database.stage {
             let status = mdb_cursor_open(handle, stageDBI, &stage)
@@ -107,4 +113,6 @@ package struct ReadTransaction: TransactionReading {
     package let handle: OpaquePointer
     package let counters: AccessCounters?
     package var stageMayGrow: Bool { false }
+    /// ``TransactionReading/stagesHoldEntries`` (``Environment``'s).
+    package var stagesHoldEntries = true
 }

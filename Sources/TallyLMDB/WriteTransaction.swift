@@ -8,6 +8,8 @@ package final class WriteTransaction: TransactionReading {
     package let handle: OpaquePointer
     package let counters: AccessCounters?
     package var stageMayGrow: Bool { stages?.budget != nil }
+    /// With staging off the open emptied every stage, and this transaction's writes bypass it.
+    package var stagesHoldEntries: Bool { stages?.budget != nil }
     private let owner: pthread_t
     private var finished = false
     /// Successful puts and deletes so far: the writer uses it to tell whether a failed request

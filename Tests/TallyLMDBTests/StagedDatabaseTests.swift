@@ -354,6 +354,40 @@ import Testing
         }
     }
 
+    /// The writing process with staging off never looks at a stage (the open emptied it); a
+    /// reader process, which cannot know, does.
+    @Test func aWriterWithStagingOffReadsNoStage() async throws {
+        let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var options = EnvironmentOptions()
+        options.mapSize = 64 << 20
+        options.countEntryAccesses = true
+        let spec = DatabaseSpec("data", staged: true)
+        func stageReads(_ environment: Environment) throws -> Int {
+            let data = environment.database("data")
+            environment.counters!.reset()
+            let (value, first) = try environment.read { txn in
+                let value = try [UInt8(1)].withUnsafeBytes { try txn.get(data, $0).map { Array($0) } }
+                let first = try txn.withCursor(data) { cursor in try cursor.first().map { Array($0.key) } }
+                return (value, first)
+            }
+            #expect(value == [7] && first == [1])
+            return environment.counters!.count(Database(dbi: data.stage!, name: "data_stage"))
+        }
+        do {
+            let environment = try Environment.open(path: directory, options: options, databases: [spec])
+            defer { environment.close() }
+            let writer = try Writer(environment: environment)
+            defer { writer.close() }
+            try await writer.write(cost: 1) { txn in try txn.put(environment.database("data"), [1], [7]) }
+            #expect(try stageReads(environment) == 0)
+        }
+        options.access = .readOnly
+        let reader = try Environment.open(path: directory, options: options, databases: [spec])
+        defer { reader.close() }
+        #expect(try stageReads(reader) > 0)
+    }
+
     @Test func aStoreWithoutItsStageOpensReadOnlyAsAPlainDatabase() throws {
         let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
