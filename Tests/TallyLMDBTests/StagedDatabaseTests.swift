@@ -15,6 +15,19 @@ import Testing
 
     typealias Random = SplitMix64
 
+    /// Cases per property: twice `TALLY_PROPERTY_CASES` (CI: 100), these being fast.
+    static var cases: Int { 2 * (Int(ProcessInfo.processInfo.environment["TALLY_PROPERTY_CASES"] ?? "") ?? 300) }
+
+    /// A fresh directory path; the caller removes it.
+    static func directory() -> String { NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)" }
+
+    /// Options with a small map.
+    static func smallMap() -> EnvironmentOptions {
+        var options = EnvironmentOptions()
+        options.mapSize = 64 << 20
+        return options
+    }
+
     /// Walks a cursor from a random start for a few steps and returns every disagreement with
     /// `model`. A walk that runs off an end starts again (what a cursor does past an end is not
     /// part of the contract: callers seek again).
@@ -105,10 +118,9 @@ import Testing
 
     static func check(seed: UInt64) async throws {
         var random = Random(seed: seed)
-        let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
+        let directory = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var options = EnvironmentOptions()
-        options.mapSize = 64 << 20
+        var options = Self.smallMap()
         options.stageEntries = random.below(6)
         let environment = try Environment.open(
             path: directory, options: options, databases: [DatabaseSpec("data", staged: true)])
@@ -166,8 +178,7 @@ import Testing
     }
 
     @Test func readsMatchAPlainDatabaseOnRandomWrites() async {
-        let count = Int(ProcessInfo.processInfo.environment["TALLY_PROPERTY_CASES"] ?? "") ?? 300
-        await propertyCheck(count: count * 2, input: Gen.uint64()) { seed in
+        await propertyCheck(count: Self.cases, input: Gen.uint64()) { seed in
             try await Self.check(seed: seed)
         }
     }
@@ -175,10 +186,9 @@ import Testing
     /// Staging turned off: the open moves what the stage holds into the database, and later
     /// writes go straight there.
     @Test func anOpenWithStagingOffEmptiesTheStage() async throws {
-        let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
+        let directory = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var options = EnvironmentOptions()
-        options.mapSize = 64 << 20
+        var options = Self.smallMap()
         options.stageEntries = 1_000
         let spec = DatabaseSpec("data", staged: true)
         do {
@@ -278,10 +288,9 @@ import Testing
     /// so that a database entry of it was written after one of its stage entries.
     static func checkRunningTotals(seed: UInt64) async throws {
         var random = Random(seed: seed)
-        let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
+        let directory = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var options = EnvironmentOptions()
-        options.mapSize = 64 << 20
+        var options = Self.smallMap()
         options.stageEntries = random.below(6)
         let environment = try Environment.open(path: directory, options: options, databases: [grouped])
         defer { environment.close() }
@@ -348,8 +357,7 @@ import Testing
     }
 
     @Test func runningTotalsReadTheStageAloneAndMovesKeepGroupsWhole() async {
-        let count = Int(ProcessInfo.processInfo.environment["TALLY_PROPERTY_CASES"] ?? "") ?? 300
-        await propertyCheck(count: count * 2, input: Gen.uint64()) { seed in
+        await propertyCheck(count: Self.cases, input: Gen.uint64()) { seed in
             try await Self.checkRunningTotals(seed: seed)
         }
     }
@@ -357,10 +365,9 @@ import Testing
     /// The writing process with staging off never looks at a stage (the open emptied it); a
     /// reader process, which cannot know, does.
     @Test func aWriterWithStagingOffReadsNoStage() async throws {
-        let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
+        let directory = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var options = EnvironmentOptions()
-        options.mapSize = 64 << 20
+        var options = Self.smallMap()
         options.countEntryAccesses = true
         let spec = DatabaseSpec("data", staged: true)
         func stageReads(_ environment: Environment) throws -> Int {
@@ -389,10 +396,9 @@ import Testing
     }
 
     @Test func aStoreWithoutItsStageOpensReadOnlyAsAPlainDatabase() throws {
-        let directory = NSTemporaryDirectory() + "tally-staged-\(UUID().uuidString)"
+        let directory = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var options = EnvironmentOptions()
-        options.mapSize = 64 << 20
+        var options = Self.smallMap()
         do {
             let plain = try Environment.open(path: directory, options: options, databases: [DatabaseSpec("data")])
             plain.close()
