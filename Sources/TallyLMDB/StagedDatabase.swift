@@ -3,13 +3,15 @@ import Glibc
 import Synchronization
 
 // A staged database (``DatabaseSpec/staged``) is an LSM's two levels inside one environment.
-// With staging on (``EnvironmentOptions/stageEntries``), every write lands first in a small
-// stage database beside it (a put as the value behind a 1 byte, a delete as the tombstone 0),
-// and every read merges the two (``Cursor``,
+// With staging on (``EnvironmentOptions/stageEntries``), every put lands first in a small
+// stage database beside it (the value behind a 1 byte), a delete removes the key from both
+// (no tombstone is left for a forward seek to step over; a tombstone, the value 0, is still read
+// where an older build left one), and every read merges the two (``Cursor``,
 // ``TransactionReading/get(_:_:)``), so a reader sees exactly what it would see if the stage
 // were empty and the writes had gone to the database. When a commit leaves the stage holding more
 // than its budget (``EnvironmentOptions/stageEntries``), the commit first moves the excess into
-// the database, in key order from where the previous move stopped, round the key space.
+// the database, in key order from where the previous move stopped, round the key space, never
+// splitting a group (``DatabaseSpec/stageGroup``).
 //
 // Why: a commit of random entities' events writes one leaf page (and the branches above it) per
 // entity region it touches, and a page write is what a commit pays for (docs/STORAGE.md). In the

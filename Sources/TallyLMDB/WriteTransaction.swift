@@ -152,24 +152,26 @@ package final class WriteTransaction: TransactionReading {
         }
     }
 
-    /// Deletes `key` from a staged database: a tombstone in the stage if the database holds
-    /// the key, else the stage's own entry goes. False if the key is absent from both.
+    /// Deletes `key` from a staged database: from the stage and from the database, so that
+    /// no tombstone is left for a forward seek to step over (docs/VIEWS.md, "Read bound"). A
+    /// delete takes no entry out of its entity's order (``DatabaseSpec/stageGroup``): it only
+    /// removes. False if the key was absent (a tombstone an older build left counts as absent,
+    /// and goes with what it hid).
     private func stagedDelete(_ database: Database, _ key: [UInt8]) throws -> Bool {
         try key.withUnsafeBytes { raw in
             let stage = try stageCursor(database)!
             let staged = try rawGet(stage, database.stage!, raw, database).map { StagedValue.live($0) != nil }
-            if staged == false { return false }  // a tombstone: already deleted
-            if try rawGet(try cursor(database), database.dbi, raw, database) != nil {
-                try stagePut(
-                    stage, database, raw, marker: StagedValue.tombstone, UnsafeRawBufferPointer(start: nil, count: 0))
-            } else {
-                guard staged == true else { return false }
+            if staged != nil {
                 // The stage's cursor is still on the key its get found.
                 try lmdbCheck(mdb_cursor_del(stage, 0), "mdb_del(\(database)_stage)")
+                noteStagedWrite(database)
             }
-            noteStagedWrite(database)
+            let main = try cursor(database)
+            let held = try rawGet(main, database.dbi, raw, database) != nil
+            if held { try lmdbCheck(mdb_cursor_del(main, 0), "mdb_del(\(database))") }
+            guard staged != nil || held else { return false }
             writeCount += 1
-            return true
+            return staged ?? held
         }
     }
 
