@@ -342,6 +342,9 @@ import Testing
                 }
                 let staged = try raw(Database(dbi: database.stage!, name: "data_stage"))
                 let main = try raw(Database(dbi: database.dbi, name: "data"))
+                // A delete leaves no tombstone for a forward seek to step over.
+                let tombstones = staged.filter { $0.value == [StagedValue.tombstone] }.keys
+                if !tombstones.isEmpty { failures.append("tombstones left in the stage: \(Array(tombstones))") }
                 for group in 0..<UInt8(3) {
                     let stagedLive = staged.filter { $0.key[0] == group && $0.value.count == 2 }.map { $0.value[1] }
                     let moved = main.filter { $0.key[0] == group }.map { $0.value[0] }
