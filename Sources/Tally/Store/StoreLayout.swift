@@ -9,7 +9,7 @@ import TallyLMDB
 /// | `ids`  | level (1 byte, ``IdIndex``) + event type code (2 bytes) + 64-bit hash of the id (``IdIndexKey``) | LSN |
 /// | `id_collisions` | full id key: type code + id tag + id (only for hash collisions) | LSN |
 /// | `views` | entity key + view code + … (``ViewStateKey``) | view state; staged (``StagedDatabase``) |
-/// | `views_stage` | as `views` | `01` + view state, or the tombstone `00`: writes not yet moved into `views` |
+/// | `views_stage` | as `views` | `01` + view state: puts not yet moved into `views` (a delete removes from both; the tombstone `00` of older builds is still read) |
 /// | `marks` | kind + list or flag name + member + LSN (``MarkKey``) | validity interval (``MarkEntry``) |
 /// | `decisions` | LSN of the decision, 8-byte big-endian | the decision record's JSON (``Decision``) |
 enum StoreLayout {
