@@ -79,17 +79,12 @@ struct ViewReader<Transaction: TransactionReading> {
         return try body(&cursor)
     }
 
-    /// The entry just before the one a seek found (`after`; nil when the seek ran off the end),
-    /// if its key starts with `prefix`, with the event time stored at `timeOffset` (default: right
-    /// after the prefix). The pattern of every "newest entry up to" read: seek past, step back.
-    private static func last(
-        before after: Entry?, _ cursor: inout Cursor, prefix: UnsafeRawBufferPointer, timeOffset: Int? = nil
-    ) throws -> (entry: Entry, time: Int64)? {
-        let offset = timeOffset ?? prefix.count
-        guard let before = after == nil ? try cursor.last() : try cursor.previous(),
-            ViewStateKey.hasPrefix(before.key, prefix), before.key.count >= offset + 16
-        else { return nil }
-        return (before, ViewStateKey.timeAndLSN(before.key, prefixCount: offset).time)
+    /// The event time a "newest entry up to" read's entry (``Cursor/last(below:within:rewritesLater:)``)
+    /// stores at `offset` (right after its range's prefix); nil without an entry, or for a key too
+    /// short to hold one.
+    private static func time(of entry: Entry?, at offset: Int) -> Int64? {
+        guard let entry, entry.key.count >= offset + 16 else { return nil }
+        return ViewStateKey.timeAndLSN(entry.key, prefixCount: offset).time
     }
 
     /// Running totals of every entry with event time ≤ `time` (zero if none).
@@ -117,10 +112,9 @@ struct ViewReader<Transaction: TransactionReading> {
     ) throws -> R? {
         try reposition { cursor in
             try series(viewKey, from: time + 1).with { key, prefix in
-                guard let last = try cursor.last(below: key, within: prefix, rewritesLater: runningTotals),
-                    last.key.count >= prefix.count + 16
-                else { return nil }
-                return body(ViewStateKey.timeAndLSN(last.key, prefixCount: prefix.count).time, last.value)
+                let last = try cursor.last(below: key, within: prefix, rewritesLater: runningTotals)
+                guard let last, let time = Self.time(of: last, at: prefix.count) else { return nil }
+                return body(time, last.value)
             }
         }
     }
@@ -153,11 +147,7 @@ struct ViewReader<Transaction: TransactionReading> {
     private func chainExtreme(_ viewKey: StateKey, low: Int64, at: Int64) throws -> ExpressionValue?? {
         try reposition { cursor in
             let newest: Int64? = try keys.start(viewKey, tag: ViewStateKey.chainTag).pad(0xFF, count: 16).with {
-                end, prefix in
-                guard let last = try cursor.last(below: end, within: prefix), last.key.count >= prefix.count + 16 else {
-                    return nil
-                }
-                return ViewStateKey.timeAndLSN(last.key, prefixCount: prefix.count).time
+                end, prefix in Self.time(of: try cursor.last(below: end, within: prefix), at: prefix.count)
             }
             guard let newest else { return .some(nil) }
             guard at >= newest else { return nil }
@@ -263,16 +253,17 @@ struct ViewReader<Transaction: TransactionReading> {
         // contribution (that event's member has its latest occurrence there). Outer nil: the
         // index is unusable; inner nil: no contribution.
         let probe: Int64?? = try reposition { cursor in
-            try keys.start(viewKey, tag: ViewStateKey.memberIndexUnusableTag).with { marker, _ in
-                let after = try cursor.seek(atLeast: marker)
-                if let after, after.key.count == marker.count, ViewStateKey.hasPrefix(after.key, marker) {
+            // The newest entry up to the marker, the marker included (no other key starts with it).
+            try keys.start(viewKey, tag: ViewStateKey.memberIndexUnusableTag).pad(0, count: 1).with { key, marker in
+                let view = UnsafeRawBufferPointer(rebasing: marker[..<(marker.count - 1)])
+                let last = try cursor.last(below: key, within: view)
+                if let last, last.key.count == marker.count, ViewStateKey.hasPrefix(last.key, marker) {
                     return .none
                 }
-                let view = UnsafeRawBufferPointer(rebasing: marker[..<(marker.count - 1)])
-                guard let last = try Self.last(before: after, &cursor, prefix: view, timeOffset: marker.count),
-                    last.entry.key[view.count] == ViewStateKey.lastSeenTag
+                guard let time = Self.time(of: last, at: marker.count),
+                    last?.key[view.count] == ViewStateKey.lastSeenTag
                 else { return .some(nil) }
-                return .some(last.time)
+                return .some(time)
             }
         }
         guard let found = probe else { return nil }
