@@ -7,9 +7,10 @@ import Glibc
 package final class WriteTransaction: TransactionReading {
     package let handle: OpaquePointer
     package let counters: AccessCounters?
+    /// Whether staging is on: this transaction's writes to a staged database go to its stage.
     package var stageMayGrow: Bool { stages?.budget != nil }
     /// With staging off the open emptied every stage, and this transaction's writes bypass it.
-    package var stagesHoldEntries: Bool { stages?.budget != nil }
+    package var stagesHoldEntries: Bool { stageMayGrow }
     private let owner: pthread_t
     private var finished = false
     /// Successful puts and deletes so far: the writer uses it to tell whether a failed request
@@ -51,7 +52,7 @@ package final class WriteTransaction: TransactionReading {
 
     /// The stage of `database` when its writes go there: it is staged and staging is on.
     private func writeStage(_ database: Database) -> MDB_dbi? {
-        stages?.budget == nil ? nil : database.stage
+        stageMayGrow ? database.stage : nil
     }
 
     /// The transaction's cursor over the stage of a staged `database`, if staging is on.
