@@ -58,7 +58,7 @@ package final class Environment: @unchecked Sendable {
         self.lockDescriptor = lockDescriptor
         self.staleReadersClearedAtOpen = staleReaders
         self.counters = options.countEntryAccesses ? AccessCounters() : nil
-        self.stages = StageMoves(budget: options.stageEntries)
+        self.stages = StageMoves(budget: options.stageEntries, throughVisits: options.stageThroughVisits)
         self.stagesHoldEntries = options.access != .readWrite || options.stageEntries != nil
     }
 

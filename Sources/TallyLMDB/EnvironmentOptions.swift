@@ -78,6 +78,10 @@ package struct EnvironmentOptions: Sendable {
     /// off, and writes go straight to the database. Either way a writable open first empties a
     /// stage an earlier run left.
     package var stageEntries: Int? = nil
+    /// With staging on: the visit of a group in one write transaction
+    /// (``WriteTransaction/visit(_:group:)``, for `views` one event of an entity) from which the
+    /// group's writes bypass the stage for the rest of the transaction. Nil: never.
+    package var stageThroughVisits: Int? = 8
     /// Maximum named databases (`mdb_env_set_maxdbs`).
     package var maxDatabases: UInt32 = 32
     package var sync: SyncMode = .durable

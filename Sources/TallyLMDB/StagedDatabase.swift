@@ -11,7 +11,9 @@ import Synchronization
 // were empty and the writes had gone to the database. When a commit leaves the stage holding more
 // than its budget (``EnvironmentOptions/stageEntries``), the commit first moves the excess into
 // the database, in key order from where the previous move stopped, round the key space, never
-// splitting a group (``DatabaseSpec/stageGroup``).
+// splitting a group (``DatabaseSpec/stageGroup``). A group that many units of work of one
+// transaction write (``WriteTransaction/visit(_:group:)``) moves out and bypasses the stage for
+// the rest of that transaction.
 //
 // Why: a commit of random entities' events writes one leaf page (and the branches above it) per
 // entity region it touches, and a page write is what a commit pays for (docs/STORAGE.md). In the
@@ -71,9 +73,15 @@ enum StagedValue {
 final class StageMoves: Sendable {
     /// Nil: staging is off (``EnvironmentOptions/stageEntries``).
     let budget: Int?
+    /// The visit of a group in one transaction from which it is written through
+    /// (``EnvironmentOptions/stageThroughVisits``); nil: never.
+    let throughVisits: Int?
     private let positions = Mutex<[MDB_dbi: [UInt8]]>([:])
 
-    init(budget: Int?) { self.budget = budget.map { max(0, $0) } }
+    init(budget: Int?, throughVisits: Int? = nil) {
+        self.budget = budget.map { max(0, $0) }
+        self.throughVisits = throughVisits.map { max(1, $0) }
+    }
 
     func position(_ dbi: MDB_dbi) -> [UInt8] { positions.withLock { $0[dbi] ?? [] } }
     func setPosition(_ dbi: MDB_dbi, _ key: [UInt8]) { positions.withLock { $0[dbi] = key } }
@@ -87,6 +95,24 @@ extension TransactionReading {
         var stat = MDB_stat()
         try lmdbCheck(mdb_stat(handle, stage, &stat), "mdb_stat(\(database)_stage)")
         return stat.ms_entries
+    }
+
+    /// Entries (tombstones included) the stage of `database` holds under keys that start with
+    /// `prefix` (for `views`, one entity's); 0 without a stage. Tests and diagnostics.
+    package func stageEntryCount(_ database: Database, prefix: [UInt8]) throws -> Int {
+        guard let stage = database.stage else { return 0 }
+        var raw: OpaquePointer?
+        try lmdbCheck(mdb_cursor_open(handle, stage, &raw), "mdb_cursor_open(\(database)_stage)")
+        defer { mdb_cursor_close(raw) }
+        var count = 0
+        var entry = try prefix.withUnsafeBytes { key in
+            try Cursor.move(raw!, stage, MDB_SET_RANGE, key: key, counters: nil, name: database.name + "_stage")
+        }
+        while let current = entry, StagedValue.hasPrefix(current.key, prefix) {
+            count += 1
+            entry = try Cursor.move(raw!, stage, MDB_NEXT, counters: nil, name: database.name + "_stage")
+        }
+        return count
     }
 
     /// Whether the stage of `database` holds nothing in this transaction: its cursors need
@@ -144,25 +170,8 @@ extension WriteTransaction {
                 let length = min(max(0, grouping(current.key)), current.key.count)
                 if group == nil || !StagedValue.hasPrefix(current.key, group!) { group = Array(position[..<length]) }
             }
-            try position.withUnsafeBytes { key in
-                var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-                if let live = StagedValue.live(current.value) {
-                    // A copy: the put may spill dirty pages, the stage's among them.
-                    var value = Array(live)
-                    try value.withUnsafeMutableBytes { bytes in
-                        var v = MDB_val(mv_size: bytes.count, mv_data: bytes.baseAddress)
-                        try lmdbCheck(mdb_cursor_put(mainCursor, &k, &v, 0), "mdb_put(\(database), move)")
-                    }
-                } else {
-                    var v = MDB_val()
-                    let found = mdb_cursor_get(mainCursor, &k, &v, MDB_SET)
-                    if found != MDB_NOTFOUND {
-                        try lmdbCheck(found, "mdb_cursor_get(\(database), move)")
-                        try lmdbCheck(mdb_cursor_del(mainCursor, 0), "mdb_del(\(database), move)")
-                    }
-                }
-                try lmdbCheck(mdb_cursor_del(stageCursor, 0), "mdb_del(\(database)_stage, move)")
-            }
+            try moveEntry(
+                database, key: position, value: current.value, mainCursor: mainCursor, stageCursor: stageCursor)
             excess -= 1
             // The next stage entry: the first key after the one just moved.
             entry = try position.withUnsafeBytes { key in
@@ -174,5 +183,50 @@ extension WriteTransaction {
         // round): the group's name with its last byte raised, past every key it starts.
         if let group { return StagedValue.successor(group) }
         return position
+    }
+
+    /// Moves every stage entry of `group` into `database` (``visit(_:group:)``).
+    func moveGroup(
+        _ database: Database, _ group: [UInt8], mainCursor: OpaquePointer, stageCursor: OpaquePointer
+    ) throws {
+        guard let stage = database.stage else { return }
+        var position = group
+        while true {
+            let entry = try position.withUnsafeBytes { key in
+                try Cursor.move(
+                    stageCursor, stage, MDB_SET_RANGE, key: key, counters: nil, name: database.name + "_stage")
+            }
+            guard let current = entry, StagedValue.hasPrefix(current.key, group) else { return }
+            position = Array(current.key)
+            try moveEntry(
+                database, key: position, value: current.value, mainCursor: mainCursor, stageCursor: stageCursor)
+        }
+    }
+
+    /// Moves the stage entry `stageCursor` is on (`key`, raw `value`) into `database`: a live
+    /// entry is put, a tombstone deletes.
+    private func moveEntry(
+        _ database: Database, key: [UInt8], value raw: UnsafeRawBufferPointer, mainCursor: OpaquePointer,
+        stageCursor: OpaquePointer
+    ) throws {
+        try key.withUnsafeBytes { key in
+            var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+            if let live = StagedValue.live(raw) {
+                // A copy: the put may spill dirty pages, the stage's among them.
+                var value = Array(live)
+                try value.withUnsafeMutableBytes { bytes in
+                    var v = MDB_val(mv_size: bytes.count, mv_data: bytes.baseAddress)
+                    try lmdbCheck(mdb_cursor_put(mainCursor, &k, &v, 0), "mdb_put(\(database), move)")
+                }
+            } else {
+                var v = MDB_val()
+                let found = mdb_cursor_get(mainCursor, &k, &v, MDB_SET)
+                if found != MDB_NOTFOUND {
+                    try lmdbCheck(found, "mdb_cursor_get(\(database), move)")
+                    try lmdbCheck(mdb_cursor_del(mainCursor, 0), "mdb_del(\(database), move)")
+                }
+            }
+            try lmdbCheck(mdb_cursor_del(stageCursor, 0), "mdb_del(\(database)_stage, move)")
+        }
     }
 }

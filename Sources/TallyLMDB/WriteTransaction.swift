@@ -25,6 +25,13 @@ package final class WriteTransaction: TransactionReading {
     private let stages: StageMoves?
     /// Staged databases this transaction wrote to: its commit moves their stages' excess.
     private var stagedWrites: [Database] = []
+    /// Per staged database, the visits of each group so far (``visit(_:group:)``), and the
+    /// groups written through the stage for the rest of the transaction.
+    private var visits: [MDB_dbi: [[UInt8]: Int]] = [:]
+    private var writtenThrough: [MDB_dbi: Set<[UInt8]>] = [:]
+    /// The group of the last key routed, and whether it is written through: an entity's writes
+    /// come one after another.
+    private var lastRoute: (dbi: MDB_dbi, group: [UInt8], through: Bool)?
 
     init(handle: OpaquePointer, counters: AccessCounters?, stages: StageMoves? = nil) {
         self.handle = handle
@@ -61,10 +68,55 @@ package final class WriteTransaction: TransactionReading {
         return try cursor(stage, name: database.name + "_stage")
     }
 
+    /// One unit of work (for `views`: one event) is about to write `group` of the staged
+    /// `database`. At the group's ``EnvironmentOptions/stageThroughVisits``-th visit in this
+    /// transaction, its stage entries move into the database, and its writes for the rest of
+    /// the transaction go there directly. A group this busy shares its pages within the commit
+    /// anyway: staging it would write its entries twice (into the stage, then moved) and make
+    /// its reads merge two levels. The stage's order holds: the group's database entries are
+    /// still older than any stage entry of it (there is none until a later transaction's).
+    /// Nothing when staging is off.
+    package func visit(_ database: Database, group: [UInt8]) throws {
+        guard let limit = stages?.throughVisits, let stage = writeStage(database), database.stageGroup != nil,
+            !group.isEmpty
+        else { return }
+        if writtenThrough[database.dbi]?.contains(group) == true { return }
+        let count = (visits[database.dbi]?[group] ?? 0) + 1
+        guard count >= limit else {
+            visits[database.dbi, default: [:]][group] = count
+            return
+        }
+        try moveGroup(
+            database, group, mainCursor: try cursor(database),
+            stageCursor: try cursor(stage, name: database.name + "_stage"))
+        writtenThrough[database.dbi, default: []].insert(group)
+        lastRoute = nil
+    }
+
+    /// Whether `key` of a staged database belongs to a group written through the stage in this
+    /// transaction (``visit(_:group:)``).
+    private func writesThrough(_ database: Database, _ key: UnsafeRawBufferPointer) -> Bool {
+        guard let groups = writtenThrough[database.dbi], !groups.isEmpty, let grouping = database.stageGroup else {
+            return false
+        }
+        let length = min(max(0, grouping(key)), key.count)
+        if let last = lastRoute, last.dbi == database.dbi, last.group.count == length,
+            StagedValue.hasPrefix(key, last.group)
+        {
+            return last.through
+        }
+        let group = Array(key[..<length])
+        let through = groups.contains(group)
+        lastRoute = (database.dbi, group, through)
+        return through
+    }
+
     /// The value stored under `key`, borrowed from the map; nil if absent. In a staged database,
     /// the stage's entry if it has one (nil for a tombstone), else the database's.
     package func get(_ database: Database, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer? {
-        if let stage = try stageCursor(database), let staged = try rawGet(stage, database.stage!, key, database) {
+        if let stage = try stageCursor(database), !writesThrough(database, key),
+            let staged = try rawGet(stage, database.stage!, key, database)
+        {
             return StagedValue.live(staged)
         }
         return try rawGet(try cursor(database), database.dbi, key, database)
@@ -95,7 +147,7 @@ package final class WriteTransaction: TransactionReading {
     package func put(
         _ database: Database, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, flags: PutFlags = []
     ) throws(LMDBError) {
-        if let stage = try stageCursor(database) {
+        if let stage = try stageCursor(database), !writesThrough(database, key) {
             precondition(flags.isEmpty, "put flags on staged database \(database)")
             try stagePut(stage, database, key, marker: StagedValue.live, value)
             noteStagedWrite(database)

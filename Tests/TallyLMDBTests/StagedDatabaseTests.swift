@@ -292,6 +292,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var options = Self.smallMap()
         options.stageEntries = random.below(6)
+        // Busy groups bypass the stage from their first, second or third visit, or never.
+        options.stageThroughVisits = [nil, 1, 2, 3][random.below(4)]
         let environment = try Environment.open(path: directory, options: options, databases: [grouped])
         defer { environment.close() }
         let writer = try Writer(environment: environment)
@@ -307,6 +309,8 @@ import Testing
                 for _ in 0..<(1 + random.below(6)) {
                     let group = UInt8(random.below(3))
                     let series = UInt8(random.below(2))
+                    // Ingest visits each entity it writes; the binding must be right either way.
+                    if random.below(4) != 0 { try txn.visit(database, group: [group]) }
                     if random.below(4) == 0 {
                         // A sweep: any entry of the series may go.
                         let keys = model.keys.filter { $0[0] == group && $0[1] == series }
@@ -320,7 +324,11 @@ import Testing
                             txn, database, &model, group: group, series: series, time: UInt8(random.below(10)),
                             sequence: &sequence)
                     }
-                    if random.below(3) == 0 { failures += try lastBelow(txn, database, model, &random) }
+                    if random.below(3) == 0 {
+                        failures += try lastBelow(txn, database, model, &random)
+                        failures += try gets(txn, database, model, &random)
+                        failures += try txn.withReadingCursor(database) { try walk(&$0, model, &random) }
+                    }
                 }
                 return (model, random, sequence, failures)
             }.value
@@ -328,6 +336,8 @@ import Testing
             #expect(outcome.3.isEmpty, "seed \(seed), in the write: \(outcome.3)")
             let failures = try environment.read { txn in
                 var failures = try lastBelow(txn, database, model, &random)
+                failures += try gets(txn, database, model, &random)
+                failures += try txn.withCursor(database) { try walk(&$0, model, &random) }
                 // Raw levels: per group, stage entries were written after the database's.
                 func raw(_ level: Database) throws -> [[UInt8]: [UInt8]] {
                     try txn.withCursor(level) { cursor in

@@ -67,6 +67,8 @@ import Testing
         options.idIndexLevelBase = Int(random.next() % 4) + 1  // duplicates found in every id-index level
         options.idIndexMoveChunk = Int(random.next() % 3) + 1
         options.viewStageEntries = Int(random.next() % 40)  // moves into `views` interleave with everything
+        // Entities of several events in a request bypass the stage from their first to third, or never.
+        options.viewStageThroughEvents = [nil, 1, 2, 3][Int(random.next() % 4)]
         let store = try Tally.open(directory: directory.path, definitions: ViewFixture.definitions, options: options)
         defer { store.close() }
         var accepted: [ViewFixture.Accepted] = []

@@ -37,9 +37,14 @@ struct IngestCases {
             options.idIndexMoveChunk = chunk
         }
         // TALLY_VIEW_STAGE_ENTRIES: the view stage's budget (docs/VIEWS.md, "The view stage"; 0:
-        // everything moves into `views` at every commit, as before the stage).
-        if let entries = ProcessInfo.processInfo.environment["TALLY_VIEW_STAGE_ENTRIES"].flatMap(Int.init) {
-            options.viewStageEntries = entries
+        // everything moves into `views` at every commit; `off`: no stage).
+        if let entries = ProcessInfo.processInfo.environment["TALLY_VIEW_STAGE_ENTRIES"] {
+            options.viewStageEntries = Int(entries)
+        }
+        // TALLY_VIEW_STAGE_THROUGH: the event of an entity in one commit from which its state
+        // bypasses the stage (0: never).
+        if let through = ProcessInfo.processInfo.environment["TALLY_VIEW_STAGE_THROUGH"].flatMap(Int.init) {
+            options.viewStageThroughEvents = through > 0 ? through : nil
         }
         // TALLY_SMALL_FOLIOS=0 turns the page-cache shaper off (docs/STORAGE.md, "Page-cache folios").
         options.shapePageCache = ProcessInfo.processInfo.environment["TALLY_SMALL_FOLIOS"] != "0"

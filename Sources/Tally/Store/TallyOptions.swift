@@ -73,6 +73,10 @@ extension Tally {
         /// state is written in place. Either way a writable open empties a stage an earlier run
         /// left.
         @_spi(Testing) public var viewStageEntries: Int? = nil
+        /// With the view stage on: the event of an entity in one write transaction from which
+        /// its view state is written past the stage for the rest of that transaction (docs/VIEWS.md,
+        /// "Busy entities bypass the stage"). Nil: never.
+        @_spi(Testing) public var viewStageThroughEvents: Int? = 8
         /// Group-commit gather window (see docs/STORAGE.md); tuned by benchmarks.
         @_spi(Testing) public var gatherWindow: Duration = .microseconds(200)
         /// Logged events one backfill transaction replays (see ``Tally/apply(_:waitUntilServed:)``).
@@ -113,6 +117,7 @@ extension Tally {
             options.countEntryAccesses = countEntryAccesses
             options.gatherWindow = gatherWindow
             options.stageEntries = viewStageEntries
+            options.stageThroughVisits = viewStageThroughEvents
             options.shapePageCache = shapePageCache
             options.mapGrowing = mapGrowing
             switch durability {
