@@ -27,6 +27,17 @@ import Testing
     static let start: Int64 = 1_780_000_000_000
     static let span: Int64 = 30 * 86_400_000
 
+    /// Options of a store with the view stage at `stageEntries` (nil: off) and busy entities
+    /// bypassing it from `throughEvents` events in a request (nil: never), its clock at `now`.
+    static func options(stageEntries: Int?, throughEvents: Int?, now: Int64) -> Tally.Options {
+        var options = Tally.Options()
+        options.durability = .relaxed(flushInterval: .seconds(10))
+        options.viewStageEntries = stageEntries
+        options.viewStageThroughEvents = throughEvents
+        options.wallClock = { now }
+        return options
+    }
+
     /// Entries of `views` (and its stage) touched by each view's read, for `count` events spread
     /// over 30 days, with the view stage at `stageEntries` (nil: off, the default), and busy
     /// entities bypassing it from `throughEvents` events in a request (nil: never).
@@ -35,12 +46,8 @@ import Testing
     {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        var options = Tally.Options()
-        options.durability = .relaxed(flushInterval: .seconds(10))
+        var options = Self.options(stageEntries: stageEntries, throughEvents: throughEvents, now: start + span + 60_000)
         options.countEntryAccesses = true
-        options.viewStageEntries = stageEntries
-        options.viewStageThroughEvents = throughEvents
-        options.wallClock = { start + span + 60_000 }
         let store = try Tally.open(directory: directory.path, definitions: definitions, options: options)
         defer { store.close() }
         let step = span / Int64(count)

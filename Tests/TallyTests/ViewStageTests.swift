@@ -35,11 +35,8 @@ import Testing
     ) {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        var options = Tally.Options()
-        options.durability = .relaxed(flushInterval: .seconds(10))
-        options.viewStageEntries = stageEntries
-        options.viewStageThroughEvents = throughEvents
-        options.wallClock = { start + 86_400_000 }
+        let options = ViewReadCostTests.options(
+            stageEntries: stageEntries, throughEvents: throughEvents, now: start + 86_400_000)
         let store = try Tally.open(
             directory: directory.path, definitions: ViewReadCostTests.definitions, options: options)
         defer { store.close() }
