@@ -213,7 +213,10 @@ package final class WriteTransaction: TransactionReading {
     private func stagedDelete(_ database: Database, _ key: [UInt8]) throws -> Bool {
         try key.withUnsafeBytes { raw in
             let stage = try stageCursor(database)!
-            let staged = try rawGet(stage, database.stage!, raw, database).map { StagedValue.live($0) != nil }
+            // A group written through holds nothing in the stage (``visit(_:group:)``).
+            let staged =
+                writesThrough(database, raw)
+                ? nil : try rawGet(stage, database.stage!, raw, database).map { StagedValue.live($0) != nil }
             if staged != nil {
                 // The stage's cursor is still on the key its get found.
                 try lmdbCheck(mdb_cursor_del(stage, 0), "mdb_del(\(database)_stage)")
