@@ -60,8 +60,9 @@ extension Tally {
     /// report.version   // 2
     /// ```
     ///
-    /// With `waitUntilServed: false` the call returns once the change has begun; follow it with
-    /// ``definitionsChangeInProgress``. One change at a time:
+    /// With `waitUntilServed: false` the call returns once the change has begun, and its report
+    /// describes the change as it began: `servedFrom` is nil whenever new views need a backfill,
+    /// however fast that backfill runs. Follow it with ``definitionsChangeInProgress``. One change at a time:
     /// ``TallyError/Code/changeInProgress`` while another is backfilled.
     @discardableResult
     public func apply(_ definitions: Definitions, waitUntilServed: Bool = true) async throws(TallyError)
@@ -88,7 +89,11 @@ extension Tally {
             }
             if waitUntilServed { replayed = try await backfill.value.get() }
         }
-        let servedFrom = state.current.served.first(where: { $0.version == version }).map { LSN($0.from) }
+        // Not waiting, the report describes the change as it began, so a backfill that happens to
+        // finish before this line still answers 202 "backfilling": the answer depends on the
+        // request, not on how the backfill task was scheduled.
+        let settled = waitUntilServed ? state.current : began
+        let servedFrom = settled.served.first(where: { $0.version == version }).map { LSN($0.from) }
         return DefinitionsChangeReport(
             previousVersion: previous, version: version, changed: version != (before.newest?.version ?? 0),
             servedFrom: servedFrom, backfilledViews: backfilled, replayedEvents: replayed)
