@@ -1,5 +1,6 @@
 /// What one group commit of the writer took, reported to the observer set with
-/// ``Writer/observeCommits(_:)`` on the writer thread, after the group's callers were resumed.
+/// ``Writer/observeCommits(_:)`` on the writer thread, after the commit and before the group's
+/// callers are resumed.
 package struct CommitTiming: Sendable, Equatable {
     /// Requests committed together (requests that failed are not counted).
     package var requests: Int

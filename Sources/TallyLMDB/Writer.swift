@@ -141,9 +141,9 @@ package final class Writer: @unchecked Sendable {
         defer { condition.unlock() }
         return queue.count
     }
-    /// Calls `observer` on the writer thread after every commit, once the group's callers are
+    /// Calls `observer` on the writer thread after every commit, before the group's callers are
     /// resumed, with what the group took; replaces the observer set before (nil removes it). Keep
-    /// it cheap: the next group waits for it.
+    /// it cheap: the callers and the next group wait for it.
     package func observeCommits(_ observer: (@Sendable (CommitTiming) -> Void)?) {
         commitObserver.withLock { $0 = observer }
     }

@@ -26,10 +26,13 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-/// Appends lines to the ack file with write(2) + fsync(2), one writer at a time.
+/// Appends lines to the ack file with write(2) + fsync(2), one writer at a time, and prints
+/// "acked" once the first is on disk (the crash tests kill after it, so that every kill lands
+/// while acknowledged writes exist, however slow the machine).
 final class AckLog: @unchecked Sendable {
     private let fd: Int32
     private let lock = NSLock()
+    private var announced = false
 
     init(path: String) {
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -42,6 +45,10 @@ final class AckLog: @unchecked Sendable {
         let bytes = Array((line + "\n").utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         if written != bytes.count || fsync(fd) != 0 { fail("ack file write failed") }
+        if !announced {
+            announced = true
+            FileHandle.standardOutput.write(Data("acked\n".utf8))
+        }
     }
 }
 

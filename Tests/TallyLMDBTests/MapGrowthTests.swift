@@ -18,9 +18,11 @@ import Testing
         let stop = Atomic<Bool>(false)
         let reads = Atomic<Int>(0)
         let violations = Atomic<Int>(0)
+        let finished = Atomic<Int>(0)
 
         let readers = (0..<4).map { _ in
             let thread = Thread {
+                defer { finished.add(1, ordering: .relaxed) }
                 while !stop.load(ordering: .relaxed) {
                     do {
                         try environment.read { txn in
@@ -44,7 +46,6 @@ import Testing
             thread.start()
             return thread
         }
-        _ = readers
 
         var next = 0
         while store.environment.resizeCount < 4 || next < 4000 {
@@ -58,7 +59,13 @@ import Testing
         }
         let readsDuringGrowth = reads.load(ordering: .relaxed)
         stop.store(true, ordering: .relaxed)
-        try await Task.sleep(for: .milliseconds(50))
+        // Every reader has left its loop before the store closes (a reader paused between its
+        // check of `stop` and its read would otherwise read a closed environment).
+        let deadline = ContinuousClock.now + .seconds(120)
+        while finished.load(ordering: .relaxed) < readers.count && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try #require(finished.load(ordering: .relaxed) == readers.count, "the readers did not stop")
 
         #expect(store.environment.resizeCount >= 3)
         #expect(store.writer.mapGrowths >= 3)

@@ -68,7 +68,7 @@ struct EventsEndpointTests {
                 "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
             ] {
                 let response = try await offPool {
-                    try BlockingHTTPClient(port: port, timeoutSeconds: 10).exchange(
+                    try BlockingHTTPClient(port: port).exchange(
                         raw: "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(token)\r\n"
                             + "Content-Type: application/json\r\n" + request)
                 }
@@ -184,15 +184,24 @@ struct EventsEndpointTests {
     func overloaded() async throws {
         let fixture = try ServerFixture(maxPendingWrites: 1)
         defer { fixture.remove() }
-        let resume = fixture.store.pauseWriter()
+        let release = fixture.store.pauseWriter()
+        var released = false
+        func resume() {
+            if !released { release() }
+            released = true
+        }
+        // A failed expectation below must not leave the writer paused: the queued write would
+        // never finish, and the test would hang instead of failing.
+        defer { resume() }
         // One write waits in the queue (the writer is paused); the next finds the queue full.
         let waiting = Task { try await fixture.store.ingest(json: Array(authorization("q1").utf8)) }
         var pending = 0
-        for _ in 0..<2000 where pending == 0 {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while pending == 0 && ContinuousClock.now < deadline {
             pending = fixture.store.pendingWrites
             if pending == 0 { try await Task.sleep(for: .milliseconds(1)) }
         }
-        #expect(pending == 1)
+        try #require(pending == 1)
         try await fixture.test { client in
             let response = try await client.send(
                 "/v1/events", .post, headers: fixture.headers(.ingest), body: authorization("q2"))

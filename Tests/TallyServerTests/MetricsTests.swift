@@ -65,8 +65,8 @@ struct MetricsTests {
             #expect(text.contains("tally_ingest_batch_size_bucket"))
             #expect(text.contains("tally_ingest_commit_seconds_bucket"))
             // The writer's own figures: every commit so far (the two ingest requests at least). The
-            // writer reports a commit after it resumed the commit's callers, so the last report may
-            // land just after the response: wait for it (2 s at most).
+            // writer reports a commit before it resumes the commit's callers, so they are normally in
+            // the first answer; the wait (2 s at most) only covers a metrics backend that lags.
             var writerText = text
             for _ in 0..<200 where (Self.samples(writerText, "tally_store_commit_requests_sum")[""] ?? 0) < 2 {
                 try await Task.sleep(for: .milliseconds(10))

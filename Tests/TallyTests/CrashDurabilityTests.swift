@@ -29,10 +29,10 @@ import Testing
             let output = Pipe()
             child.standardOutput = output
             try child.run()
-            _ = output.fileHandleForReading.availableData  // "ready" (or EOF if it died)
+            _ = try await waitForLine("acked", output)  // its first acknowledged write (or EOF if it died)
             try await Task.sleep(for: .milliseconds(Int.random(in: 5...150, using: &generator)))
             kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
+            try await offPool { child.waitUntilExit() }
             #expect(child.terminationReason == .uncaughtSignal, "run \(run): the probe exited by itself")
 
             let acked = try acknowledgedRecords(ackPath)

@@ -31,22 +31,27 @@ import Testing
 
     /// Starts `CrashProbe apply` on the store with `definitionsPath`, 8 events per backfill
     /// transaction, and returns once it reports it stopped after backfill transaction `pause`
-    /// (the caller SIGKILLs it).
+    /// (the caller SIGKILLs it). The wait, up to 300 durable commits of the child, runs off the
+    /// concurrency pool (``offPool(_:)``).
     static func applyPaused(
         _ directory: TemporaryDirectory, _ definitionsPath: String, after pause: Int,
         sourceLocation: SourceLocation = #_sourceLocation
-    ) throws -> Process {
+    ) async throws -> Process {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: crashProbePath)
         child.arguments = ["apply", directory.path, definitionsPath, "8", String(pause)]
         let output = Pipe()
         child.standardOutput = output
         try child.run()
-        var printed = ""
-        while !printed.contains("paused") && !printed.contains("served") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }  // the child exited
-            printed += String(decoding: data, as: UTF8.self)
+        let handle = output.fileHandleForReading
+        let printed = try await offPool {
+            var printed = ""
+            while !printed.contains("paused") && !printed.contains("served") {
+                let data = handle.availableData
+                if data.isEmpty { break }  // the child exited
+                printed += String(decoding: data, as: UTF8.self)
+            }
+            return printed
         }
         #expect(
             printed.contains("paused"), "the child stopped after backfill step \(pause): \(printed)",
@@ -158,18 +163,14 @@ import Testing
         var stream = Stream()
         try await stream.ingest(store, count: 3_000, cards: 20)
 
-        let report = try await store.apply(ViewFixture.definitions, waitUntilServed: false)
-        #expect(report.servedFrom == nil && report.version == 2)
+        // The change begins, and its backfill runs beside the reads below (as
+        // `apply(_:waitUntilServed: false)` runs it), so that a read of the old version is certain
+        // to happen first however the backfill is scheduled.
+        try await store.beginDefinitionsChange(ViewFixture.definitions)
         #expect(store.definitionsChangeInProgress?.version == 2)
-        // Ingest goes on during the backfill.
-        let writer = Task { [stream] in
-            var stream = stream
-            for _ in 0..<10 { try await stream.ingest(store, count: 20, cards: 20, lateBy: 600_000) }
-            return stream
-        }
         var oldReads = 0
         var newReads = 0
-        while store.definitionsChangeInProgress != nil || newReads == 0 {
+        func readCard() throws {
             let (version, names) = try store.read { snapshot in
                 let token = try snapshot.token(at: Self.clock)
                 let vector = try snapshot.vector(entity: "card", key: "c3", at: token)
@@ -182,9 +183,21 @@ import Testing
                 newReads += 1
                 #expect(names.contains("total_lifetime") && names.contains("merchants_lifetime"))
             }
+        }
+        try readCard()
+        #expect(oldReads == 1, "a change not yet backfilled is not served")
+        let backfill = Task { try await store.backfillPendingDefinitions() }
+        // Ingest goes on during the backfill.
+        let writer = Task { [stream] in
+            var stream = stream
+            for _ in 0..<10 { try await stream.ingest(store, count: 20, cards: 20, lateBy: 600_000) }
+            return stream
+        }
+        while store.definitionsChangeInProgress != nil || newReads == 0 {
+            try readCard()
             await Task.yield()
         }
-        #expect(oldReads > 0, "some reads ran while the backfill was in progress")
+        _ = try await backfill.value
         stream = try await writer.value
         try Self.expectOracle(store, stream, at: stream.lastTime + 1, served: ViewFixture.definitions)
         try Self.expectOracle(store, stream, at: Self.clock, served: ViewFixture.definitions)
@@ -253,9 +266,9 @@ import Testing
                 try await stream.ingest(store, count: 3_000)
             }
             let pause = Int.random(in: 1...300, using: &generator)
-            let child = try Self.applyPaused(directory, definitionsPath, after: pause)
+            let child = try await Self.applyPaused(directory, definitionsPath, after: pause)
             kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
+            try await offPool { child.waitUntilExit() }
             do {
                 var options = Tally.Options()
                 options.access = .readOnly
@@ -345,7 +358,7 @@ import Testing
             let definitionsPath = directory.path + ".yaml"
             try ViewFixture.definitionsText.write(toFile: definitionsPath, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(atPath: definitionsPath) }
-            let child = try Self.applyPaused(directory, definitionsPath, after: 10)
+            let child = try await Self.applyPaused(directory, definitionsPath, after: 10)
             var options = Tally.Options()
             options.access = .readOnly
             let reader = try Tally.open(directory: directory.path, options: options)
@@ -357,7 +370,7 @@ import Testing
             }
             reader.close()
             kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
+            try await offPool { child.waitUntilExit() }
         }
         let store = try Self.open(directory, nil)
         defer { store.close() }

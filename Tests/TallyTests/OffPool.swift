@@ -10,3 +10,18 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
+
+/// Reads a child's output off the concurrency pool until a line equal to `line` arrives or the
+/// output ends (the child exited); returns what was read.
+func waitForLine(_ line: String, _ output: Pipe) async throws -> String {
+    let handle = output.fileHandleForReading
+    return try await offPool {
+        var printed = ""
+        while !printed.split(separator: "\n").contains(Substring(line)) {
+            let data = handle.availableData
+            if data.isEmpty { break }
+            printed += String(decoding: data, as: UTF8.self)
+        }
+        return printed
+    }
+}

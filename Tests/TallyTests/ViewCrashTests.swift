@@ -32,10 +32,10 @@ import Testing
             let output = Pipe()
             child.standardOutput = output
             try child.run()
-            _ = output.fileHandleForReading.availableData  // "ready"
+            _ = try await waitForLine("acked", output)  // its first acknowledged event (or EOF if it died)
             try await Task.sleep(for: .milliseconds(Int.random(in: 20...200, using: &generator)))
             kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
+            try await offPool { child.waitUntilExit() }
 
             let store = try Tally.open(
                 directory: directory.path, definitions: ViewFixture.definitions,
