@@ -98,8 +98,10 @@ final class Checkpointer: @unchecked Sendable {
         }
     }
 
-    /// Bytes of `data.mdb` written back at a time (``writeBackGradually()``).
-    static let writeBackWindow = 1 << 20
+    /// Bytes of `data.mdb` written back at a time (``writeBackGradually()``). Each window is one
+    /// round trip to the device, so small windows make a pass over a large file slow (1 MiB: about
+    /// 17,000 waits at 17 GB), and a slow checkpoint pins pages longer (docs/STORAGE.md).
+    static let writeBackWindow = 16 << 20
 
     private func run() {
         while true {

@@ -103,6 +103,9 @@ package struct EnvironmentOptions: Sendable {
     /// Keeps the data file's page cache in single-page folios: opens with `MDB_NORDAHEAD`, and
     /// the writer prepares the file ahead of LMDB's last page (``PageCacheShaper``).
     package var shapePageCache = true
+    /// In the journaled mode, writes and flushes a group's journal record on a thread of its own
+    /// while the writer applies the group (``JournalFlusher``), instead of after the apply.
+    package var overlapJournalFlush = true
     /// Count entries touched per database (tests and diagnostics; off by default).
     package var countEntryAccesses = false
     /// Called on the writer thread while a map growth holds every reader out, before the map is

@@ -13,6 +13,9 @@ final class JournaledDurability {
     private var lastStart = ContinuousClock.now
     /// Commits since the last checkpoint started.
     private var commitsSinceCheckpoint = 0
+    /// Appends records while the writer applies their groups (nil: the writer appends after the
+    /// apply; ``EnvironmentOptions/overlapJournalFlush``).
+    private let flusher: JournalFlusher?
 
     /// Makes the store's current state a durable checkpoint (replayed groups and open-time writes
     /// included), pins it, ends the pin recovery held (if the open did not settle it), and turns
@@ -41,6 +44,7 @@ final class JournaledDurability {
             recovery?.pin = nil
         }
         checkpointer = Checkpointer(environment: environment, pin: pin)
+        flusher = environment.options.overlapJournalFlush ? JournalFlusher(journal: journal) : nil
     }
 
     /// Makes `data.mdb` authoritative again after recovery replayed the journal, before the
@@ -77,6 +81,34 @@ final class JournaledDurability {
         try? journal.cancel(sequence)
     }
 
+    /// Starts appending a group's entries on the journal thread, so that the flush overlaps the
+    /// group's apply; returns false when this mode appends after the apply (``append(_:)``).
+    /// Follow with ``finishAppend()`` before the group commits, or ``withdrawAppend()`` when it
+    /// will not commit as journaled.
+    func startAppend(_ entries: [[UInt8]]) -> Bool {
+        guard let flusher else { return false }
+        flusher.start(entries)
+        return true
+    }
+
+    /// Whether an append started with ``startAppend(_:)`` awaits ``finishAppend()`` or
+    /// ``withdrawAppend()``.
+    var appendInFlight: Bool { flusher?.inFlight ?? false }
+
+    /// Waits for the append in flight; returns its record's sequence once it is on disk.
+    func finishAppend() throws(LMDBError) -> UInt64 {
+        guard let flusher else { preconditionFailure("no journal thread") }
+        return try flusher.wait()
+    }
+
+    /// Waits for the append in flight and cancels its record, durably: the group it holds will
+    /// not commit as it was journaled (a request failed or was refused, or the map must grow).
+    /// Throws when the append or the cancel failed; the store must then turn read-only, since
+    /// recovery could redo the record.
+    func withdrawAppend() throws(LMDBError) {
+        try journal.cancel(try finishAppend())
+    }
+
     /// Call after every commit.
     func committed() { commitsSinceCheckpoint += 1 }
 
@@ -85,12 +117,23 @@ final class JournaledDurability {
         commitsSinceCheckpoint > 0 ? lastStart + interval : nil
     }
 
-    /// Starts a background checkpoint if one is due and none runs. Throws the failure of an
-    /// earlier checkpoint (the store must turn read-only).
+    /// How long a checkpoint may run before the writer waits for it: `lagIntervals` intervals.
+    static let lagIntervals = 4
+
+    /// Starts a background checkpoint if one is due and none runs. When one is due while the
+    /// last has run for ``lagIntervals`` intervals, waits for that one first: a checkpoint that
+    /// falls behind the writer pins its snapshot's pages for longer, and `data.mdb` grows by
+    /// every page the writer writes meanwhile. Throws the failure of an earlier checkpoint (the
+    /// store must turn read-only).
     func startCheckpointIfDue() throws(LMDBError) {
         if let failure = checkpointer.lastFailure { throw failure }
-        guard commitsSinceCheckpoint > 0, !checkpointer.isBusy else { return }
-        guard ContinuousClock.now - lastStart >= interval || journal.offset >= journalBytesPerCheckpoint else { return }
+        guard commitsSinceCheckpoint > 0 else { return }
+        let running = ContinuousClock.now - lastStart
+        guard running >= interval || journal.offset >= journalBytesPerCheckpoint else { return }
+        if checkpointer.isBusy {
+            guard running >= interval * Self.lagIntervals else { return }
+            if let failure = checkpointer.waitUntilIdle() { throw failure }
+        }
         try startCheckpoint()
     }
 
@@ -105,6 +148,7 @@ final class JournaledDurability {
 
     /// Waits for the checkpoint in flight, then ends the checkpoint thread and the pin.
     func stop() {
+        flusher?.stop()
         checkpointer.stop()
         journal.close()
     }

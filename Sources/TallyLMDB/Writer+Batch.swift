@@ -18,6 +18,26 @@ extension Writer {
                 enterReadOnly(error, failing: pending)
                 return
             }
+            // The journaled mode writes and flushes the group's record (its inputs, known now) on
+            // the journal thread while the group is applied. An attempt that will not commit the
+            // group as journaled withdraws the record, durably, before it fails, refuses or
+            // retries anything, so recovery never redoes a request whose caller was told otherwise.
+            if let journaled {
+                let entries = pending.compactMap(\.journalEntry)
+                if !entries.isEmpty { _ = journaled.startAppend(entries) }
+            }
+            /// Withdraws the record in flight, if any; false when that failed and the store
+            /// turned read-only (the group failed).
+            func withdrawJournal() -> Bool {
+                guard let journaled, journaled.appendInFlight else { return true }
+                do {
+                    try journaled.withdrawAppend()
+                    return true
+                } catch {
+                    enterReadOnly(error, failing: pending)
+                    return false
+                }
+            }
             var refused: [ObjectIdentifier: any Error] = [:]
             var unjournaledWrites = false
             for request in pending {
@@ -29,11 +49,13 @@ extension Writer {
                     try request.apply(transaction)
                 } catch let error as LMDBError where error.isMapFull && growthsThisBatch < 32 {
                     transaction.abort()
+                    guard withdrawJournal() else { return }
                     growthsThisBatch += 1
                     if !grow(failing: pending) { return }
                     continue attempt
                 } catch let error as LMDBError {
                     transaction.abort()
+                    guard withdrawJournal() else { return }
                     request.fail(error)
                     pending.removeAll { $0 === request }
                     continue attempt
@@ -42,6 +64,7 @@ extension Writer {
                         refused[ObjectIdentifier(request)] = error  // nothing written: the group goes on
                     } else {
                         transaction.abort()
+                        guard withdrawJournal() else { return }
                         request.fail(error)
                         pending.removeAll { $0 === request }
                         continue attempt
@@ -52,14 +75,21 @@ extension Writer {
             var journaledAs: UInt64?
             if let journaled {
                 let entries = pending.compactMap { refused[ObjectIdentifier($0)] == nil ? $0.journalEntry : nil }
-                if !entries.isEmpty {
-                    do {
-                        journaledAs = try journaled.append(entries)
-                    } catch {
-                        transaction.abort()
-                        enterReadOnly(error, failing: pending)
-                        return
+                do {
+                    if journaled.appendInFlight {
+                        // The record in flight holds every request's entry; it stands unless one
+                        // was refused, and then the applied ones are journaled again below.
+                        if refused.isEmpty {
+                            journaledAs = try journaled.finishAppend()
+                        } else {
+                            try journaled.withdrawAppend()
+                        }
                     }
+                    if journaledAs == nil && !entries.isEmpty { journaledAs = try journaled.append(entries) }
+                } catch {
+                    transaction.abort()
+                    enterReadOnly(error, failing: pending)
+                    return
                 }
             }
             do {

@@ -67,6 +67,49 @@ import Testing
         #expect(recovery.records.map(\.entries) == [[Array("kept".utf8)]])
     }
 
+    /// A group's record is flushed while the group is applied (or after, with the overlap off);
+    /// either way the journal ends up holding exactly the requests that committed: a request that
+    /// failed after writing, or was refused, withdraws the record in flight (a cancel record)
+    /// before the group is applied again.
+    @Test(arguments: [true, false])
+    func aGroupJournalsExactlyTheRequestsItCommits(overlap: Bool) async throws {
+        let store = try TestStore {
+            Self.journaled(&$0)
+            $0.overlapJournalFlush = overlap
+        }
+        defer { store.close() }
+        let data = store.data
+        let hold = store.writer.hold()
+        // Queued one by one, so the group applies them in this order.
+        let kept1 = Task { try await Self.put(store, "a") }
+        #expect(await eventually { store.writer.pendingCount == 1 })
+        let refused = Task { () async throws -> Void in
+            _ = try await store.writer.write(journal: Array("b".utf8)) { _ in throw Refusal() }
+        }
+        #expect(await eventually { store.writer.pendingCount == 2 })
+        let failed = Task { () async throws -> Void in
+            _ = try await store.writer.write(journal: Array("c".utf8)) { txn in
+                try txn.put(data, Array("c".utf8), [1])
+                throw Refusal()
+            }
+        }
+        #expect(await eventually { store.writer.pendingCount == 3 })
+        let kept2 = Task { try await Self.put(store, "d") }
+        #expect(await eventually { store.writer.pendingCount == 4 })
+        hold.release()
+        _ = try await (kept1.value, kept2.value)
+        await #expect(throws: Refusal.self) { try await refused.value }
+        await #expect(throws: Refusal.self) { try await failed.value }
+        #expect(try store.value("a") == [1] && store.value("d") == [1])
+        #expect(try store.value("c") == nil)
+
+        let journal = try #require(store.writer.journaled?.journal)
+        let (records, _) = Journal.records(directory: store.directory, id: journal.id, file: journal.file, after: 0)
+        #expect(records.map(\.entries) == [[Array("a".utf8), Array("d".utf8)]], "recovery would redo these alone")
+        // With the overlap, the first two attempts' records were cancelled: five records in all.
+        #expect(journal.lastSequence == (overlap ? 5 : 1))
+    }
+
     @Test func theMapGrowsWhileACheckpointIsPinned() async throws {
         let store = try TestStore {
             Self.journaled(&$0)

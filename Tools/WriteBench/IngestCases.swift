@@ -48,6 +48,9 @@ struct IngestCases {
         }
         // TALLY_SMALL_FOLIOS=0 turns the page-cache shaper off (docs/STORAGE.md, "Page-cache folios").
         options.shapePageCache = ProcessInfo.processInfo.environment["TALLY_SMALL_FOLIOS"] != "0"
+        // TALLY_OVERLAP_JOURNAL=0: the journaled mode appends a group's record after its apply
+        // (docs/STORAGE.md, "The journaled mode").
+        options.overlapJournalFlush = ProcessInfo.processInfo.environment["TALLY_OVERLAP_JOURNAL"] != "0"
         // TALLY_COUNT_ENTRIES=1 counts LMDB entries per vector read (and slows every read a little).
         options.countEntryAccesses = ProcessInfo.processInfo.environment["TALLY_COUNT_ENTRIES"] == "1"
         let store = try Tally.open(directory: directory, definitions: definitions, options: options)

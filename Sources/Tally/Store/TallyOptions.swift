@@ -98,6 +98,9 @@ extension Tally {
         /// Keep `data.mdb`'s page cache in single-page folios (docs/STORAGE.md, "Page-cache
         /// folios"); off only for benchmarks that compare.
         @_spi(Testing) public var shapePageCache = true
+        /// In the journaled mode, flush a group's journal record while the group is applied
+        /// (docs/STORAGE.md, "The journaled mode"); off only for benchmarks and tests that compare.
+        @_spi(Testing) public var overlapJournalFlush = true
         /// Called on the writer thread in the middle of a map growth, while readers are held out.
         @_spi(Testing) public var mapGrowing: (@Sendable () -> Void)? = nil
 
@@ -119,6 +122,7 @@ extension Tally {
             options.stageEntries = viewStageEntries
             options.stageThroughVisits = viewStageThroughEvents
             options.shapePageCache = shapePageCache
+            options.overlapJournalFlush = overlapJournalFlush
             options.mapGrowing = mapGrowing
             switch durability {
             case .durable: options.sync = .durable
