@@ -82,13 +82,11 @@ final class JournaledDurability {
     }
 
     /// Starts appending a group's entries on the journal thread, so that the flush overlaps the
-    /// group's apply; returns false when this mode appends after the apply (``append(_:)``).
-    /// Follow with ``finishAppend()`` before the group commits, or ``withdrawAppend()`` when it
-    /// will not commit as journaled.
-    func startAppend(_ entries: [[UInt8]]) -> Bool {
-        guard let flusher else { return false }
-        flusher.start(entries)
-        return true
+    /// group's apply; does nothing when this mode appends after the apply (``append(_:)``), as
+    /// ``appendInFlight`` then says. Follow with ``finishAppend()`` before the group commits, or
+    /// ``withdrawAppend()`` when it will not commit as journaled.
+    func startAppend(_ entries: [[UInt8]]) {
+        flusher?.start(entries)
     }
 
     /// Whether an append started with ``startAppend(_:)`` awaits ``finishAppend()`` or

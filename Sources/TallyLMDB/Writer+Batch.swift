@@ -24,7 +24,7 @@ extension Writer {
             // retries anything, so recovery never redoes a request whose caller was told otherwise.
             if let journaled {
                 let entries = pending.compactMap(\.journalEntry)
-                if !entries.isEmpty { _ = journaled.startAppend(entries) }
+                if !entries.isEmpty { journaled.startAppend(entries) }
             }
             /// Withdraws the record in flight, if any; false when that failed and the store
             /// turned read-only (the group failed).

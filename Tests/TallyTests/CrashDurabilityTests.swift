@@ -29,7 +29,7 @@ import Testing
             let output = Pipe()
             child.standardOutput = output
             try child.run()
-            _ = try await waitForLine("acked", output)  // its first acknowledged write (or EOF if it died)
+            _ = try await waitForLine("acked", in: output)  // its first acknowledged write (or EOF if it died)
             try await Task.sleep(for: .milliseconds(Int.random(in: 5...150, using: &generator)))
             kill(child.processIdentifier, SIGKILL)
             try await offPool { child.waitUntilExit() }

@@ -43,16 +43,7 @@ import Testing
         let output = Pipe()
         child.standardOutput = output
         try child.run()
-        let handle = output.fileHandleForReading
-        let printed = try await offPool {
-            var printed = ""
-            while !printed.contains("paused") && !printed.contains("served") {
-                let data = handle.availableData
-                if data.isEmpty { break }  // the child exited
-                printed += String(decoding: data, as: UTF8.self)
-            }
-            return printed
-        }
+        let printed = try await waitForLine("paused", "served", in: output)
         #expect(
             printed.contains("paused"), "the child stopped after backfill step \(pause): \(printed)",
             sourceLocation: sourceLocation)

@@ -11,13 +11,14 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     }
 }
 
-/// Reads a child's output off the concurrency pool until a line equal to `line` arrives or the
-/// output ends (the child exited); returns what was read.
-func waitForLine(_ line: String, _ output: Pipe) async throws -> String {
+/// Reads a child's output off the concurrency pool until a line equal to one of `lines` arrives
+/// or the output ends (the child exited); returns what was read.
+func waitForLine(_ lines: String..., in output: Pipe) async throws -> String {
     let handle = output.fileHandleForReading
+    let wanted = Set(lines.map { Substring($0) })
     return try await offPool {
         var printed = ""
-        while !printed.split(separator: "\n").contains(Substring(line)) {
+        while !printed.split(separator: "\n").contains(where: wanted.contains) {
             let data = handle.availableData
             if data.isEmpty { break }
             printed += String(decoding: data, as: UTF8.self)
