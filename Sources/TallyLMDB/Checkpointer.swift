@@ -116,6 +116,7 @@ final class Checkpointer: @unchecked Sendable {
             condition.unlock()
 
             let outcome = Result { () throws(LMDBError) in
+                environment.options.checkpointWriting?()
                 writeBackGradually()
                 try environment.sync()
                 try request.checkpoint.save(environment.path)

@@ -111,6 +111,9 @@ package struct EnvironmentOptions: Sendable {
     /// Called on the writer thread while a map growth holds every reader out, before the map is
     /// resized (tests of readiness during a resize).
     package var mapGrowing: (@Sendable () -> Void)? = nil
+    /// Called on the checkpoint thread before it writes a journaled checkpoint's pages back
+    /// (tests of a checkpoint that falls behind the writer).
+    package var checkpointWriting: (@Sendable () -> Void)? = nil
 
     package init() {}
 }

@@ -186,6 +186,9 @@ package final class Writer: @unchecked Sendable {
         let checkpointPoll = Duration.milliseconds(5)
         var lastSync = ContinuousClock.now
         var lastReaderCheck = ContinuousClock.now
+        // When the writer last asked for a checkpoint: one that is due but cannot start yet (the
+        // last one still runs) is asked for again a poll later, not in a busy loop.
+        var lastCheckpointCheck = ContinuousClock.now
         var unsynced = false
         // Callers seen together recently: the peak group size, decaying by one per group, so the
         // gather target does not ratchet down when one group happens to come up short.
@@ -198,7 +201,9 @@ package final class Writer: @unchecked Sendable {
                 let now = ContinuousClock.now
                 var deadline = lastReaderCheck + interval
                 if unsynced, let flushInterval { deadline = min(deadline, lastSync + flushInterval) }
-                if let due = journaled?.nextDeadline { deadline = min(deadline, max(due, now + checkpointPoll)) }
+                if let due = journaled?.nextDeadline {
+                    deadline = min(deadline, max(due, lastCheckpointCheck + checkpointPoll))
+                }
                 if now >= deadline { break }
                 _ = condition.wait(until: Date().addingTimeInterval((deadline - now).seconds))
             }
@@ -239,6 +244,7 @@ package final class Writer: @unchecked Sendable {
                 lastSync = now
             }
             if let journaled {
+                lastCheckpointCheck = now
                 do {
                     try journaled.startCheckpointIfDue()
                 } catch {

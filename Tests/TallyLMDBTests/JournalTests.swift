@@ -110,6 +110,36 @@ import Testing
         #expect(journal.lastSequence == (overlap ? 5 : 1))
     }
 
+    /// A checkpoint that runs four intervals or more holds the writer back when the next is due
+    /// (``JournaledDurability/lagIntervals``): past that, the pinned file would grow by every page
+    /// the writer writes. Here the checkpoint thread is held inside its write-back.
+    @Test func theWriterWaitsForACheckpointThatFellBehind() async throws {
+        let gate = CheckpointGate()
+        let store = try TestStore {
+            $0.sync = .journaled(checkpointInterval: .milliseconds(20))
+            $0.checkpointWriting = { gate.pass() }
+            // Nothing else wakes an idle writer: a due checkpoint must start by its own deadline.
+            $0.staleReaderCheckInterval = .seconds(3600)
+        }
+        defer {
+            gate.open()
+            store.close()
+        }
+        try await Self.put(store, "first")
+        // The idle writer starts a checkpoint an interval after the first commit; it stops in the gate.
+        #expect(await eventually(seconds: 60) { gate.entered == 1 })
+        try await Task.sleep(for: .milliseconds(100))  // past four intervals
+        try await Self.put(store, "second")  // commits; a checkpoint is due and the last one lags
+        let third = Task { try await Self.put(store, "third") }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(store.writer.pendingCount == 1, "the writer waits for the checkpoint before its next group")
+        #expect(try store.value("third") == nil)
+        gate.open()
+        try await third.value
+        #expect(try store.value("third") == [1])
+        #expect(await eventually { gate.entered >= 2 }, "the next checkpoint started once the last one ended")
+    }
+
     @Test func theMapGrowsWhileACheckpointIsPinned() async throws {
         let store = try TestStore {
             Self.journaled(&$0)
@@ -130,5 +160,34 @@ import Testing
         #expect(checkpointAfter.metaPages != checkpointBefore.metaPages, "a checkpoint was taken")
         let onDisk = try MetaPages.read(store.directory, pageSize: store.environment.info.pageSize)
         #expect(onDisk == checkpointAfter.metaPages, "data.mdb's meta is the checkpoint's")
+    }
+}
+
+/// Holds the checkpoint thread (``EnvironmentOptions/checkpointWriting``) until opened.
+final class CheckpointGate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var isOpen = false
+    private var count = 0
+
+    /// Checkpoints that reached the gate.
+    var entered: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return count
+    }
+
+    /// Called on the checkpoint thread: waits while the gate is shut.
+    func pass() {
+        condition.lock()
+        count += 1
+        while !isOpen { condition.wait() }
+        condition.unlock()
+    }
+
+    func open() {
+        condition.lock()
+        isOpen = true
+        condition.broadcast()
+        condition.unlock()
     }
 }
