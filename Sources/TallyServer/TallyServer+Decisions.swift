@@ -59,8 +59,15 @@ extension TallyServer {
     /// log's entries (a scan, so on the blocking thread pool) and compares every value.
     func replayDecision(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let id = try decisionID(context)
-        guard try await request.collectBody(limit: limits.maxBodyBytes).allSatisfy(Self.isJSONSpace) else {
-            throw ReadPoint.invalid("a replay takes no body: the decision's id in the path says everything")
+        let body = try await request.collectBody(limit: limits.maxBodyBytes)
+        // No body, a blank one or an empty JSON object (what `json={}` clients send) all ask for
+        // the same replay; anything else would suggest an option replay does not have.
+        if !body.allSatisfy(Self.isJSONSpace) {
+            let value = try? StrictJSON.parse(body)
+            guard case .object(let members)? = value, members.isEmpty else {
+                throw ReadPoint.invalid(
+                    "a replay takes no body (or {}): the decision's id in the path says everything")
+            }
         }
         let store = store
         let replay = try await NIOThreadPool.singleton.runIfActive { try store.replayDecision(id) }
@@ -95,11 +102,15 @@ extension TallyServer {
         return json.bytes
     }
 
-    /// The `{id}` of a decisions path: a positive integer (the decision's LSN).
+    /// The `{id}` of a decisions path: a positive integer (the decision's LSN). Any other text
+    /// names no decision: 404 `unknown_decision`, as an unknown number does.
     private func decisionID(_ context: BasicRequestContext) throws(APIError) -> LSN {
         let text = try pathParameter("id", context)
         guard text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = UInt64(text), value > 0 else {
-            throw ReadPoint.invalid("a decision id is a positive integer (its LSN), not '\(text.prefix(64))'")
+            throw APIError(
+                TallyError(
+                    .unknownDecision,
+                    "no decision has id '\(text.prefix(64))': decision ids are positive integers (their LSNs)"))
         }
         return LSN(value)
     }

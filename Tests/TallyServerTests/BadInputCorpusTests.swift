@@ -169,7 +169,8 @@ struct BadInputCorpusTests {
             body: #"{"request":{},"entities":[{"entity":"planet","key":"p"}]}"#, 404, "unknown_entity"),
         BadRequest(
             "decide: request not an object", .post, "/v1/decide", body: #"{"request":"x"}"#, 400, "invalid_argument"),
-        BadRequest("decision id 0", .get, "/v1/decisions/0", 400, "invalid_argument"),
+        BadRequest("decision id 0", .get, "/v1/decisions/0", 404, "unknown_decision"),
+        BadRequest("decision id not a number", .get, "/v1/decisions/abc", 404, "unknown_decision"),
         BadRequest("unknown decision", .post, "/v1/decisions/7/replay", 404, "unknown_decision"),
         BadRequest(
             "PUT definitions: no entities or events", .put, "/v1/definitions", body: "{}", 422, "invalid_definitions"),

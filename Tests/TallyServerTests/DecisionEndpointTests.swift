@@ -293,12 +293,14 @@ struct DecisionEndpointTests {
                 "/v1/events", .post, headers: fixture.headers(.ingest), body: authorization("e1"))
             let notADecision = try await client.send("/v1/decisions/1", .get, headers: audit)
             #expect(notADecision.errorCode == "unknown_decision", "LSN 1 is an event, not a decision")
+            // Text that is not a decision's id names no decision, as an unknown number does.
             for id in ["0", "abc", "-1", "1.5", "18446744073709551616", "%20"] {
                 for (uri, method) in [
                     ("/v1/decisions/\(id)", HTTPRequest.Method.get), ("/v1/decisions/\(id)/replay", .post),
                 ] {
                     let answer = try await client.send(uri, method, headers: audit)
-                    #expect(answer.status == .badRequest && answer.errorCode == "invalid_argument", "\(uri)")
+                    #expect(answer.status == .notFound && answer.errorCode == "unknown_decision", "\(uri)")
+                    #expect(answer.isEnvelope)
                 }
             }
             let decided = try await client.send(
@@ -318,6 +320,12 @@ struct DecisionEndpointTests {
             }
             let blank = try await client.send("/v1/decisions/\(id)/replay", .post, headers: audit, body: " \n")
             #expect(blank.status == .ok, "a blank body is no body")
+            let empty = try await client.send("/v1/decisions/\(id)/replay", .post, headers: audit, body: " {} ")
+            #expect(empty.status == .ok && empty.json["matches"] as? Bool == true, "{} asks for the same replay")
+            for body in [#"{"lsn":1}"#, "[]", "null", "{"] {
+                let answer = try await client.send("/v1/decisions/\(id)/replay", .post, headers: audit, body: body)
+                #expect(answer.status == .badRequest && answer.errorCode == "invalid_argument", "\(body)")
+            }
             for (uri, method, allowed) in [
                 ("/v1/decide", HTTPRequest.Method.get, "POST"), ("/v1/decisions/\(id)", .post, "GET, HEAD"),
                 ("/v1/decisions/\(id)/replay", .get, "POST"),
