@@ -74,7 +74,6 @@ extension Writer {
             let applied = clock.now
             var journaledAs: UInt64?
             if let journaled {
-                let entries = pending.compactMap { refused[ObjectIdentifier($0)] == nil ? $0.journalEntry : nil }
                 do {
                     if journaled.appendInFlight {
                         // The record in flight holds every request's entry; it stands unless one
@@ -85,7 +84,12 @@ extension Writer {
                             try journaled.withdrawAppend()
                         }
                     }
-                    if journaledAs == nil && !entries.isEmpty { journaledAs = try journaled.append(entries) }
+                    if journaledAs == nil {
+                        let entries = pending.compactMap {
+                            refused[ObjectIdentifier($0)] == nil ? $0.journalEntry : nil
+                        }
+                        if !entries.isEmpty { journaledAs = try journaled.append(entries) }
+                    }
                 } catch {
                     transaction.abort()
                     enterReadOnly(error, failing: pending)
